@@ -1,0 +1,25 @@
+"""Typed pipeline errors. Every message says what failed, where, and what to do next.
+
+Only `pipeline.cli.main` catches these broadly and maps them to exit codes:
+1 for a stage that ran and failed, 2 for bad usage or configuration (nothing was changed).
+"""
+
+
+class PipelineError(Exception):
+    """A stage failed. Exit code 1."""
+
+    exit_code = 1
+
+
+class ConfigError(PipelineError):
+    """Bad input, configuration or environment; detected before anything was changed. Exit 2."""
+
+    exit_code = 2
+
+
+class QualityGateFailed(PipelineError):
+    """The trained model missed at least one quality-gate threshold."""
+
+
+class VersionMismatch(ConfigError):
+    """The training environment's packages would not load in the serving image."""

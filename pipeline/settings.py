@@ -1,0 +1,63 @@
+"""Environment-variable names and the Settings snapshot a command runs with.
+
+Settings are read once, in `Settings.from_env()`, when a command starts; never at import time,
+so tests can build their own snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import model as _model_package
+
+BUILD_DIR_ENV = "PIPELINE_BUILD_DIR"
+MODEL_NAME_ENV = "PIPELINE_MODEL_NAME"
+
+DEFAULT_MODEL_NAME = "diabetes-linear"
+
+MODEL_DIR = Path(_model_package.__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    build_dir: Path
+    model_dir: Path = MODEL_DIR
+    model_name: str = DEFAULT_MODEL_NAME
+
+    @property
+    def serving_image_file(self) -> Path:
+        return self.model_dir / "serving-image.toml"
+
+    @property
+    def quality_gate_file(self) -> Path:
+        return self.model_dir / "quality-gate.toml"
+
+    @property
+    def inference_script(self) -> Path:
+        return self.model_dir / "inference.py"
+
+    @property
+    def model_file(self) -> Path:
+        return self.build_dir / "model.joblib"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.build_dir / "metrics.json"
+
+    @property
+    def artifact_file(self) -> Path:
+        return self.build_dir / "model.tar.gz"
+
+    @property
+    def manifest_file(self) -> Path:
+        return self.build_dir / "manifest.json"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            build_dir=Path(env.get(BUILD_DIR_ENV, "build")),
+            model_name=env.get(MODEL_NAME_ENV, DEFAULT_MODEL_NAME),
+        )

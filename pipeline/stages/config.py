@@ -1,0 +1,52 @@
+"""Reading the repository's config files (TOML, JSON) into validated objects.
+
+Reading is kept apart from validating: the pure parsers live in pipeline.core.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+from pipeline.core import gate, serving_image
+from pipeline.errors import ConfigError
+from pipeline.settings import Settings
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+
+
+def read_json(path: Path, produced_by: str) -> dict:
+    """Read a JSON file that a stage writes; `produced_by` is the command that makes it."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found; run `{produced_by}` first") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc}); run `{produced_by}` again") from None
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write atomically, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def load_serving_image(settings: Settings) -> serving_image.ServingImage:
+    path = settings.serving_image_file
+    return serving_image.parse(read_toml(path), str(path))
+
+
+def load_gate(settings: Settings) -> dict[str, float]:
+    path = settings.quality_gate_file
+    return gate.parse_thresholds(read_toml(path), str(path))
