@@ -95,8 +95,14 @@ def _bad_json_row(rows):
 
 def _parse_csv(text):
     try:
-        array = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2,
-                           quotechar='"', comments=None)
+        array = np.loadtxt(
+            io.StringIO(text),
+            delimiter=",",
+            dtype=np.float64,
+            ndmin=2,
+            quotechar='"',
+            comments=None,
+        )
     except ValueError as exc:
         rows = [line.split(",") for line in text.splitlines() if line.strip()]
         # CSV cells are always text; judge them by whether they read as numbers.
@@ -124,11 +130,14 @@ def _parse_json(text):
     if isinstance(document, dict):
         if set(document) != {"instances"}:
             raise InvalidInputError(
-                'a JSON object must be {"instances": [...]}; got keys ' + ", ".join(sorted(document))
+                'a JSON object must be {"instances": [...]}; got keys '
+                + ", ".join(sorted(document))
             )
         document = document["instances"]
     if not isinstance(document, list):
-        raise InvalidInputError("JSON body must be a list of rows, one row, or {\"instances\": [...]}")
+        raise InvalidInputError(
+            'JSON body must be a list of rows, one row, or {"instances": [...]}'
+        )
     try:
         array = np.asarray(document)
     except ValueError:  # ragged nesting
@@ -160,9 +169,13 @@ def _as_rows(array):
     if array.ndim == 1:
         array = array.reshape(1, -1)
     if array.ndim != 2:
-        raise InvalidInputError(f"expected rows of {N_FEATURES} features, got a {array.ndim}-d array")
+        raise InvalidInputError(
+            f"expected rows of {N_FEATURES} features, got a {array.ndim}-d array"
+        )
     if array.shape[0] == 0 or array.shape[1] == 0:
-        raise InvalidInputError(f"request holds no rows; send at least one row of {N_FEATURES} features")
+        raise InvalidInputError(
+            f"request holds no rows; send at least one row of {N_FEATURES} features"
+        )
     if array.shape[1] != N_FEATURES:
         raise InvalidInputError(f"expected {N_FEATURES} features, got {array.shape[1]} in row 1")
     finite = np.isfinite(array)
@@ -182,12 +195,16 @@ def input_fn(input_data, content_type):
             f"unsupported Content-Type {content_type!r}; send one of {', '.join(SUPPORTED_TYPES)}"
         )
     if input_data is None or len(input_data) == 0:
-        raise InvalidInputError(f"empty request body; send at least one row of {N_FEATURES} features")
+        raise InvalidInputError(
+            f"empty request body; send at least one row of {N_FEATURES} features"
+        )
     if mime == NPY:
         return _as_rows(_parse_npy(input_data))
     text = _text(input_data, params)
     if not text.strip():
-        raise InvalidInputError(f"empty request body; send at least one row of {N_FEATURES} features")
+        raise InvalidInputError(
+            f"empty request body; send at least one row of {N_FEATURES} features"
+        )
     return _as_rows(_parse_csv(text) if mime == CSV else _parse_json(text))
 
 

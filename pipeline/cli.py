@@ -39,8 +39,11 @@ def _package(args: argparse.Namespace, settings: Settings) -> None:
     image = result.manifest["serving_image"]
     print(f"image   {image['repository']}:{image['tag']}")
     if result.manifest["git"]["dirty"]:
-        print("warning: the git work tree has uncommitted changes; the manifest's commit "
-              "does not fully describe this build", file=sys.stderr)
+        print(
+            "warning: the git work tree has uncommitted changes; the manifest's commit "
+            "does not fully describe this build",
+            file=sys.stderr,
+        )
     print(f"wrote {result.manifest_file}")
 
 

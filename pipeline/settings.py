@@ -14,6 +14,7 @@ import model as _model_package
 
 BUILD_DIR_ENV = "PIPELINE_BUILD_DIR"
 MODEL_NAME_ENV = "PIPELINE_MODEL_NAME"
+QUALITY_GATE_ENV = "PIPELINE_QUALITY_GATE"
 
 DEFAULT_MODEL_NAME = "diabetes-linear"
 
@@ -25,14 +26,11 @@ class Settings:
     build_dir: Path
     model_dir: Path = MODEL_DIR
     model_name: str = DEFAULT_MODEL_NAME
+    quality_gate_file: Path = MODEL_DIR / "quality-gate.toml"
 
     @property
     def serving_image_file(self) -> Path:
         return self.model_dir / "serving-image.toml"
-
-    @property
-    def quality_gate_file(self) -> Path:
-        return self.model_dir / "quality-gate.toml"
 
     @property
     def inference_script(self) -> Path:
@@ -60,4 +58,5 @@ class Settings:
         return cls(
             build_dir=Path(env.get(BUILD_DIR_ENV, "build")),
             model_name=env.get(MODEL_NAME_ENV, DEFAULT_MODEL_NAME),
+            quality_gate_file=Path(env.get(QUALITY_GATE_ENV, MODEL_DIR / "quality-gate.toml")),
         )

@@ -64,4 +64,6 @@ def verify_file(manifest: dict, sha256: str, size: int, source: str) -> None:
         )
     expected_key = s3_key(manifest["model_name"], sha256)
     if artifact.get("s3_key") != expected_key:
-        raise PipelineError(f"{source}: s3_key {artifact.get('s3_key')!r} should be {expected_key!r}")
+        raise PipelineError(
+            f"{source}: s3_key {artifact.get('s3_key')!r} should be {expected_key!r}"
+        )

@@ -67,10 +67,13 @@ def parse(data: dict, source: str) -> ServingImage:
     packages_raw = _require(data, "packages", dict, source)
     missing = [p for p in REQUIRED_PACKAGES if p not in packages_raw]
     if missing:
-        raise ConfigError(f"{source}: [packages] lacks {', '.join(missing)}; record what the image ships")
+        raise ConfigError(
+            f"{source}: [packages] lacks {', '.join(missing)}; record what the image ships"
+        )
     packages = {
-        name: parse_spec(_require(packages_raw, name, str, f"{source} [packages]"),
-                         f"{source} [packages] {name}")
+        name: parse_spec(
+            _require(packages_raw, name, str, f"{source} [packages]"), f"{source} [packages] {name}"
+        )
         for name in packages_raw
     }
     registry = _require(data, "registry", dict, source)

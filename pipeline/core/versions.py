@@ -57,16 +57,6 @@ class Spec:
                 return c.version
         return None
 
-    @property
-    def upper(self) -> tuple[str, bool] | None:
-        """The upper bound (version, inclusive) if the spec has one."""
-        for c in self.clauses:
-            if c.op in ("==", "<="):
-                return c.version, True
-            if c.op == "<":
-                return c.version, False
-        return None
-
 
 def parse_spec(text: str, where: str) -> Spec:
     """Parse '==1.9.0' or '>=1.4.0,<2'. `where` names the file and key for the error."""
@@ -96,14 +86,15 @@ def load_problem(package: str, running: str, image_spec: Spec) -> str | None:
             return f"scikit-learn {running} is installed but the image has {image_spec.text}"
         return None
     if package == "numpy":
-        upper = image_spec.upper
-        if upper is None:
-            return None if image_spec.admits(running) else (
-                f"numpy {running} is outside the image's {image_spec.text}"
+        exact = image_spec.exact
+        if exact is None:
+            # The image pins only a range: whatever it installs lies in it, so must ours.
+            return (
+                None
+                if image_spec.admits(running)
+                else (f"numpy {running} is installed but the image has numpy {image_spec.text}")
             )
-        top, inclusive = upper
-        too_new = release(running) > release(top) if inclusive else release(running) >= release(top)
-        if release(running)[0] != release(top)[0] or too_new:
+        if release(running)[0] != release(exact)[0] or release(running) > release(exact):
             return (
                 f"numpy {running} is installed but the image has numpy {image_spec.text}; "
                 "training needs the same major version, not newer than the image's"

@@ -41,10 +41,13 @@ def write_tarball(dest: Path, files: dict[str, Path]) -> None:
     """Write `files` (archive name -> source path) as a deterministic .tar.gz at `dest`."""
     dirs = sorted({str(Path(name).parent) for name in files} - {"."})
     tmp = dest.with_name(dest.name + ".tmp")
-    with tmp.open("wb") as raw, \
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=FIXED_MTIME,
-                          compresslevel=GZIP_LEVEL) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+    with (
+        tmp.open("wb") as raw,
+        gzip.GzipFile(
+            filename="", mode="wb", fileobj=raw, mtime=FIXED_MTIME, compresslevel=GZIP_LEVEL
+        ) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar,
+    ):
         entries = [(d + "/", None) for d in dirs] + sorted(files.items())
         for name, source in sorted(entries):
             info = tarfile.TarInfo(name.rstrip("/") if source is None else name)
@@ -97,11 +100,19 @@ def run(settings: Settings) -> PackageResult:
     image = config.load_serving_image(settings)
     metrics = _trained_metrics(settings)
     training_env = metrics.get("training_env", {})
-    check_loadable(training_env, image.packages, image.name,
-                   f"the training environment recorded in {settings.metrics_file}")
+    check_loadable(
+        training_env,
+        image.packages,
+        image.name,
+        f"the training environment recorded in {settings.metrics_file}",
+    )
     # The golden predictions are computed here, so this process must match the image too.
-    check_loadable(package_versions(sorted(image.packages)), image.packages, image.name,
-                   "the environment running `pipeline package`")
+    check_loadable(
+        package_versions(sorted(image.packages)),
+        image.packages,
+        image.name,
+        "the environment running `pipeline package`",
+    )
     git = git_state(settings.model_dir.parent)
 
     write_tarball(

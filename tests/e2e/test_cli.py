@@ -1,0 +1,94 @@
+"""The CLI as a subprocess: exit codes, messages and files, the way users and CI run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import FIXTURES
+
+
+def pipeline(*args, env=None, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_build(tmp_path_factory):
+    build = tmp_path_factory.mktemp("cli") / "build"
+    env = {"PIPELINE_BUILD_DIR": str(build)}
+    trained = pipeline("train", env=env)
+    packaged = pipeline("package", env=env)
+    return build, env, trained, packaged
+
+
+def test_train_then_package_exit_zero_and_write_the_build(cli_build):
+    build, _, trained, packaged = cli_build
+    assert trained.returncode == 0, trained.stderr
+    assert packaged.returncode == 0, packaged.stderr
+    assert "quality gate: passed" in trained.stdout
+    manifest = json.loads((build / "manifest.json").read_text())
+    assert manifest["artifact"]["sha256"] in packaged.stdout
+    assert sorted(p.name for p in build.iterdir()) == [
+        "manifest.json",
+        "metrics.json",
+        "model.joblib",
+        "model.tar.gz",
+    ]
+
+
+def test_failing_gate_exits_one_naming_the_metric(cli_build, tmp_path):
+    env = {
+        "PIPELINE_BUILD_DIR": str(tmp_path / "b"),
+        "PIPELINE_QUALITY_GATE": str(FIXTURES / "gates" / "unreachable_r2.toml"),
+    }
+    result = pipeline("train", env=env)
+    assert result.returncode == 1
+    assert "min_r2" in result.stderr and "by 0.5374" in result.stderr
+    assert not (tmp_path / "b" / "model.joblib").exists()
+
+
+def test_bad_gate_config_exits_two(tmp_path):
+    env = {
+        "PIPELINE_BUILD_DIR": str(tmp_path / "b"),
+        "PIPELINE_QUALITY_GATE": str(FIXTURES / "gates" / "unknown_key.toml"),
+    }
+    result = pipeline("train", env=env)
+    assert result.returncode == 2
+    assert "unknown_key.toml: unknown key(s) max_rsme" in result.stderr
+
+
+def test_image_uri_prints_the_uri():
+    result = pipeline("image-uri", "--region", "eu-west-1")
+    assert result.returncode == 0
+    assert result.stdout == (
+        "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3\n"
+    )
+
+
+def test_image_uri_unknown_region_exits_two():
+    result = pipeline("image-uri", "--region", "mars-north-1")
+    assert result.returncode == 2
+    assert "no sagemaker-scikit-learn registry is known for region 'mars-north-1'" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["train", "package", "image-uri"])
+def test_every_subcommand_has_help(command):
+    result = pipeline(command, "--help")
+    assert result.returncode == 0 and len(result.stdout) > 200
+
+
+def test_bad_usage_exits_two():
+    assert pipeline("no-such-stage").returncode == 2

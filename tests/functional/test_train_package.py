@@ -1,0 +1,162 @@
+"""Training, the quality gate and packaging on real files in a temp build directory."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+from dataclasses import replace
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+from model import inference
+from pipeline.errors import ConfigError, QualityGateFailed, VersionMismatch
+from pipeline.stages import package, train
+from tests.conftest import FIXTURES
+
+GATES = FIXTURES / "gates"
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_training_twice_gives_a_byte_identical_model(tmp_path, fresh_settings):
+    other = replace(fresh_settings, build_dir=tmp_path / "again")
+    first, second = train.run(fresh_settings), train.run(other)
+    assert first.model_file.read_bytes() == second.model_file.read_bytes()
+    assert first.model_sha256 == second.model_sha256 == _sha(other.model_file)
+
+
+def test_metrics_hold_model_and_baseline_on_the_held_out_split(built):
+    metrics = json.loads(built.metrics_file.read_text())
+    for who in ("model", "baseline"):
+        assert set(metrics[who]) == {"rmse", "mae", "r2"}
+    assert metrics["model"]["rmse"] < metrics["baseline"]["rmse"]
+    assert metrics["gate"]["passed"] is True
+    assert metrics["training_env"]["scikit-learn"] == "1.9.0"
+
+
+def test_gate_fails_on_a_planted_bad_threshold_and_writes_no_model(fresh_settings):
+    settings = replace(fresh_settings, quality_gate_file=GATES / "unreachable_r2.toml")
+    settings.build_dir.mkdir(parents=True)
+    stale = settings.model_file
+    stale.write_bytes(b"a model from an earlier run")
+    with pytest.raises(QualityGateFailed) as caught:
+        train.run(settings)
+    message = str(caught.value)
+    assert "R2 0.4526 is below the minimum 0.9900 (min_r2) by 0.5374" in message
+    assert "RMSE" not in message  # the threshold it met is not reported as missed
+    assert not stale.exists()
+    metrics = json.loads(settings.metrics_file.read_text())
+    assert metrics["gate"]["passed"] is False and metrics["model_sha256"] is None
+    with pytest.raises(ConfigError, match="failed its quality gate"):
+        package.run(settings)
+
+
+@pytest.mark.parametrize(
+    ("gate_file", "message"),
+    [
+        ("unknown_key.toml", r"unknown key\(s\) max_rsme"),
+        ("not_toml.toml", "not valid TOML"),
+        ("missing.toml", "file not found"),
+    ],
+)
+def test_bad_gate_file_is_refused_before_training(fresh_settings, gate_file, message):
+    settings = replace(fresh_settings, quality_gate_file=GATES / gate_file)
+    with pytest.raises(ConfigError, match=message):
+        train.run(settings)
+    assert not settings.build_dir.exists()
+
+
+def test_packaging_twice_gives_equal_sha256(built, tmp_path):
+    # Same model and code in another directory, with other file times: same bytes out.
+    other = replace(built, build_dir=tmp_path / "copy")
+    other.build_dir.mkdir()
+    for name in ("model.joblib", "metrics.json"):
+        (other.build_dir / name).write_bytes((built.build_dir / name).read_bytes())
+    os.utime(other.model_file, (1_000_000, 1_000_000))
+    result = package.run(other)
+    assert _sha(result.artifact) == _sha(built.artifact_file)
+    assert result.manifest["artifact"] == json.loads(built.manifest_file.read_text())["artifact"]
+
+
+def test_tarball_layout_and_fixed_metadata(built):
+    raw = built.artifact_file.read_bytes()
+    assert raw[3] & 0x08 == 0, "gzip header must not carry a file name"
+    assert raw[4:8] == b"\0\0\0\0", "gzip header must not carry a timestamp"
+    with tarfile.open(built.artifact_file) as tar:
+        members = tar.getmembers()
+        assert [m.name for m in members] == ["code", "code/inference.py", "model.joblib"]
+        assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, 0, "", "")}
+        assert tar.extractfile("code/inference.py").read() == Path(inference.__file__).read_bytes()
+        assert tar.extractfile("model.joblib").read() == built.model_file.read_bytes()
+    assert gzip.decompress(raw)  # a valid stream
+
+
+def test_manifest_matches_the_file(built):
+    manifest = json.loads(built.manifest_file.read_text())
+    artifact = manifest["artifact"]
+    assert artifact["sha256"] == _sha(built.artifact_file)
+    assert artifact["size"] == built.artifact_file.stat().st_size
+    assert artifact["s3_key"] == f"models/{built.model_name}/{artifact['sha256']}/model.tar.gz"
+    assert manifest["serving_image"]["tag"] == "1.9-0-cpu-py3"
+    assert manifest["serving_image"]["packages"]["scikit-learn"] == "==1.9.0"
+    assert set(manifest["metrics"]) == {"dataset", "split", "model", "baseline"}
+    assert len(manifest["git"]["commit"]) == 40
+
+
+def test_golden_examples_are_what_the_packaged_model_predicts(built, tmp_path):
+    with tarfile.open(built.artifact_file) as tar:
+        tar.extractall(tmp_path, filter="data")
+    model = inference.model_fn(str(tmp_path))
+    golden = json.loads(built.manifest_file.read_text())["golden_examples"]
+    assert len(golden) >= 3
+    body = json.dumps([g["features"] for g in golden])
+    out, _ = inference.output_fn(
+        inference.predict_fn(inference.input_fn(body, "application/json"), model),
+        "application/json",
+    )
+    assert json.loads(out) == [g["prediction"] for g in golden]
+    assert joblib.load(tmp_path / "model.joblib").predict(
+        np.asarray([g["features"] for g in golden])
+    ).tolist() == json.loads(out)
+
+
+def test_version_mismatch_is_refused_naming_both_versions(built, tmp_path):
+    other = replace(built, build_dir=tmp_path / "mismatch")
+    other.build_dir.mkdir()
+    other.model_file.write_bytes(built.model_file.read_bytes())
+    metrics = json.loads(built.metrics_file.read_text())
+    metrics["training_env"].update({"scikit-learn": "1.8.0", "numpy": "2.6.0"})
+    other.metrics_file.write_text(json.dumps(metrics))
+    with pytest.raises(VersionMismatch) as caught:
+        package.run(other)
+    message = str(caught.value)
+    assert "scikit-learn 1.8.0 is installed but the image has ==1.9.0" in message
+    assert "numpy 2.6.0 is installed but the image has numpy ==2.5.1" in message
+    assert not other.artifact_file.exists() and not other.manifest_file.exists()
+
+
+def test_a_model_changed_after_training_is_refused(built, tmp_path):
+    other = replace(built, build_dir=tmp_path / "tampered")
+    other.build_dir.mkdir()
+    other.metrics_file.write_bytes(built.metrics_file.read_bytes())
+    model = joblib.load(built.model_file)
+    model.intercept_ += 1.0
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    other.model_file.write_bytes(buffer.getvalue())
+    with pytest.raises(ConfigError, match="is not the model recorded in"):
+        package.run(other)
+
+
+def test_package_without_training_says_to_train_first(fresh_settings):
+    with pytest.raises(ConfigError, match="run `python -m pipeline train` first"):
+        package.run(fresh_settings)
