@@ -7,9 +7,12 @@ The only module that prints summaries and decides exit codes: 0 success, 1 a sta
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings
@@ -53,6 +56,50 @@ def _image_uri(args: argparse.Namespace, settings: Settings) -> None:
     print(image_uri.run(settings, args.region))
 
 
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.stages import serve
+
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+
+    def ready(port: int) -> None:
+        print(f"listening on http://{args.host}:{port}", flush=True)
+
+    serve.run(Path(args.artifact), args.host, args.port, ready)
+
+
+def _summary_table(steps) -> str:
+    """Markdown table: readable in a terminal and rendered by $GITHUB_STEP_SUMMARY."""
+    lines = ["| stage | time | result | detail |", "|---|---:|---|---|"]
+    for step in steps:
+        lines.append(f"| {step.name} | {step.seconds:.1f}s | {step.status} | {step.detail} |")
+    return "\n".join(lines)
+
+
+def _print_summary(steps) -> None:
+    table = _summary_table(steps)
+    print(table)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write("## deploy-local\n\n" + table + "\n")
+
+
+def _deploy_local(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.stages import deploy_local
+
+    def progress(message: str) -> None:
+        print(message, flush=True)
+
+    try:
+        steps = deploy_local.run(settings, progress)
+    except deploy_local.DeployLocalFailed as failed:
+        _print_summary(failed.steps)
+        raise
+    _print_summary(steps)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline",
@@ -88,6 +135,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--region", required=True, help="AWS region, e.g. eu-west-1")
     p.set_defaults(handler=_image_uri)
+
+    p = sub.add_parser(
+        "serve",
+        help="serve an artifact locally with the SageMaker container contract",
+        description="Serve a model.tar.gz as the SageMaker scikit-learn image does: GET /ping "
+        "and POST /invocations, on 127.0.0.1. Honours SAGEMAKER_PROGRAM, "
+        "SAGEMAKER_MODEL_SERVER_WORKERS, SAGEMAKER_MODEL_SERVER_TIMEOUT (default 60 s) and "
+        "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT. Prints 'listening on URL' once bound; runs "
+        "until interrupted (Ctrl-C or SIGTERM).",
+    )
+    p.add_argument("--artifact", default="build/model.tar.gz", help="the model.tar.gz to serve")
+    p.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.set_defaults(handler=_serve)
+
+    p = sub.add_parser(
+        "deploy-local",
+        help="run the pipeline end to end on this machine (what `tox -e deploy-local` runs)",
+        description="Train, gate and package; serve the artifact with the local model server "
+        "on a free port; check the manifest's golden examples in CSV and JSON; stop the "
+        "server; print a summary table. Needs no AWS account and no Docker.",
+    )
+    p.set_defaults(handler=_deploy_local)
     return parser
 
 
@@ -103,6 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"error: {args.command}: interrupted", file=sys.stderr)
         return 1
-    if args.command != "image-uri":
+    if args.command not in ("image-uri", "serve"):
         print(f"{args.command}: done in {time.monotonic() - started:.1f}s", file=sys.stderr)
     return 0

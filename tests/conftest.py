@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
+import joblib
+import numpy as np
 import pytest
 
 from pipeline.settings import Settings
@@ -26,3 +29,16 @@ def built(tmp_path_factory) -> Settings:
 @pytest.fixture
 def fresh_settings(tmp_path) -> Settings:
     return replace(Settings.from_env({}), build_dir=tmp_path / "build")
+
+
+def expected_predictions(model_file: Path, payload: Path) -> np.ndarray:
+    """What the joblib model, loaded directly, predicts for a payload fixture's rows."""
+    if payload.suffix == ".csv":
+        rows = np.loadtxt(payload, delimiter=",", ndmin=2)
+    elif payload.suffix == ".npy":
+        rows = np.load(payload).reshape(-1, 10)
+    else:
+        doc = json.loads(payload.read_text())
+        doc = doc["instances"] if isinstance(doc, dict) else doc
+        rows = np.asarray(doc, dtype=float).reshape(-1, 10)
+    return joblib.load(model_file).predict(rows)

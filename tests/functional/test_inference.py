@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from model import inference
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, expected_predictions
 
 PAYLOADS = FIXTURES / "payloads"
 CSV, JSON, NPY = "text/csv", "application/json", "application/x-npy"
@@ -22,20 +22,6 @@ CSV, JSON, NPY = "text/csv", "application/json", "application/x-npy"
 @pytest.fixture(scope="module")
 def model(built):
     return inference.model_fn(str(built.build_dir))
-
-
-def _expected(model_file, fixture: str) -> np.ndarray:
-    """Predictions of the joblib model loaded directly, on the fixture's rows."""
-    path = PAYLOADS / fixture
-    if path.suffix == ".csv":
-        rows = np.loadtxt(path, delimiter=",", ndmin=2)
-    elif path.suffix == ".npy":
-        rows = np.load(path).reshape(-1, 10)
-    else:
-        doc = json.loads(path.read_text())
-        doc = doc["instances"] if isinstance(doc, dict) else doc
-        rows = np.asarray(doc, dtype=float).reshape(-1, 10)
-    return joblib.load(model_file).predict(rows)
 
 
 def _invoke(model, body, content_type, accept):
@@ -72,7 +58,9 @@ def test_content_type_predicts_like_the_joblib_model(model, built, fixture, cont
         body = body.decode()  # the image hands exact text/csv and application/json as str
     out, out_type = _invoke(model, body, content_type, JSON)
     assert out_type == JSON
-    np.testing.assert_array_equal(_decode(out, JSON), _expected(built.model_file, fixture))
+    np.testing.assert_array_equal(
+        _decode(out, JSON), expected_predictions(built.model_file, PAYLOADS / fixture)
+    )
 
 
 @pytest.mark.parametrize(
@@ -93,7 +81,7 @@ def test_accept_selects_response_type(model, built, accept, out_type):
     out, got_type = _invoke(model, (PAYLOADS / "many_rows.csv").read_bytes(), CSV, accept)
     assert got_type == out_type
     np.testing.assert_array_equal(
-        _decode(out, out_type), _expected(built.model_file, "many_rows.csv")
+        _decode(out, out_type), expected_predictions(built.model_file, PAYLOADS / "many_rows.csv")
     )
 
 

@@ -1,0 +1,557 @@
+"""Local model server that honours the SageMaker scikit-learn container contract.
+
+It serves a model.tar.gz the way the `sagemaker-scikit-learn` image does, so that a handler
+that works here works there and the other way round:
+
+- the artifact is extracted to a model directory; the script named by SAGEMAKER_PROGRAM
+  (default inference.py) is imported from its code/ directory and model_fn(model_dir) loads
+  the model. Like the image, a failed load is retried on the next request, and until it
+  succeeds GET /ping answers 500 with the reason; the process stays up.
+- POST /invocations hands input_fn the body as str for exactly "text/csv" and
+  "application/json" and as bytes otherwise; Content-Type defaults to application/json;
+  a missing Accept or "*/*" becomes SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (application/json).
+- output_fn returns (body, content_type), sent with status 200.
+- Statuses: 413 for a body over 6291456 bytes, 415 for an UnsupportedFormatError from
+  input_fn, 406 for one from output_fn, 504 for a handler that runs past
+  SAGEMAKER_MODEL_SERVER_TIMEOUT, 500 for any other handler error. Unlike the image, every
+  error carries a JSON body {"error": ..., "message": ...}; the traceback goes to the log.
+
+Process model: the parent (arbiter) binds the socket on 127.0.0.1, forks
+SAGEMAKER_MODEL_SERVER_WORKERS workers that share it, restarts a worker that dies, and on
+SIGTERM/SIGINT stops them and removes the model directory. Each worker runs one asyncio loop
+and calls the handler inline (CPU-bound work gains nothing from more threads); a SIGALRM timer
+bounds each handler call. Workers exit on their own if the arbiter disappears.
+
+This module must not import boto3 or anything from pipeline.stages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import importlib.util
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import sys
+import tarfile
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import ConfigError
+from pipeline.local.processes import ManagedProcess
+
+MAX_BODY_BYTES = 6291456
+MAX_HEADER_BYTES = 65536
+DEFAULT_TIMEOUT_SECONDS = 60
+DEFAULT_PROGRAM = "inference.py"
+DEFAULT_ACCEPT = "application/json"
+UTF8_TYPES = ("application/json", "text/csv")  # what the image decodes to str
+
+WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
+TIMEOUT_ENV = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
+PROGRAM_ENV = "SAGEMAKER_PROGRAM"
+ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+
+REASONS = {
+    200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+    406: "Not Acceptable", 411: "Length Required", 413: "Payload Too Large",
+    415: "Unsupported Media Type", 431: "Request Header Fields Too Large",
+    500: "Internal Server Error", 504: "Gateway Timeout",
+}  # fmt: skip
+
+log = logging.getLogger("pipeline.model_server")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    workers: int
+    timeout: float
+    program: str = DEFAULT_PROGRAM
+    default_accept: str = DEFAULT_ACCEPT
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str], host: str, port: int) -> ServerConfig:
+        return cls(
+            workers=_positive(environ, WORKERS_ENV, os.cpu_count() or 1, int),
+            timeout=_positive(environ, TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS, float),
+            program=environ.get(PROGRAM_ENV) or DEFAULT_PROGRAM,
+            default_accept=environ.get(ACCEPT_ENV) or DEFAULT_ACCEPT,
+            host=host,
+            port=port,
+        )
+
+
+def _positive(environ: dict[str, str], name: str, default, kind):
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigError(
+            f"{name}={raw!r} must be a positive {kind.__name__}; unset it for {default}"
+        )
+    return value
+
+
+class HandlerTimeout(Exception):
+    pass
+
+
+class _Result:
+    __slots__ = ("status", "body", "content_type")
+
+    def __init__(self, status: int, body: bytes, content_type: str):
+        self.status, self.body, self.content_type = status, body, content_type
+
+
+def _error(status: int, error: str, message: str) -> _Result:
+    body = json.dumps({"error": error, "message": message}).encode()
+    return _Result(status, body, "application/json")
+
+
+def _is_unsupported_format(exc: BaseException) -> bool:
+    # Match by name: the handler may raise the serving library's class or its own stand-in.
+    return any(cls.__name__ == "UnsupportedFormatError" for cls in type(exc).__mro__)
+
+
+class Handler:
+    """The user's inference script, loaded lazily and retried until model_fn succeeds."""
+
+    def __init__(self, model_dir: Path, config: ServerConfig):
+        self.model_dir = model_dir
+        self.config = config
+        self.module = None
+        self.model = None
+        self._in_call = False
+        self._timer_armed = False
+
+    def load(self) -> str | None:
+        """Load the script and the model; the reason it failed, or None once loaded."""
+        if self.module is not None:
+            return None
+        code_dir = self.model_dir / "code"
+        script = code_dir / self.config.program
+        try:
+            if not script.is_file():
+                raise FileNotFoundError(
+                    f"{PROGRAM_ENV}={self.config.program!r}: no such script in the artifact's code/"
+                )
+            if str(code_dir) not in sys.path:
+                sys.path.insert(0, str(code_dir))
+            spec = importlib.util.spec_from_file_location(script.stem, script)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            missing = [
+                fn
+                for fn in ("model_fn", "input_fn", "predict_fn", "output_fn")
+                if not callable(getattr(module, fn, None))
+            ]
+            if missing:
+                raise AttributeError(
+                    f"{script.name} does not define {', '.join(missing)}; this server needs "
+                    "model_fn, input_fn, predict_fn and output_fn"
+                )
+            # Not under the invocation timeout: loading may import heavy libraries, and
+            # SageMaker gives a starting container minutes to pass its first ping.
+            model = module.model_fn(str(self.model_dir))
+        except Exception as exc:
+            log.error("model load failed:\n%s", traceback.format_exc().rstrip())
+            return f"{type(exc).__name__}: {exc}"
+        self.module, self.model = module, model
+        log.info("model loaded from %s", self.model_dir)
+        return None
+
+    def _alarm(self, signum, frame):
+        if self._in_call:
+            raise HandlerTimeout(f"exceeded {TIMEOUT_ENV}={self.config.timeout:g}s")
+
+    def install_timer(self) -> None:
+        signal.signal(signal.SIGALRM, self._alarm)
+        self._timer_armed = True
+
+    def _call(self, fn: Callable, *args):
+        if not self._timer_armed:
+            return fn(*args)
+        self._in_call = True
+        signal.setitimer(signal.ITIMER_REAL, self.config.timeout)
+        try:
+            return fn(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self._in_call = False
+
+    def ping(self) -> _Result:
+        reason = self.load()
+        if reason is not None:
+            return _error(500, "ModelLoadError", reason)
+        return _Result(200, b"", "text/plain")
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> _Result:
+        reason = self.load()
+        if reason is not None:
+            return _error(500, "ModelLoadError", reason)
+        content_type = content_type or "application/json"
+        if not accept or accept == "*/*":
+            accept = self.config.default_accept
+        # As Flask's get_data(as_text=True) in the image: undecodable bytes become U+FFFD.
+        content = body.decode("utf-8", "replace") if content_type in UTF8_TYPES else body
+        module = self.module
+        stage = "input_fn"
+        try:
+            data = self._call(module.input_fn, content, content_type)
+            stage = "predict_fn"
+            prediction = self._call(module.predict_fn, data, self.model)
+            stage = "output_fn"
+            result = self._call(module.output_fn, prediction, accept)
+        except HandlerTimeout:
+            log.error("%s exceeded %s=%ss", stage, TIMEOUT_ENV, self.config.timeout)
+            return _error(
+                504,
+                "Timeout",
+                f"{stage} did not finish within {self.config.timeout:g}s ({TIMEOUT_ENV})",
+            )
+        except Exception as exc:
+            log.error("%s failed:\n%s", stage, traceback.format_exc().rstrip())
+            status = 500
+            if _is_unsupported_format(exc):
+                status = {"input_fn": 415, "output_fn": 406}.get(stage, 500)
+            return _error(status, type(exc).__name__, str(exc))
+        if isinstance(result, tuple) and len(result) == 2:
+            out_body, out_type = result
+        else:
+            return _error(
+                500,
+                "InvalidOutput",
+                f"output_fn returned {type(result).__name__}; return (body, content_type)",
+            )
+        if isinstance(out_body, str):
+            out_body = out_body.encode("utf-8")
+        return _Result(200, bytes(out_body), str(out_type))
+
+
+class _HttpProtocol(asyncio.Protocol):
+    """Minimal HTTP/1.1 with keep-alive and Content-Length bodies (no chunked uploads)."""
+
+    def __init__(self, app: _App):
+        self.app = app
+        self.buffer = bytearray()
+        self.transport = None
+        self.peer = "-"
+        self.pending = None  # (method, path, headers, keep_alive, length) awaiting the body
+        self.discard = 0  # bytes of a refused body still to drop before closing
+
+    def connection_made(self, transport):
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = peer[0] if peer else "-"
+
+    def data_received(self, data):
+        if self.discard:
+            dropped = min(self.discard, len(data))
+            self.discard -= dropped
+            if not self.discard:
+                self.transport.close()
+            return
+        self.buffer += data
+        while self.transport is not None and not self.transport.is_closing():
+            if self.pending is None and not self._read_head():
+                return
+            method, path, headers, keep_alive, length = self.pending
+            if len(self.buffer) < length:
+                return
+            body = bytes(self.buffer[:length])
+            del self.buffer[:length]
+            self.pending = None
+            self.app.respond(self, method, path, headers, body, keep_alive)
+            if not keep_alive:
+                return
+
+    def _read_head(self) -> bool:
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > MAX_HEADER_BYTES:
+                self._refuse(431, "request headers exceed 64 KiB", 0)
+            return False
+        head = bytes(self.buffer[:end]).decode("latin-1")
+        del self.buffer[: end + 4]
+        request_line, *lines = head.split("\r\n")
+        parts = request_line.split(" ")
+        if len(parts) != 3:
+            self._refuse(400, f"malformed request line {request_line!r}", 0)
+            return False
+        method, path, version = parts
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        connection = headers.get("connection", "").lower()
+        keep_alive = connection == "keep-alive" if version == "HTTP/1.0" else connection != "close"
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            self._refuse(411, "chunked request bodies are not supported; send Content-Length", 0)
+            return False
+        try:
+            length = int(headers.get("content-length", "0"))
+        except ValueError:
+            self._refuse(400, "Content-Length is not a number", 0)
+            return False
+        if length > MAX_BODY_BYTES:
+            self._refuse(
+                413,
+                f"request body of {length} bytes exceeds the {MAX_BODY_BYTES}-byte limit "
+                "SageMaker applies to real-time invocations",
+                length - len(self.buffer),
+                path=path,
+                method=method,
+            )
+            return False
+        self.pending = (method, path, headers, keep_alive, length)
+        return True
+
+    def _refuse(self, status, message, discard, path="-", method="-"):
+        """Answer an unreadable request and close, after dropping a body the client still sends."""
+        result = _error(status, REASONS[status].replace(" ", ""), message)
+        self.buffer.clear()
+        self.discard = max(0, discard)  # set first: write() closes only when nothing is owed
+        self.app.write(
+            self, result, keep_alive=False, method=method, path=path, started=time.monotonic()
+        )
+
+    def connection_lost(self, exc):
+        self.transport = None
+
+
+class _App:
+    def __init__(self, handler: Handler, worker_id: int):
+        self.handler = handler
+        self.worker_id = worker_id
+
+    def respond(self, conn: _HttpProtocol, method, path, headers, body, keep_alive):
+        started = time.monotonic()
+        try:
+            result = self._route(method, path.split("?", 1)[0], headers, body)
+        except Exception as exc:  # a server bug must not leave the client hanging
+            log.error("internal error:\n%s", traceback.format_exc().rstrip())
+            result = _error(500, "InternalServerError", f"{type(exc).__name__}: {exc}")
+        self.write(conn, result, keep_alive, method, path, started, len(body))
+
+    def _route(self, method, route, headers, body) -> _Result:
+        if route == "/ping":
+            if method != "GET":
+                return _error(405, "MethodNotAllowed", "use GET /ping")
+            return self.handler.ping()
+        if route == "/invocations":
+            if method != "POST":
+                return _error(405, "MethodNotAllowed", "use POST /invocations")
+            return self.handler.invoke(body, headers.get("content-type"), headers.get("accept"))
+        return _error(404, "NotFound", f"no route {route}; use GET /ping or POST /invocations")
+
+    def write(self, conn, result: _Result, keep_alive, method, path, started, received=0):
+        head = (
+            f"HTTP/1.1 {result.status} {REASONS.get(result.status, '')}\r\n"
+            f"Content-Type: {result.content_type}\r\n"
+            f"Content-Length: {len(result.body)}\r\n"
+            f"{'' if keep_alive else 'Connection: close' + chr(13) + chr(10)}\r\n"
+        )
+        # Log before writing: a client that stops the server on receipt must not lose the line.
+        log.info(
+            '%s "%s %s" %d in=%dB out=%dB %.1fms worker=%d',
+            conn.peer, method, path, result.status, received, len(result.body),
+            (time.monotonic() - started) * 1000, self.worker_id,
+        )  # fmt: skip
+        conn.transport.write(head.encode("latin-1") + result.body)
+        if not keep_alive and not conn.discard:
+            conn.transport.close()
+
+
+def extract(artifact: Path, into: Path) -> Path:
+    """Extract model.tar.gz into `into`; refuses unreadable archives and unsafe paths."""
+    try:
+        with tarfile.open(artifact) as tar:
+            tar.extractall(into, filter="data")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{artifact}: artifact not found; run `python -m pipeline package`"
+        ) from None
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ConfigError(f"{artifact}: not a readable model.tar.gz ({exc})") from None
+    return into
+
+
+def _worker_main(
+    sock: socket.socket, model_dir: Path, config: ServerConfig, worker_id: int
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the arbiter decides when to stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until the loop takes it over
+    parent = os.getppid()
+    handler = Handler(model_dir, config)
+    handler.install_timer()
+    handler.load()  # eager, so /ping is fast; a failure is retried per request, as in the image
+    loop = asyncio.new_event_loop()
+    app = _App(handler, worker_id)
+
+    def orphan_check():
+        if os.getppid() != parent:  # the arbiter died without stopping us
+            loop.stop()
+        else:
+            loop.call_later(1.0, orphan_check)
+
+    loop.call_later(1.0, orphan_check)
+    loop.add_signal_handler(signal.SIGTERM, loop.stop)  # finish the request in hand, then exit
+    loop.run_until_complete(loop.create_server(lambda: _HttpProtocol(app), sock=sock, backlog=1024))
+    loop.run_forever()
+
+
+class _Stop(Exception):
+    pass
+
+
+def serve(artifact: Path, config: ServerConfig, on_ready: Callable[[int], None]) -> None:
+    """Run the server until SIGTERM or SIGINT. `on_ready(port)` is called once bound."""
+    model_dir = Path(tempfile.mkdtemp(prefix="pipeline-model-"))
+    children: dict[int, int] = {}
+    sock = None
+    try:
+        extract(artifact, model_dir)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((config.host, config.port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {config.host}:{config.port} ({exc.strerror}); "
+                "choose another --port, or --port 0 for a free one"
+            ) from None
+        sock.listen(1024)
+        sock.setblocking(False)
+
+        def stop(signum, frame):
+            raise _Stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        started: dict[int, float] = {}
+
+        def spawn(worker_id: int) -> None:
+            pid = os.fork()
+            if pid == 0:  # child
+                code = 0
+                try:
+                    _worker_main(sock, model_dir, config, worker_id)
+                except BaseException:
+                    traceback.print_exc()
+                    code = 1
+                finally:
+                    os._exit(code)
+            children[pid] = worker_id
+            started[pid] = time.monotonic()
+
+        try:
+            for worker_id in range(1, config.workers + 1):
+                spawn(worker_id)
+            log.info(
+                "serving %s on http://%s:%d with %d worker(s), timeout %gs",
+                artifact, config.host, sock.getsockname()[1], config.workers, config.timeout,
+            )  # fmt: skip
+            on_ready(sock.getsockname()[1])
+            while True:
+                pid, status = os.wait()
+                worker_id = children.pop(pid, None)
+                if worker_id is None:
+                    continue
+                log.error(
+                    "worker %d (pid %d) exited with status %d; restarting", worker_id, pid, status
+                )
+                if time.monotonic() - started.pop(pid, 0.0) < 1.0:
+                    time.sleep(1.0)  # a worker that dies at once would otherwise spin
+                spawn(worker_id)
+        except _Stop:
+            log.info("stopping")
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _stop_children(children)
+        if sock is not None:
+            sock.close()
+        shutil.rmtree(model_dir, ignore_errors=True)
+
+
+def _stop_children(children: dict[int, int], grace: float = 5.0) -> None:
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    remaining = set(children)
+    while remaining and time.monotonic() < deadline:
+        for pid in list(remaining):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                remaining.discard(pid)
+        time.sleep(0.02)
+    for pid in remaining:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+READY_LINE = re.compile(r"listening on (http://[\d.]+:(\d+))")
+
+
+def launch(
+    artifact: Path,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    port: int = 0,
+    ready_timeout: float = 60.0,
+) -> tuple[ManagedProcess, str]:
+    """Start `python -m pipeline serve` as a managed child; returns it and its base URL.
+
+    The server picks a free port itself (port 0) and reports it, so there is no race between
+    choosing a port and binding it. The caller stops it (it is a context manager).
+    """
+    process = ManagedProcess(
+        [sys.executable, "-m", "pipeline", "serve", "--artifact", str(artifact),
+         "--port", str(port)],
+        log_path=log_path,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    match = process.start(READY_LINE, ready_timeout)
+    return process, match.group(1)
+
+
+def request(
+    base_url: str,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    timeout: float = 90.0,
+) -> tuple[int, str, bytes]:
+    """One HTTP request; (status, content type, body)."""
+    host, _, port = base_url.removeprefix("http://").partition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        conn.close()

@@ -1,0 +1,202 @@
+"""The local model server over a real socket: `python -m pipeline serve` as users run it."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.local import model_server
+from pipeline.stages.package import write_tarball
+from tests.conftest import FIXTURES, expected_predictions
+
+PAYLOADS = FIXTURES / "payloads"
+HANDLERS = FIXTURES / "handlers"
+CSV, JSON, NPY = "text/csv", "application/json", "application/x-npy"
+ROW = (PAYLOADS / "one_row_no_newline.csv").read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def server(built, tmp_path_factory):
+    log = tmp_path_factory.mktemp("logs") / "server.log"
+    process, url = model_server.launch(
+        built.artifact_file, log, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
+    )
+    with process:
+        yield url, process, log
+    assert not process.alive()
+
+
+def _artifact_with(built, tmp_path, *scripts: Path) -> Path:
+    files = {"model.joblib": built.model_file, "code/inference.py": Path("model/inference.py")}
+    files.update({f"code/{s.name}": s for s in scripts})
+    artifact = tmp_path / "model.tar.gz"
+    write_tarball(artifact, files)
+    return artifact
+
+
+def post(url, body, content_type=CSV, accept=JSON):
+    headers = {"Content-Type": content_type}
+    if accept is not None:
+        headers["Accept"] = accept
+    return model_server.request(url, "POST", "/invocations", body, headers)
+
+
+def decode(body: bytes, content_type: str) -> np.ndarray:
+    if content_type == JSON:
+        return np.asarray(json.loads(body))
+    if content_type == CSV:
+        return np.loadtxt(io.StringIO(body.decode()), ndmin=1)
+    return np.load(io.BytesIO(body), allow_pickle=False)
+
+
+def test_binds_loopback_and_pings(server):
+    url, _, _ = server
+    assert url.startswith("http://127.0.0.1:")
+    assert model_server.request(url, "GET", "/ping")[0] == 200
+
+
+@pytest.mark.parametrize(("fixture", "content_type"), [
+    ("many_rows.csv", CSV), ("many_rows.csv", "text/csv; charset=utf-8"),
+    ("many_rows.json", JSON), ("instances.json", JSON), ("one_row.json", JSON),
+    ("many_rows.npy", NPY), ("one_row.npy", NPY),
+])  # fmt: skip
+@pytest.mark.parametrize("accept", [JSON, CSV, NPY, "*/*", None])
+def test_predictions_equal_the_joblib_model(server, built, fixture, content_type, accept):
+    url, _, _ = server
+    status, out_type, body = post(url, (PAYLOADS / fixture).read_bytes(), content_type, accept)
+    assert status == 200, body
+    expected_type = JSON if accept in ("*/*", None) else accept
+    assert out_type == expected_type
+    expected = expected_predictions(built.model_file, PAYLOADS / fixture)
+    np.testing.assert_array_equal(decode(body, expected_type), expected)
+
+
+@pytest.mark.parametrize(("fixture", "content_type", "accept", "status", "message"), [
+    ("unsupported.txt", "text/plain", JSON, 415, "unsupported Content-Type 'text/plain'"),
+    ("many_rows.csv", CSV, "text/html", 406, "unsupported Accept 'text/html'"),
+    ("bad_wrong_width_row3.csv", CSV, JSON, 500, "expected 10 features, got 9 in row 3"),
+    ("bad_non_numeric.csv", CSV, JSON, 500, "non-numeric value 'abc' in row 2, column 3"),
+    ("bad_nan.csv", CSV, JSON, 500, "is not finite"),
+    ("bad_inf.json", JSON, JSON, 500, "is not finite"),
+    ("bad_empty.csv", CSV, JSON, 500, "empty request body"),
+    ("bad_syntax.json", JSON, JSON, 500, "not valid JSON"),
+    ("bad_object.npy", NPY, JSON, 500, "cannot read .npy body"),
+])  # fmt: skip
+def test_bad_request_gets_its_status_and_a_json_message_and_the_server_survives(
+    server, fixture, content_type, accept, status, message
+):
+    url, _, log = server
+    got_status, got_type, body = post(url, (PAYLOADS / fixture).read_bytes(), content_type, accept)
+    assert got_status == status
+    assert got_type == JSON
+    error = json.loads(body)
+    assert message in error["message"]
+    assert "Traceback" not in body.decode()
+    assert model_server.request(url, "GET", "/ping")[0] == 200
+    assert "Traceback" in log.read_text()  # it went to the log instead
+
+
+def test_unknown_route_and_wrong_method_are_refused(server):
+    url, _, _ = server
+    assert model_server.request(url, "GET", "/nope")[0] == 404
+    assert model_server.request(url, "GET", "/invocations")[0] == 405
+
+
+def test_oversize_body_gets_413_and_the_limit_itself_is_accepted(server):
+    url, _, _ = server
+    limit = model_server.MAX_BODY_BYTES
+    rows = (ROW + "\n") * 20
+    exact = rows.encode() + b"\n" * (limit - len(rows))  # blank lines pad to the exact limit
+    assert len(exact) == limit
+    status, _, body = post(url, exact)
+    assert status == 200 and len(json.loads(body)) == 20
+    status, _, body = post(url, exact + b"\n")
+    assert status == 413
+    assert "6291457 bytes exceeds the 6291456-byte limit" in json.loads(body)["message"]
+    assert model_server.request(url, "GET", "/ping")[0] == 200
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(server):
+    url, _, _ = server
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        for _ in range(5):
+            conn.request("POST", "/invocations", body=ROW, headers={"Content-Type": CSV})
+            response = conn.getresponse()
+            assert response.status == 200 and len(json.loads(response.read())) == 1
+    finally:
+        conn.close()
+
+
+def test_ping_fails_with_the_reason_when_model_fn_fails(built, tmp_path):
+    artifact = _artifact_with(built, tmp_path, HANDLERS / "broken_model_fn.py")
+    env = {"SAGEMAKER_PROGRAM": "broken_model_fn.py", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
+    process, url = model_server.launch(artifact, tmp_path / "log", env=env)
+    with process:
+        status, _, body = model_server.request(url, "GET", "/ping")
+        assert status == 500
+        assert "planted failure: the model cannot be loaded" in json.loads(body)["message"]
+        assert post(url, ROW.encode())[0] == 500
+        assert process.alive()
+        assert "model load failed" in (tmp_path / "log").read_text()
+
+
+def test_slow_handler_times_out_and_the_worker_serves_again(built, tmp_path):
+    artifact = _artifact_with(built, tmp_path, HANDLERS / "misbehaving.py")
+    env = {"SAGEMAKER_PROGRAM": "misbehaving.py", "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+           "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"}  # fmt: skip
+    process, url = model_server.launch(artifact, tmp_path / "log", env=env)
+    with process:
+        started = time.monotonic()
+        status, _, body = post(url, ("999" + ROW[ROW.index(",") :]).encode())
+        assert status == 504
+        assert "did not finish within 1s" in json.loads(body)["message"]
+        assert time.monotonic() - started < 10
+        status, _, body = post(url, ROW.encode())  # the same single worker answers again
+        assert status == 200
+
+
+def test_a_crashed_worker_is_restarted(built, tmp_path):
+    artifact = _artifact_with(built, tmp_path, HANDLERS / "misbehaving.py")
+    env = {"SAGEMAKER_PROGRAM": "misbehaving.py", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
+    process, url = model_server.launch(artifact, tmp_path / "log", env=env)
+    with process:
+        with pytest.raises((http.client.HTTPException, ConnectionError)):
+            post(url, ("-999" + ROW[ROW.index(",") :]).encode())
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if model_server.request(url, "GET", "/ping", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        assert post(url, ROW.encode())[0] == 200
+        assert "exited with status" in (tmp_path / "log").read_text()
+
+
+def test_stop_leaves_no_process_behind(built, tmp_path):
+    process, url = model_server.launch(built.artifact_file, tmp_path / "log")
+    with process:
+        pgid = process.proc.pid
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pgid, 0)
+    with socket.socket() as probe:  # the port is free again
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+
+
+def test_sigint_stops_the_whole_server(built, tmp_path):
+    process, _ = model_server.launch(built.artifact_file, tmp_path / "log")
+    with process:
+        os.killpg(process.proc.pid, signal.SIGINT)
+        assert process.proc.wait(15) == 0
