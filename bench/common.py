@@ -1,0 +1,53 @@
+"""Shared set-up for the benchmarks: a freshly trained artifact and the results files."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from pipeline.settings import Settings
+from pipeline.stages import package, train
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def build_artifact() -> Settings:
+    """Train and package into a temporary build directory (the repo's build/ is left alone)."""
+    settings = replace(Settings.from_env({}), build_dir=Path(tempfile.mkdtemp(prefix="bench-")))
+    train.run(settings)
+    package.run(settings)
+    return settings
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def write_results(name: str, figures: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    figures = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cpus",
+        **figures,
+    }
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
+def patch_collections_mapping() -> None:
+    """The one-line fix the serving image applies to sagemaker-containers on Python >= 3.10
+    (its Dockerfile rewrites collections.Mapping to collections.abc.Mapping in _mapping.py);
+    done here in memory so the installed package stays as PyPI ships it."""
+    import collections
+    import collections.abc
+
+    collections.Mapping = collections.abc.Mapping
