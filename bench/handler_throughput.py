@@ -19,7 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from bench.common import build_artifact, median, patch_collections_mapping, write_results  # noqa: E402
+from bench.common import (  # noqa: E402
+    build_artifact,
+    median,
+    patch_collections_mapping,
+    write_results,
+)
 from model import inference  # noqa: E402
 from model import train as model_train  # noqa: E402
 
