@@ -1,0 +1,234 @@
+"""Benchmark 2: the model server under load.
+
+Workload: single-row CSV requests (Accept: application/json) from 8 concurrent keep-alive
+clients, a fixed number of requests per run. Reported: requests/s, p50 and p99 latency, and
+the peak RSS of the server's whole process tree.
+Baseline, measured in the same run with the same worker count and the same inference.py:
+gunicorn with gevent workers running sagemaker-containers' Flask worker (the serving image's
+configuration, without the nginx in front of it). Runs alternate baseline/ours.
+Target: at least 1.5x the baseline's throughput, with p99 no worse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import build_artifact, median, write_results  # noqa: E402
+from model import train as model_train  # noqa: E402
+from pipeline.local import model_server  # noqa: E402
+
+CLIENTS = 8
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def request_bytes(port: int) -> bytes:
+    _, X_test, _, _ = model_train.load_split()
+    body = (",".join(repr(float(v)) for v in X_test[0]) + "\n").encode()
+    head = (
+        f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: text/csv\r\nAccept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _client(port: int, request: bytes, count: int, latencies: list[float]) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    errors = 0
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if not head.startswith(b"HTTP/1.1 200") and not head.startswith(b"HTTP/1.0 200"):
+                errors += 1
+    finally:
+        writer.close()
+    return errors
+
+
+async def _load(port: int, total: int) -> tuple[float, list[float], int]:
+    request = request_bytes(port)
+    latencies: list[float] = []
+    started = time.perf_counter()
+    errors = await asyncio.gather(
+        *(_client(port, request, total // CLIENTS, latencies) for _ in range(CLIENTS))
+    )
+    return time.perf_counter() - started, latencies, sum(errors)
+
+
+class PeakRss:
+    """Samples the summed RSS of a process and its descendants every 20 ms."""
+
+    def __init__(self, pid: int):
+        self.root = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            total = 0
+            for proc in [self.root, *self.root.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def wait_ping(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if (
+                model_server.request(f"http://127.0.0.1:{port}", "GET", "/ping", timeout=5)[0]
+                == 200
+            ):
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} never answered /ping with 200")
+
+
+def start_baseline(model_dir: Path, workers: int, log) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {**os.environ, "BENCH_MODEL_DIR": str(model_dir), "SAGEMAKER_PROGRAM": "inference.py"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--timeout", "60", "-k", "gevent",
+         "--pythonpath", str(ROOT), "-b", f"127.0.0.1:{port}",
+         "--worker-connections", str(1000 * workers), "-w", str(workers),
+         "--log-level", "info", "bench.baseline_app:main"],
+        stdout=log, stderr=log, env=env, start_new_session=True,
+    )  # fmt: skip
+    return proc, port
+
+
+def start_ours(artifact: Path, workers: int, log) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {**os.environ, "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "serve", "--artifact", str(artifact),
+         "--port", str(port)],
+        stdout=log, stderr=log, env=env, start_new_session=True,
+    )  # fmt: skip
+    return proc, port
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, 15)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+
+
+def run_once(kind: str, start, workers: int, total: int, log) -> dict:
+    proc, port = start(workers, log)
+    try:
+        wait_ping(port)
+        asyncio.run(_load(port, CLIENTS * 50))  # warm-up: every worker loads its model
+        with PeakRss(proc.pid) as rss:
+            elapsed, latencies, errors = asyncio.run(_load(port, total))
+        latencies.sort()
+        return {
+            "server": kind,
+            "requests": len(latencies),
+            "errors": errors,
+            "req_per_s": len(latencies) / elapsed,
+            "p50_ms": latencies[len(latencies) // 2] * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+            "peak_rss_mb": rss.peak / 2**20,
+        }
+    finally:
+        stop(proc)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=12000, help="requests per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each server")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    settings = build_artifact()
+    model_dir = Path(tempfile.mkdtemp(prefix="bench-model-"))
+    model_server.extract(settings.artifact_file, model_dir)
+    log_path = ROOT / "bench" / "results" / "server_load.log"
+    log_path.parent.mkdir(exist_ok=True)
+    starts = {
+        "baseline": lambda w, log: start_baseline(model_dir, w, log),
+        "ours": lambda w, log: start_ours(settings.artifact_file, w, log),
+    }
+    runs = {"baseline": [], "ours": []}
+    print(f"{CLIENTS} clients, {args.requests} requests per run, {args.workers} workers, "
+          f"{args.rounds} rounds")  # fmt: skip
+    with log_path.open("w") as log:
+        for round_number in range(1, args.rounds + 1):
+            for kind in ("baseline", "ours"):
+                result = run_once(kind, starts[kind], args.workers, args.requests, log)
+                runs[kind].append(result)
+                print(
+                    f"round {round_number} {kind:<8} {result['req_per_s']:>8.0f} req/s  "
+                    f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
+                    f"peak RSS {result['peak_rss_mb']:6.1f} MB  errors {result['errors']}"
+                )
+    summary = {
+        kind: {key: round(median([r[key] for r in results]), 2)
+               for key in ("req_per_s", "p50_ms", "p99_ms", "peak_rss_mb")}
+        for kind, results in runs.items()
+    }  # fmt: skip
+    ratio = summary["ours"]["req_per_s"] / summary["baseline"]["req_per_s"]
+    p99_ratio = summary["ours"]["p99_ms"] / summary["baseline"]["p99_ms"]
+    print(
+        f"median: ours {summary['ours']['req_per_s']:.0f} req/s vs baseline "
+        f"{summary['baseline']['req_per_s']:.0f} req/s = {ratio:.2f}x (target >= 1.5x); "
+        f"p99 {summary['ours']['p99_ms']:.2f} ms vs {summary['baseline']['p99_ms']:.2f} ms "
+        f"= {p99_ratio:.2f}x (target <= 1)"
+    )
+    write_results("server_load", {
+        "clients": CLIENTS, "requests_per_run": args.requests, "workers": args.workers,
+        "rounds": args.rounds, "median": summary, "throughput_ratio": round(ratio, 2),
+        "p99_ratio": round(p99_ratio, 2), "runs": runs,
+    })  # fmt: skip
+    errors = sum(r["errors"] for results in runs.values() for r in results)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
