@@ -27,6 +27,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import contextlib
+
 from bench.common import build_artifact, median, write_results  # noqa: E402
 from model import train as model_train  # noqa: E402
 from pipeline.local import model_server  # noqa: E402
@@ -94,10 +96,8 @@ class PeakRss:
         while not self._stop.is_set():
             total = 0
             for proc in [self.root, *self.root.children(recursive=True)]:
-                try:
+                with contextlib.suppress(psutil.Error):
                     total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak = max(self.peak, total)
             self._stop.wait(0.02)
 
