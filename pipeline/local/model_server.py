@@ -69,6 +69,8 @@ REASONS = {
     500: "Internal Server Error", 504: "Gateway Timeout",
 }  # fmt: skip
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
 log = logging.getLogger("pipeline.model_server")
 
 
@@ -397,6 +399,7 @@ def _worker_main(
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the arbiter decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until the loop takes it over
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the arbiter for fork
     parent = os.getppid()
     handler = Handler(model_dir, config)
     handler.install_timer()
@@ -447,7 +450,15 @@ def serve(artifact: Path, config: ServerConfig, on_ready: Callable[[int], None])
         started: dict[int, float] = {}
 
         def spawn(worker_id: int) -> None:
-            pid = os.fork()
+            # Block the stop signals across fork, so a child never runs the arbiter's handler;
+            # the child unblocks them once its own handlers are in place.
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            pid = -1
+            try:
+                pid = os.fork()
+            finally:
+                if pid != 0:
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             if pid == 0:  # child
                 code = 0
                 try:

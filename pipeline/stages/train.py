@@ -11,9 +11,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
-
-from model import train as model_train
 from pipeline.core import gate
 from pipeline.errors import QualityGateFailed
 from pipeline.settings import Settings
@@ -49,6 +46,10 @@ def run(settings: Settings) -> TrainResult:
     thresholds = config.load_gate(settings)  # bad config fails before any work
     image = config.load_serving_image(settings)
     training_env = package_versions(sorted(image.packages))
+    # Imported only now: scikit-learn takes seconds to import, and a bad config should fail fast.
+    import joblib
+
+    from model import train as model_train
 
     X_train, X_test, y_train, y_test = model_train.load_split()
     model = model_train.fit(X_train, y_train)
