@@ -2,8 +2,8 @@
 
 Runs inside `sagemaker-scikit-learn` (see serving-image.toml), which imports it from
 /opt/ml/model/code and calls model_fn, input_fn, predict_fn and output_fn. It therefore
-imports only what that image ships (numpy, joblib, scikit-learn via the pickle) and never
-anything from this repository.
+imports only what that image ships (numpy, pyarrow, joblib, scikit-learn via the pickle;
+all pinned in serving-image.toml) and never anything from this repository.
 
 Requests: text/csv, application/json or application/x-npy, 10 numeric features per row.
 Responses (by Accept): application/json (default, also for */*), text/csv or application/x-npy.
@@ -183,13 +183,19 @@ def _parse_json(text):
 def _parse_npy(body):
     if isinstance(body, str):
         raise InvalidInputError("application/x-npy bodies must be binary .npy data")
+    stream = io.BytesIO(body)
     try:
-        array = np.load(io.BytesIO(body), allow_pickle=False)
+        array = np.load(stream, allow_pickle=False)
     except (ValueError, EOFError, OSError) as exc:
         raise InvalidInputError(f"cannot read .npy body: {exc}") from None
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "iuf":
         raise InvalidInputError(
             f".npy array must be numeric, got dtype {getattr(array, 'dtype', type(array))}"
+        )
+    extra = len(body) - stream.tell()
+    if extra:  # a second array or junk after the first: predicting on part of it would be wrong
+        raise InvalidInputError(
+            f".npy body has {extra} bytes after its array; send exactly one array"
         )
     return array.astype(np.float64, copy=False)
 

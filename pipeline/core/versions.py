@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pipeline.errors import ConfigError, VersionMismatch
 
 _RELEASE = re.compile(r"^(\d+(?:\.\d+)*)")
+_FINAL = re.compile(r"^\d+(?:\.\d+)*(?:\.post\d+)?$")
 _CLAUSE = re.compile(r"^\s*(==|>=|<=|!=|>|<)\s*([0-9][0-9A-Za-z.+-]*)\s*$")
 
 
@@ -80,6 +81,12 @@ def load_problem(package: str, running: str, image_spec: Spec) -> str | None:
     a pickle written by numpy 2 fails on numpy 1 ("No module named 'numpy._core'") and newer
     minors may write dtypes older ones cannot read. Other packages must fall in the image's range.
     """
+    if not _FINAL.match(running.strip()):
+        # Pre-releases, dev and local builds differ from the release the image pins.
+        return (
+            f"{package} {running} is a pre-release, dev or local build; "
+            f"the image has {package} {image_spec.text}"
+        )
     if package == "scikit-learn":
         exact = image_spec.exact
         if exact is None or release(running) != release(exact):

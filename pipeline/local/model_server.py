@@ -52,7 +52,9 @@ from pipeline.local.processes import ManagedProcess
 
 MAX_BODY_BYTES = 6291456
 MAX_HEADER_BYTES = 65536
+MAX_DRAIN_BYTES = 2 * 6291456  # a refused body is read and dropped up to this, then cut off
 DEFAULT_TIMEOUT_SECONDS = 60
+MAX_SETTING = 86400  # a day: larger timeouts overflow setitimer, larger worker counts are typos
 DEFAULT_PROGRAM = "inference.py"
 DEFAULT_ACCEPT = "application/json"
 UTF8_TYPES = ("application/json", "text/csv")  # what the image decodes to str
@@ -66,7 +68,7 @@ REASONS = {
     200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
     406: "Not Acceptable", 411: "Length Required", 413: "Payload Too Large",
     415: "Unsupported Media Type", 431: "Request Header Fields Too Large",
-    500: "Internal Server Error", 504: "Gateway Timeout",
+    500: "Internal Server Error", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
 }  # fmt: skip
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -103,15 +105,19 @@ def _positive(environ: dict[str, str], name: str, default, kind):
         value = kind(raw)
     except ValueError:
         value = 0
-    if value <= 0:
+    if not (0 < value <= MAX_SETTING):  # also refuses nan and inf
         raise ConfigError(
-            f"{name}={raw!r} must be a positive {kind.__name__}; unset it for {default}"
+            f"{name}={raw!r} must be a positive {kind.__name__} up to {MAX_SETTING}; "
+            f"unset it for the default, {default}"
         )
     return value
 
 
-class HandlerTimeout(Exception):
-    pass
+class HandlerTimeout(BaseException):
+    """Raised into the handler by SIGALRM. A BaseException, so that a handler's own
+    `except Exception` cannot swallow it and turn a timeout into some other answer.
+    Limit: Python delivers signals between bytecodes, so one long C call (a big BLAS
+    operation) is interrupted only when it returns."""
 
 
 class _Result:
@@ -186,13 +192,16 @@ class Handler:
         signal.signal(signal.SIGALRM, self._alarm)
         self._timer_armed = True
 
-    def _call(self, fn: Callable, *args):
+    @contextlib.contextmanager
+    def _deadline(self):
+        """One timer for the whole request: input_fn + predict_fn + output_fn."""
         if not self._timer_armed:
-            return fn(*args)
+            yield
+            return
         self._in_call = True
         signal.setitimer(signal.ITIMER_REAL, self.config.timeout)
         try:
-            return fn(*args)
+            yield
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             self._in_call = False
@@ -215,17 +224,19 @@ class Handler:
         module = self.module
         stage = "input_fn"
         try:
-            data = self._call(module.input_fn, content, content_type)
-            stage = "predict_fn"
-            prediction = self._call(module.predict_fn, data, self.model)
-            stage = "output_fn"
-            result = self._call(module.output_fn, prediction, accept)
+            with self._deadline():
+                data = module.input_fn(content, content_type)
+                stage = "predict_fn"
+                prediction = module.predict_fn(data, self.model)
+                stage = "output_fn"
+                result = module.output_fn(prediction, accept)
         except HandlerTimeout:
-            log.error("%s exceeded %s=%ss", stage, TIMEOUT_ENV, self.config.timeout)
+            log.error("request exceeded %s=%ss in %s", TIMEOUT_ENV, self.config.timeout, stage)
             return _error(
                 504,
                 "Timeout",
-                f"{stage} did not finish within {self.config.timeout:g}s ({TIMEOUT_ENV})",
+                f"the request did not finish within {self.config.timeout:g}s ({TIMEOUT_ENV}); "
+                f"it was in {stage}",
             )
         except Exception as exc:
             log.error("%s failed:\n%s", stage, traceback.format_exc().rstrip())
@@ -233,17 +244,32 @@ class Handler:
             if _is_unsupported_format(exc):
                 status = {"input_fn": 415, "output_fn": 406}.get(stage, 500)
             return _error(status, type(exc).__name__, str(exc))
-        if isinstance(result, tuple) and len(result) == 2:
-            out_body, out_type = result
-        else:
-            return _error(
-                500,
-                "InvalidOutput",
-                f"output_fn returned {type(result).__name__}; return (body, content_type)",
-            )
-        if isinstance(out_body, str):
-            out_body = out_body.encode("utf-8")
-        return _Result(200, bytes(out_body), str(out_type))
+        return _output(result)
+
+
+def _output(result) -> _Result:
+    """The HTTP answer for what output_fn returned: a (body, content_type) pair, sent with 200
+    as the image does, or a response object (Flask/werkzeug style: status_code, get_data(),
+    mimetype), which the image sends as it is."""
+    if isinstance(result, tuple) and len(result) == 2:
+        body, content_type, status = result[0], str(result[1]), 200
+    elif hasattr(result, "status_code") and callable(getattr(result, "get_data", None)):
+        body = result.get_data()
+        content_type = getattr(result, "content_type", None) or "application/octet-stream"
+        status = int(result.status_code)
+    else:
+        return _error(
+            500,
+            "InvalidOutput",
+            f"output_fn returned {type(result).__name__}; return (body, content_type)",
+        )
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if not isinstance(body, bytes | bytearray | memoryview):
+        return _error(
+            500, "InvalidOutput", f"output_fn body is {type(body).__name__}; return str or bytes"
+        )
+    return _Result(status, bytes(body), content_type)
 
 
 class _HttpProtocol(asyncio.Protocol):
@@ -297,30 +323,43 @@ class _HttpProtocol(asyncio.Protocol):
             self._refuse(400, f"malformed request line {request_line!r}", 0)
             return False
         method, path, version = parts
-        headers = {}
+        if version not in ("HTTP/1.1", "HTTP/1.0"):
+            self._refuse(505, f"{version!r} is not supported; use HTTP/1.1", 0)
+            return False
+        headers: dict[str, str] = {}
+        lengths = set()
         for line in lines:
             name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+            name, value = name.strip().lower(), value.strip()
+            headers[name] = value
+            if name == "content-length":
+                lengths.add(value)
         connection = headers.get("connection", "").lower()
         keep_alive = connection == "keep-alive" if version == "HTTP/1.0" else connection != "close"
         if "chunked" in headers.get("transfer-encoding", "").lower():
             self._refuse(411, "chunked request bodies are not supported; send Content-Length", 0)
             return False
-        try:
-            length = int(headers.get("content-length", "0"))
-        except ValueError:
-            self._refuse(400, "Content-Length is not a number", 0)
+        raw_length = lengths.pop() if len(lengths) == 1 else "0" if not lengths else None
+        if raw_length is None or not raw_length.isdigit() or not raw_length.isascii():
+            # Only plain digits: int() would also take "-5", "+5" and "1_0", and a negative
+            # length would cut the body short and mix it into the next request.
+            self._refuse(400, "Content-Length must be one non-negative decimal integer", 0)
             return False
+        length = int(raw_length)
+        expects_continue = headers.get("expect", "").lower() == "100-continue"
         if length > MAX_BODY_BYTES:
             self._refuse(
                 413,
                 f"request body of {length} bytes exceeds the {MAX_BODY_BYTES}-byte limit "
                 "SageMaker applies to real-time invocations",
-                length - len(self.buffer),
+                # A client that waits for 100 Continue sends nothing more; others are sending.
+                0 if expects_continue else min(length - len(self.buffer), MAX_DRAIN_BYTES),
                 path=path,
                 method=method,
             )
             return False
+        if expects_continue and len(self.buffer) < length:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         self.pending = (method, path, headers, keep_alive, length)
         return True
 
@@ -367,7 +406,7 @@ class _App:
             f"HTTP/1.1 {result.status} {REASONS.get(result.status, '')}\r\n"
             f"Content-Type: {result.content_type}\r\n"
             f"Content-Length: {len(result.body)}\r\n"
-            f"{'' if keep_alive else 'Connection: close' + chr(13) + chr(10)}\r\n"
+            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
         )
         # Log before writing: a client that stops the server on receipt must not lose the line.
         log.info(
@@ -464,7 +503,7 @@ def serve(artifact: Path, config: ServerConfig, on_ready: Callable[[int], None])
                 try:
                     _worker_main(sock, model_dir, config, worker_id)
                 except BaseException:
-                    traceback.print_exc()
+                    log.exception("worker %d failed", worker_id)
                     code = 1
                 finally:
                     os._exit(code)

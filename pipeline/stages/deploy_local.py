@@ -38,10 +38,17 @@ class DeployLocalFailed(PipelineError):
         self.exit_code = getattr(cause, "exit_code", 1)
 
 
+def _request(url: str, method: str, path: str, body: bytes = b"", headers=None):
+    try:
+        return model_server.request(url, method, path, body, headers)
+    except OSError as exc:
+        raise PipelineError(f"{method} {url}{path} failed: {exc}") from exc
+
+
 def _check_golden(base_url: str, manifest: dict) -> str:
     examples = manifest["golden_examples"]
     for content_type, body in golden.request_bodies(examples).items():
-        status, _, answer = model_server.request(
+        status, _, answer = _request(
             base_url, "POST", "/invocations", body.encode(),
             {"Content-Type": content_type, "Accept": "application/json"},
         )  # fmt: skip
@@ -76,7 +83,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> list[StepResult]
             process, url = model_server.launch(settings.artifact_file, log_path)
             stack.callback(process.stop)
             state.update(process=process, url=url)
-            status, _, body = model_server.request(url, "GET", "/ping")
+            status, _, body = _request(url, "GET", "/ping")
             if status != 200:
                 raise PipelineError(f"/ping answered {status}: {body[:300]!r}; log: {log_path}")
             return f"{url} (log {log_path})"
@@ -96,7 +103,7 @@ def run(settings: Settings, progress: Callable[[str], None]) -> list[StepResult]
             try:
                 step.detail = action()
                 step.status = "ok"
-            except Exception as exc:
+            except PipelineError as exc:
                 step.status, step.detail = "failed", str(exc).splitlines()[0]
                 raise DeployLocalFailed(steps, exc) from exc
             finally:

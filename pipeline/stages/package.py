@@ -1,22 +1,24 @@
 """`pipeline package`: build the reproducible model.tar.gz and its manifest.
 
 The tarball holds model.joblib at the root and code/inference.py. Its bytes depend only on
-those two files: entries are sorted, owners, modes and times are fixed, and the gzip header
-carries no name or timestamp, so the same inputs give the same sha256 anywhere (with the same
-zlib, which every CPython wheel bundles at a fixed level here).
+those two files: entries are sorted; owners, modes and times are fixed; the gzip header has
+no name or timestamp; and the deflate stream is written here as stored (uncompressed)
+blocks, because compressed output differs between zlib builds (zlib, zlib-ng, vendor forks)
+and Python uses whichever the system provides. The same inputs therefore give the same
+sha256 on any machine.
 """
 
 from __future__ import annotations
 
-import gzip
 import os
+import struct
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
 
-from model import inference
 from model import train as model_train
 from pipeline.core import manifest as manifest_core
 from pipeline.core.versions import check_loadable
@@ -27,7 +29,9 @@ from pipeline.stages.environment import git_state, package_versions
 from pipeline.stages.train import sha256_file
 
 FIXED_MTIME = 0  # 1970-01-01; any constant works, zero is the conventional choice
-GZIP_LEVEL = 9
+# gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS "unknown" (RFC 1952).
+GZIP_HEADER = b"\x1f\x8b\x08\x00" + b"\x00\x00\x00\x00" + b"\x00\xff"
+STORED_BLOCK = 65535  # the largest stored deflate block (RFC 1951, 3.2.4)
 
 
 @dataclass(frozen=True)
@@ -37,31 +41,61 @@ class PackageResult:
     manifest: dict
 
 
+class StoredGzip:
+    """A write-only gzip stream of stored deflate blocks: valid gzip for any reader, and
+    byte-for-byte the same for the same input on every machine. Streams in 64 KiB blocks."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.pending = bytearray()
+        self.crc = 0
+        self.size = 0
+        raw.write(GZIP_HEADER)
+
+    def write(self, data) -> int:
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+        self.pending += data
+        while len(self.pending) > STORED_BLOCK:
+            self._block(self.pending[:STORED_BLOCK], final=False)
+            del self.pending[:STORED_BLOCK]
+        return len(data)
+
+    def tell(self) -> int:  # tarfile asks where the stream stands
+        return self.size
+
+    def _block(self, data, final: bool) -> None:
+        length = len(data)
+        self.raw.write(struct.pack("<BHH", int(final), length, length ^ 0xFFFF))
+        self.raw.write(data)
+
+    def finish(self) -> None:
+        self._block(self.pending, final=True)
+        self.raw.write(struct.pack("<II", self.crc, self.size & 0xFFFFFFFF))
+
+
 def write_tarball(dest: Path, files: dict[str, Path]) -> None:
     """Write `files` (archive name -> source path) as a deterministic .tar.gz at `dest`."""
     dirs = sorted({str(Path(name).parent) for name in files} - {"."})
+    entries = [(d + "/", None) for d in dirs] + sorted(files.items())
     tmp = dest.with_name(dest.name + ".tmp")
-    with (
-        tmp.open("wb") as raw,
-        gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, mtime=FIXED_MTIME, compresslevel=GZIP_LEVEL
-        ) as gz,
-        tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar,
-    ):
-        entries = [(d + "/", None) for d in dirs] + sorted(files.items())
-        for name, source in sorted(entries):
-            info = tarfile.TarInfo(name.rstrip("/") if source is None else name)
-            info.mtime = FIXED_MTIME
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if source is None:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-                continue
-            info.mode = 0o644
-            info.size = source.stat().st_size
-            with source.open("rb") as handle:  # streamed, never read whole into memory
-                tar.addfile(info, handle)
+    with tmp.open("wb") as raw:
+        gz = StoredGzip(raw)
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            for name, source in sorted(entries):
+                info = tarfile.TarInfo(name.rstrip("/") if source is None else name)
+                info.mtime = FIXED_MTIME
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                if source is None:
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    continue
+                info.mode = 0o644
+                info.size = source.stat().st_size
+                with source.open("rb") as handle:  # streamed, never read whole into memory
+                    tar.addfile(info, handle)
+        gz.finish()
     os.replace(tmp, dest)
 
 
@@ -117,7 +151,7 @@ def run(settings: Settings) -> PackageResult:
 
     write_tarball(
         settings.artifact_file,
-        {"model.joblib": settings.model_file, "code/inference.py": Path(inference.__file__)},
+        {"model.joblib": settings.model_file, "code/inference.py": settings.inference_script},
     )
     sha256 = sha256_file(settings.artifact_file)
     manifest = manifest_core.build(

@@ -84,7 +84,7 @@ def test_image_uri_unknown_region_exits_two():
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("command", ["train", "package", "image-uri"])
+@pytest.mark.parametrize("command", ["train", "package", "image-uri", "serve", "deploy-local"])
 def test_every_subcommand_has_help(command):
     result = pipeline(command, "--help")
     assert result.returncode == 0 and len(result.stdout) > 200

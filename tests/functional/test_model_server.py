@@ -95,6 +95,7 @@ def test_bad_request_gets_its_status_and_a_json_message_and_the_server_survives(
     server, fixture, content_type, accept, status, message
 ):
     url, _, log = server
+    log_before = log.stat().st_size
     got_status, got_type, body = post(url, (PAYLOADS / fixture).read_bytes(), content_type, accept)
     assert got_status == status
     assert got_type == JSON
@@ -102,7 +103,9 @@ def test_bad_request_gets_its_status_and_a_json_message_and_the_server_survives(
     assert message in error["message"]
     assert "Traceback" not in body.decode()
     assert model_server.request(url, "GET", "/ping")[0] == 200
-    assert "Traceback" in log.read_text()  # it went to the log instead
+    with log.open() as handle:  # this request's traceback went to the log instead
+        handle.seek(log_before)
+        assert "Traceback" in handle.read()
 
 
 def test_unknown_route_and_wrong_method_are_refused(server):
@@ -125,17 +128,77 @@ def test_oversize_body_gets_413_and_the_limit_itself_is_accepted(server):
     assert model_server.request(url, "GET", "/ping")[0] == 200
 
 
+def raw_exchange(url: str, data: bytes, timeout: float = 10) -> bytes:
+    """Send raw bytes on one socket and read until the server closes it."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _request(body: str, *headers: str, close: bool = False) -> bytes:
+    lines = ["POST /invocations HTTP/1.1", "Host: x", "Content-Type: text/csv", *headers]
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+
+
 def test_keep_alive_serves_many_requests_on_one_connection(server):
     url, _, _ = server
+    one = _request(ROW, f"Content-Length: {len(ROW)}")
+    last = _request(ROW, f"Content-Length: {len(ROW)}", close=True)
+    answer = raw_exchange(url, one * 4 + last)  # pipelined on one socket
+    assert answer.count(b"HTTP/1.1 200 OK") == 5
+    assert answer.count(b"Connection: keep-alive") == 4 and b"Connection: close" in answer
+
+
+@pytest.mark.parametrize("length", ["-5", "+195", "1_95", "19 5"])
+def test_malformed_content_length_is_refused_not_guessed(server, length):
+    url, _, _ = server
+    answer = raw_exchange(url, _request(ROW, f"Content-Length: {length}"))
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"Content-Length must be one non-negative decimal integer" in answer
+
+
+def test_conflicting_content_lengths_are_refused(server):
+    url, _, _ = server
+    answer = raw_exchange(url, _request(ROW, "Content-Length: 195", "Content-Length: 10"))
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+def test_expect_100_continue_is_answered(server):
+    url, _, _ = server
     host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        for _ in range(5):
-            conn.request("POST", "/invocations", body=ROW, headers={"Content-Type": CSV})
-            response = conn.getresponse()
-            assert response.status == 200 and len(json.loads(response.read())) == 1
-    finally:
-        conn.close()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            _request("", f"Content-Length: {len(ROW)}", "Expect: 100-continue", close=True)
+        )
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(ROW.encode())
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+
+
+def test_oversize_with_expect_is_refused_before_the_body_is_sent(server):
+    url, _, _ = server
+    big = model_server.MAX_BODY_BYTES + 1
+    answer = raw_exchange(url, _request("", f"Content-Length: {big}", "Expect: 100-continue"))
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_unknown_http_version_is_refused(server):
+    url, _, _ = server
+    assert raw_exchange(url, b"GET /ping HTTP/9.9\r\n\r\n").startswith(b"HTTP/1.1 505 ")
+
+
+def test_http_1_0_keep_alive_is_acknowledged(server):
+    url, _, _ = server
+    request = b"GET /ping HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    final = b"GET /ping HTTP/1.0\r\n\r\n"
+    answer = raw_exchange(url, request + final)
+    assert answer.count(b" 200 OK") == 2 and b"Connection: keep-alive" in answer
 
 
 def test_ping_fails_with_the_reason_when_model_fn_fails(built, tmp_path):

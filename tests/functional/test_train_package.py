@@ -87,9 +87,33 @@ def test_packaging_twice_gives_equal_sha256(built, tmp_path):
     assert result.manifest["artifact"] == json.loads(built.manifest_file.read_text())["artifact"]
 
 
+# Recorded from this writer on 2026-11-24. The stream uses no compressor, so this digest must
+# come out on every machine; a change here means the tarball format itself changed.
+GOLDEN_TARBALL_SHA256 = "f00a417f2989e32dea102c6a255bf7824fb3333350969fa7e6ce419515bd0c6c"
+
+
+def test_tarball_digest_of_fixed_inputs_never_drifts(tmp_path):
+    fixed = FIXTURES / "artifact"
+    dest = tmp_path / "model.tar.gz"
+    package.write_tarball(
+        dest, {"model.joblib": fixed / "model.joblib", "code/inference.py": fixed / "inference.py"}
+    )
+    assert _sha(dest) == GOLDEN_TARBALL_SHA256
+
+
+def test_stored_gzip_round_trips_across_many_blocks(tmp_path):
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * 1000 + b"tail")  # ~256 KB: several 64 KiB blocks
+    dest = tmp_path / "big.tar.gz"
+    package.write_tarball(dest, {"model.joblib": big})
+    with tarfile.open(dest) as tar:
+        assert tar.extractfile("model.joblib").read() == big.read_bytes()
+    assert len(gzip.decompress(dest.read_bytes())) % 512 == 0  # a whole tar stream
+
+
 def test_tarball_layout_and_fixed_metadata(built):
     raw = built.artifact_file.read_bytes()
-    assert raw[3] & 0x08 == 0, "gzip header must not carry a file name"
+    assert raw[3] == 0, "gzip header must carry no name, comment or extra field"
     assert raw[4:8] == b"\0\0\0\0", "gzip header must not carry a timestamp"
     with tarfile.open(built.artifact_file) as tar:
         members = tar.getmembers()
@@ -155,6 +179,21 @@ def test_a_model_changed_after_training_is_refused(built, tmp_path):
     other.model_file.write_bytes(buffer.getvalue())
     with pytest.raises(ConfigError, match="is not the model recorded in"):
         package.run(other)
+
+
+def test_running_environment_mismatch_is_refused(built, tmp_path, monkeypatch):
+    other = replace(built, build_dir=tmp_path / "running")
+    other.build_dir.mkdir()
+    for name in ("model.joblib", "metrics.json"):
+        (other.build_dir / name).write_bytes((built.build_dir / name).read_bytes())
+    real = package.package_versions
+    # Fake only the version report of this process: the packages really installed match.
+    monkeypatch.setattr(
+        package, "package_versions", lambda names: {**real(names), "numpy": "1.26.4"}
+    )
+    with pytest.raises(VersionMismatch, match=r"(?s)running `pipeline package`.*numpy 1\.26\.4"):
+        package.run(other)
+    assert not other.artifact_file.exists()
 
 
 def test_package_without_training_says_to_train_first(fresh_settings):

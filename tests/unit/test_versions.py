@@ -70,3 +70,22 @@ def test_check_loadable_names_both_versions_of_every_mismatch():
 def test_check_loadable_reports_unrecorded_packages():
     with pytest.raises(VersionMismatch, match="scipy is not recorded"):
         check_loadable({}, {"scipy": spec("==1.18.0")}, "img", "env")
+
+
+@pytest.mark.parametrize(
+    ("package", "running", "image"),
+    [
+        ("scikit-learn", "1.9.0rc1", "==1.9.0"),
+        ("scikit-learn", "1.9.0.dev0", "==1.9.0"),
+        ("scikit-learn", "1.9.0+local", "==1.9.0"),
+        ("numpy", "2.5.1rc1", "==2.5.1"),
+        ("joblib", "1.5.3a1", ">=1.4.0"),
+    ],
+)
+def test_pre_release_dev_and_local_builds_are_refused(package, running, image):
+    problem = load_problem(package, running, spec(image))
+    assert problem is not None and "pre-release, dev or local build" in problem
+
+
+def test_post_releases_count_as_releases():
+    assert load_problem("joblib", "1.5.3.post1", spec(">=1.4.0")) is None
