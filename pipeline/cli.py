@@ -69,6 +69,27 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     serve.run(Path(args.artifact), args.host, args.port, ready)
 
 
+def _sandbox(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.local.sandbox import shell_form
+    from pipeline.stages import sandbox
+
+    if args.action == "down":
+        print(sandbox.down(settings))
+        return
+
+    def ready(env: dict[str, str]) -> None:
+        print(f"sandbox ready at {env['AWS_ENDPOINT_URL']}", flush=True)
+        if args.print_env:
+            print(shell_form(env), flush=True)
+        else:
+            print("export these to reach it (or run with --print-env for shell form):")
+            for key, value in env.items():
+                print(f"  {key}={value}")
+            print("stop it with Ctrl-C or `python -m pipeline sandbox down`", flush=True)
+
+    sandbox.up(settings, args.port, args.region, ready)
+
+
 def _summary_table(steps) -> str:
     """Markdown table: readable in a terminal and rendered by $GITHUB_STEP_SUMMARY."""
     lines = ["| stage | time | result | detail |", "|---|---:|---|---|"]
@@ -151,6 +172,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_serve)
 
     p = sub.add_parser(
+        "sandbox",
+        help="start or stop the embedded AWS sandbox (emulator)",
+        description="`up` starts the AWS emulator (moto, with CloudFormation corrected to "
+        "behave as AWS does) on 127.0.0.1 and runs until stopped; it prints the environment "
+        "(AWS_ENDPOINT_URL, region, dummy credentials) that reaches it. `down` stops the "
+        "sandbox recorded in build/sandbox.json (PIPELINE_SANDBOX_STATE).",
+    )
+    p.add_argument("action", choices=["up", "down"])
+    p.add_argument("--port", type=int, default=0, help="port for `up` (default: a free one)")
+    p.add_argument("--region", default="us-east-1", help="region to print (default us-east-1)")
+    p.add_argument(
+        "--print-env", action="store_true", help="print the environment as shell `export` lines"
+    )
+    p.set_defaults(handler=_sandbox)
+
+    p = sub.add_parser(
         "deploy-local",
         help="run the pipeline end to end on this machine (what `tox -e deploy-local` runs)",
         description="Train, gate and package; serve the artifact with the local model server "
@@ -173,6 +210,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"error: {args.command}: interrupted", file=sys.stderr)
         return 1
-    if args.command not in ("image-uri", "serve"):
+    if args.command not in ("image-uri", "serve", "sandbox"):
         print(f"{args.command}: done in {time.monotonic() - started:.1f}s", file=sys.stderr)
     return 0

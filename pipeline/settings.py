@@ -15,6 +15,7 @@ import model as _model_package
 BUILD_DIR_ENV = "PIPELINE_BUILD_DIR"
 MODEL_NAME_ENV = "PIPELINE_MODEL_NAME"
 QUALITY_GATE_ENV = "PIPELINE_QUALITY_GATE"
+SANDBOX_STATE_ENV = "PIPELINE_SANDBOX_STATE"
 
 DEFAULT_MODEL_NAME = "diabetes-linear"
 
@@ -27,6 +28,7 @@ class Settings:
     model_dir: Path = MODEL_DIR
     model_name: str = DEFAULT_MODEL_NAME
     quality_gate_file: Path = MODEL_DIR / "quality-gate.toml"
+    sandbox_state_file: Path | None = None  # default: <build_dir>/sandbox.json
 
     @property
     def serving_image_file(self) -> Path:
@@ -35,6 +37,10 @@ class Settings:
     @property
     def inference_script(self) -> Path:
         return self.model_dir / "inference.py"
+
+    @property
+    def sandbox_state(self) -> Path:
+        return self.sandbox_state_file or self.build_dir / "sandbox.json"
 
     @property
     def model_file(self) -> Path:
@@ -59,4 +65,5 @@ class Settings:
             build_dir=Path(env.get(BUILD_DIR_ENV, "build")),
             model_name=env.get(MODEL_NAME_ENV, DEFAULT_MODEL_NAME),
             quality_gate_file=Path(env.get(QUALITY_GATE_ENV, MODEL_DIR / "quality-gate.toml")),
+            sandbox_state_file=Path(env[SANDBOX_STATE_ENV]) if env.get(SANDBOX_STATE_ENV) else None,
         )

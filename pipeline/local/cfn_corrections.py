@@ -1,0 +1,193 @@
+"""Corrections to the emulator's CloudFormation, so that the sandbox behaves as AWS does.
+
+moto's CloudFormation differs from AWS in ways the pipeline depends on (DESIGN.md, "Local
+sandbox: known facts"). Each gap is corrected here, in one place, by a function whose
+docstring names the AWS behaviour it restores; `apply()` installs them all in the emulator
+process when the sandbox starts. Templates in infra/ never work around these gaps.
+
+The corrections patch moto internals, so they are written against one exact moto version
+(PINNED_MOTO_VERSION); a test fails when the installed version differs, so that every
+correction is re-checked on upgrade.
+"""
+
+from __future__ import annotations
+
+import functools
+
+PINNED_MOTO_VERSION = "5.2.5"
+
+_applied = False
+
+
+def outputs_after_change_sets() -> None:
+    """AWS: after ExecuteChangeSet the stack's Outputs, Parameters and template are those of
+    the change set. moto kept the Outputs (and parameters) of the stack as it was before:
+    empty for a stack created by a change set, stale after an update."""
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = CloudFormationBackend.execute_change_set
+
+    @functools.wraps(original)
+    def execute_change_set(self, change_set_name, stack_name=None):
+        change_set = self.describe_change_set(change_set_name)
+        original(self, change_set_name, stack_name)
+        stack = self.stacks[change_set.stack_id]
+        stack.parameters = dict(change_set.parameters)
+        stack._parse_template()
+        stack.description = stack.template_dict.get("Description")
+        stack.output_map = stack._create_output_map()
+        for export in stack.exports:
+            self.exports[export.name] = export
+
+    CloudFormationBackend.execute_change_set = execute_change_set
+
+
+def no_op_change_set_fails() -> None:
+    """AWS: CreateChangeSet for an UPDATE that changes nothing succeeds, and the change set
+    then has Status FAILED, ExecutionStatus UNAVAILABLE and StatusReason "The submitted
+    information didn't contain changes. Submit different information to create a change
+    set." moto instead rejected the call with "No updates are to be performed." (which is
+    what AWS says for UpdateStack, where the check stays)."""
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    original = CloudFormationResponse.create_change_set
+
+    @functools.wraps(original)
+    def create_change_set(self):
+        self._validate_different_update = lambda *args, **kwargs: None  # this call only
+        try:
+            return original(self)
+        finally:
+            del self._validate_different_update
+
+    CloudFormationResponse.create_change_set = create_change_set
+
+
+# What a change to a resource's properties does to it on AWS, by type (from the resource
+# type references' "Update requires" lines). Types not listed are reported as Conditional.
+_REPLACED_ON_CHANGE = {"AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig"}
+_UPDATED_IN_PLACE = {
+    "AWS::SageMaker::Endpoint",
+    "AWS::CloudWatch::Alarm",
+    "AWS::ApplicationAutoScaling::ScalableTarget",
+    "AWS::ApplicationAutoScaling::ScalingPolicy",
+}
+
+
+def _references(node) -> set[str]:
+    """Logical ids and parameters a template fragment refers to (Ref, GetAtt, Sub)."""
+    import re
+
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) else str(value).split(".")[0]
+                found.add(target)
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                found.update(m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text))
+                if isinstance(value, list):
+                    found |= _references(value[1:])
+            else:
+                found |= _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    return found
+
+
+def _replacement(resource_type: str) -> str:
+    if resource_type in _REPLACED_ON_CHANGE:
+        return "True"
+    if resource_type in _UPDATED_IN_PLACE:
+        return "False"
+    return "Conditional"
+
+
+def _propagate(resources: dict, modified: list[str]) -> list[str]:
+    """Add the resources that refer to a replaced one: its new name or ARN reaches them, so
+    AWS updates them too (an EndpointConfig naming a replaced Model, and so on)."""
+    modified = list(modified)
+    changed = True
+    while changed:
+        changed = False
+        replaced = {n for n in modified if _replacement(resources[n]["Type"]) == "True"}
+        for name, body in resources.items():
+            if name not in modified and _references(body) & replaced:
+                modified.append(name)
+                changed = True
+    return modified
+
+
+def parameter_changes_in_change_sets() -> None:
+    """AWS: an UPDATE change set whose only difference is parameter values lists, as Modify,
+    every resource that uses a changed parameter and every resource that refers to one of
+    those that is replaced, each with Replacement True, False or Conditional. moto compared
+    templates only, so such a change set listed no changes, and never said Replacement."""
+    from moto.cloudformation.models import Change, ChangeSet
+
+    def diff(self):
+        resource_map = self.stack.resource_map
+        by_action = resource_map.build_resource_diff(self.template_dict, self.parameters)
+        new = self.template_dict.get("Resources", {})
+        changes = []
+        for action in ("Add", "Modify", "Remove"):
+            for name in by_action[action]:
+                body = new.get(name) or resource_map._resource_json_map[name]
+                change = Change(action, name, body["Type"])
+                if action == "Modify":
+                    change.replacement = _replacement(body["Type"])
+                changes.append(change)
+        return changes
+
+    ChangeSet.diff = diff
+
+
+def replaced_resources_update_their_dependents() -> None:
+    """AWS: when an update replaces a resource (a Model with a new ModelDataUrl gets a new
+    name), resources that refer to it are updated to the replacement, so the EndpointConfig
+    names the new Model and the Endpoint moves to the new EndpointConfig. moto replaced the
+    Model and left the EndpointConfig and Endpoint pointing at the deleted one."""
+    from moto.cloudformation.parsing import ResourceMap
+
+    original = ResourceMap.build_resource_diff
+
+    @functools.wraps(original)
+    def build_resource_diff(self, other_template, parameters=None):
+        by_action = original(self, other_template, parameters)
+        resources = other_template.get("Resources", {})
+        existing = [
+            n for n in _propagate(resources, by_action["Modify"]) if n in self._resource_json_map
+        ]
+        by_action["Modify"] = existing
+        return by_action
+
+    ResourceMap.build_resource_diff = build_resource_diff
+
+
+CORRECTIONS = (
+    outputs_after_change_sets,
+    no_op_change_set_fails,
+    parameter_changes_in_change_sets,
+    replaced_resources_update_their_dependents,
+)
+
+
+def apply() -> None:
+    """Install every correction (idempotent). Refuses an emulator it was not written for."""
+    global _applied
+    if _applied:
+        return
+    import moto
+
+    if moto.__version__ != PINNED_MOTO_VERSION:
+        raise RuntimeError(
+            f"moto {moto.__version__} is installed but the CloudFormation corrections were "
+            f"written for {PINNED_MOTO_VERSION}; install moto=={PINNED_MOTO_VERSION}"
+        )
+    for correction in CORRECTIONS:
+        correction()
+    _applied = True

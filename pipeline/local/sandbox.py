@@ -1,0 +1,190 @@
+"""The embedded AWS sandbox: the emulator (moto in server mode, with the CloudFormation
+corrections applied) on 127.0.0.1, the environment that reaches it, and its lifecycle.
+
+- `serve()` runs it in the foreground of this process (`pipeline sandbox up`) until SIGTERM
+  or SIGINT, recording its pid and URL in a state file so `pipeline sandbox down` can stop it.
+- `Sandbox` is the context manager tests and deploy-local use: it starts `sandbox up` as a
+  child process on a free port and always stops it, even when the block raises.
+
+The sandbox is reached only through the standard AWS_ENDPOINT_URL* variables and dummy
+credentials, exactly as a user's own scripts would reach it; nothing in the stages knows it
+is local.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.local.processes import ManagedProcess
+
+DEFAULT_REGION = "us-east-1"
+READY_LINE = re.compile(r"sandbox ready at (http://127\.0\.0\.1:\d+)")
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def environment(url: str, region: str) -> dict[str, str]:
+    """What a client exports to reach the sandbox."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        **DUMMY_CREDENTIALS,
+    }
+
+
+def shell_form(env: dict[str, str]) -> str:
+    return "\n".join(f"export {key}={shlex.quote(value)}" for key, value in env.items())
+
+
+class _Stop(Exception):
+    pass
+
+
+def _read_state(state_file: Path) -> dict | None:
+    try:
+        return json.loads(state_file.read_text())
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError:
+        raise ConfigError(f"{state_file}: unreadable sandbox state; delete it") from None
+
+
+def _is_sandbox(pid: int) -> bool:
+    """True if `pid` is alive and is a `pipeline sandbox up` process (not a reused pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True  # no /proc (macOS): trust the recorded pid
+    return b"sandbox" in cmdline and any(b"pipeline" in part for part in cmdline)
+
+
+def serve(host: str, port: int, region: str, state_file: Path, on_ready) -> None:
+    """Run the emulator in this process until SIGTERM/SIGINT. `on_ready(url)` once bound."""
+    state = _read_state(state_file)
+    if state and _is_sandbox(state["pid"]):
+        raise ConfigError(
+            f"a sandbox is already running at {state['url']} (pid {state['pid']}, recorded in "
+            f"{state_file}); stop it with `python -m pipeline sandbox down` first"
+        )
+    from werkzeug.serving import make_server
+
+    from pipeline.local import cfn_corrections
+
+    cfn_corrections.apply()
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    try:
+        server = make_server(
+            host, port, DomainDispatcherApplication(create_backend_app), threaded=True,
+            request_handler=MotoRequestHandler,
+        )  # fmt: skip
+    except (OSError, SystemExit):  # werkzeug prints the OS error and exits on a bind failure
+        raise ConfigError(
+            f"cannot listen on {host}:{port} (in use, or not allowed); choose another --port, "
+            "or --port 0 for a free one"
+        ) from None
+    url = f"http://{host}:{server.server_port}"
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps({"pid": os.getpid(), "url": url, "region": region}))
+
+    def stop(signum, frame):
+        raise _Stop()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        on_ready(url)
+        server.serve_forever(poll_interval=0.2)
+    except _Stop:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.server_close()
+        if (_read_state(state_file) or {}).get("pid") == os.getpid():
+            state_file.unlink()
+
+
+def stop_recorded(state_file: Path, timeout: float = 15.0) -> str:
+    """Stop the sandbox recorded in `state_file`; says what happened."""
+    state = _read_state(state_file)
+    if state is None:
+        return f"no sandbox is running (no {state_file})"
+    pid = state["pid"]
+    if not _is_sandbox(pid):
+        state_file.unlink()
+        return f"the sandbox recorded in {state_file} (pid {pid}) was not running; cleared"
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _is_sandbox(pid):
+        if time.monotonic() > deadline:
+            raise PipelineError(
+                f"sandbox pid {pid} did not stop within {timeout:g}s after SIGTERM; "
+                f"kill it (kill -9 {pid}) and delete {state_file}"
+            )
+        time.sleep(0.05)
+    state_file.unlink(missing_ok=True)
+    return f"stopped the sandbox at {state['url']} (pid {pid})"
+
+
+class Sandbox:
+    """Start a sandbox as a child process for the length of a `with` block.
+
+    Each instance has its own state file and log, so it never collides with a sandbox the
+    user started by hand. `env` is what a client needs to reach it.
+    """
+
+    def __init__(self, region: str = DEFAULT_REGION, workdir: Path | None = None,
+                 ready_timeout: float = 30.0):  # fmt: skip
+        self.region = region
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="pipeline-sandbox-"))
+        self.ready_timeout = ready_timeout
+        self.url: str | None = None
+        self.process: ManagedProcess | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        if self.url is None:
+            raise PipelineError("the sandbox is not running")
+        return environment(self.url, self.region)
+
+    def start(self) -> Sandbox:
+        self.process = ManagedProcess(
+            [sys.executable, "-m", "pipeline", "sandbox", "up", "--port", "0",
+             "--region", self.region],
+            log_path=self.workdir / "sandbox.log",
+            env={**os.environ, "PIPELINE_SANDBOX_STATE": str(self.workdir / "state.json")},
+        )  # fmt: skip
+        self.url = self.process.start(READY_LINE, self.ready_timeout).group(1)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+        self.url = None
+
+    def __enter__(self) -> Sandbox:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
