@@ -168,11 +168,147 @@ def replaced_resources_update_their_dependents() -> None:
     ResourceMap.build_resource_diff = build_resource_diff
 
 
+class ResourceFailed(Exception):
+    """A resource's create or update failed inside the emulator; carries what AWS reports."""
+
+    def __init__(self, logical_id: str, resource_type: str, reason: str):
+        super().__init__(reason)
+        self.logical_id, self.resource_type, self.reason = logical_id, resource_type, reason
+
+
+# Resource type prefix -> moto backend holding those resources (snapshotted for rollback).
+_BACKENDS = {
+    "AWS::SageMaker::": "sagemaker",
+    "AWS::CloudWatch::": "cloudwatch",
+    "AWS::ApplicationAutoScaling::": "applicationautoscaling",
+}
+
+
+def _event(stack, logical_id, resource_type, status, reason=None, physical_id="") -> None:
+    from moto.cloudformation.models import Event
+
+    stack.events.append(
+        Event(
+            stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+            physical_resource_id=physical_id, resource_type=resource_type,
+            resource_status=status, resource_status_reason=reason, resource_properties=None,
+        )
+    )  # fmt: skip
+
+
+def _stack_event(stack, status, reason=None) -> None:
+    _event(stack, stack.name, "AWS::CloudFormation::Stack", status, reason, stack.stack_id)
+
+
+def _backends_of(stack) -> dict:
+    from moto.backends import get_backend
+
+    types = {body.get("Type", "") for body in stack.template_dict.get("Resources", {}).values()}
+    names = {name for prefix, name in _BACKENDS.items() for t in types if t.startswith(prefix)}
+    return {name: get_backend(name)[stack.account_id][stack.region_name] for name in names}
+
+
+def _snapshot(stack) -> dict:
+    """Everything an update may change, copied in one deepcopy so shared objects stay shared."""
+    import copy
+
+    backends = _backends_of(stack)
+    return copy.deepcopy(
+        {
+            "resource_map": stack.resource_map,
+            "output_map": stack.output_map,
+            "template": stack.template,
+            "parameters": stack.parameters,
+            "backends": {name: backend.__dict__ for name, backend in backends.items()},
+            "backend_objects": backends,  # identity only: restored into, not from
+        },
+        memo={id(b): b for b in backends.values()},
+    )
+
+
+def _restore(stack, snapshot: dict) -> None:
+    stack.resource_map = snapshot["resource_map"]
+    stack.output_map = snapshot["output_map"]
+    stack.template = snapshot["template"]
+    stack._parse_template()
+    stack.parameters = snapshot["parameters"]
+    for name, state in snapshot["backends"].items():
+        backend = snapshot["backend_objects"][name]
+        backend.__dict__.clear()
+        backend.__dict__.update(state)
+
+
+def failing_resources_roll_back() -> None:
+    """AWS: ExecuteChangeSet returns at once; a resource that then fails gets a
+    CREATE_FAILED / UPDATE_FAILED event with the reason, and the stack rolls back: a failed
+    create ends in ROLLBACK_COMPLETE with what it had created deleted; a failed update ends
+    in UPDATE_ROLLBACK_COMPLETE with the previous resources, parameters and Outputs intact.
+    moto let the error escape from ExecuteChangeSet, left the stack in *_IN_PROGRESS, and
+    recorded stack-level events only."""
+    from moto.cloudformation import parsing
+    from moto.cloudformation.models import CloudFormationBackend, OutputMap
+
+    def annotate(original):
+        @functools.wraps(original)
+        def wrapper(logical_id, resource_json, *args, **kwargs):
+            try:
+                return original(logical_id, resource_json, *args, **kwargs)
+            except ResourceFailed:
+                raise
+            except Exception as exc:
+                reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+                raise ResourceFailed(logical_id, resource_json.get("Type", ""), reason) from exc
+
+        return wrapper
+
+    parsing.parse_and_create_resource = annotate(parsing.parse_and_create_resource)
+    parsing.parse_and_update_resource = annotate(parsing.parse_and_update_resource)
+
+    original = CloudFormationBackend.execute_change_set
+
+    @functools.wraps(original)
+    def execute_change_set(self, change_set_name, stack_name=None):
+        change_set = self.describe_change_set(change_set_name)
+        stack = self.stacks[change_set.stack_id]
+        updating = change_set.change_set_type == "UPDATE"
+        snapshot = _snapshot(stack) if updating else None
+        try:
+            original(self, change_set_name, stack_name)
+        except ResourceFailed as failure:
+            change_set.execution_status = "EXECUTE_FAILED"
+            verb = "update" if updating else "create"
+            _event(stack, failure.logical_id, failure.resource_type, f"{verb.upper()}_FAILED",
+                   failure.reason)  # fmt: skip
+            listed = f"The following resource(s) failed to {verb}: [{failure.logical_id}]."
+            if updating:
+                _stack_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", listed)
+                _restore(stack, snapshot)
+                _stack_event(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+                stack.status = "UPDATE_ROLLBACK_COMPLETE"
+            else:
+                _stack_event(stack, "ROLLBACK_IN_PROGRESS", f"{listed} Rollback requested by user.")
+                created = [
+                    (name, r) for name, r in stack.resource_map._parsed_resources.items()
+                    if name in stack.resource_map._resource_json_map and not isinstance(r, str)
+                ]  # fmt: skip
+                stack.resource_map.delete()
+                types = stack.resource_map._resource_json_map
+                for name, resource in created:
+                    physical = resource.physical_resource_id
+                    _event(stack, name, types[name]["Type"], "DELETE_COMPLETE", None, physical)
+                stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)
+                stack.status = "ROLLBACK_COMPLETE"
+            _stack_event(stack, stack.status)
+
+    CloudFormationBackend.execute_change_set = execute_change_set
+
+
 CORRECTIONS = (
     outputs_after_change_sets,
     no_op_change_set_fails,
     parameter_changes_in_change_sets,
     replaced_resources_update_their_dependents,
+    failing_resources_roll_back,  # wraps the execute_change_set of outputs_after_change_sets
 )
 
 

@@ -122,3 +122,68 @@ def test_update_stack_without_changes_is_still_refused_as_on_aws(clients):
             StackName="no-op-update-stack", TemplateBody=TEMPLATE,
             Parameters=params("s3://bucket/models/a/model.tar.gz"),
         )  # fmt: skip
+
+
+OVERRIDE_TEMPLATE = (FIXTURES / "templates" / "endpoint_stack_config_override.yaml").read_text()
+
+
+def execute_override(cfn, stack: str, kind: str, model_data: str, override: str) -> str:
+    """Create and execute a change set of the override template; returns the change set id."""
+    created = cfn.create_change_set(
+        StackName=stack, ChangeSetName=f"cs-{next(_names)}", ChangeSetType=kind,
+        TemplateBody=OVERRIDE_TEMPLATE,
+        Parameters=params(model_data) + [
+            {"ParameterKey": "EndpointConfigOverride", "ParameterValue": override}],
+    )  # fmt: skip
+    cfn.execute_change_set(ChangeSetName=created["Id"])  # returns at once, as on AWS
+    return created["Id"]
+
+
+def events(cfn, stack: str) -> list[tuple[str, str, str | None]]:
+    listed = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    return [
+        (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason")) for e in listed
+    ]
+
+
+def test_a_failing_create_rolls_back_to_rollback_complete_with_the_reason(clients):
+    cfn, sagemaker = clients
+    change_set_id = execute_override(cfn, "bad-create", "CREATE", "s3://b/m/a.tar.gz", "missing")
+    stack = cfn.describe_stacks(StackName="bad-create")["Stacks"][0]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "Outputs" not in stack
+    seen = events(cfn, "bad-create")
+    failed = [e for e in seen if e[1] == "CREATE_FAILED"]
+    assert [e[0] for e in failed] == ["Endpoint"]
+    assert "Could not find endpoint configuration" in failed[0][2]
+    assert ("bad-create", "ROLLBACK_IN_PROGRESS",
+            "The following resource(s) failed to create: [Endpoint]. Rollback requested by user."
+            ) in seen  # fmt: skip
+    assert seen[0][:2] == ("bad-create", "ROLLBACK_COMPLETE")  # newest first
+    assert not [m for m in sagemaker.list_models()["Models"]
+                if m["ModelName"].startswith("bad-create-")]  # fmt: skip
+    assert cfn.describe_change_set(ChangeSetName=change_set_id)["ExecutionStatus"] == (
+        "EXECUTE_FAILED"
+    )
+
+
+def test_a_failing_update_rolls_back_with_the_previous_resources_intact(clients):
+    cfn, sagemaker = clients
+    execute_override(cfn, "bad-update", "CREATE", "s3://b/m/a.tar.gz", "")
+    before = cfn.describe_stacks(StackName="bad-update")["Stacks"][0]
+    execute_override(cfn, "bad-update", "UPDATE", "s3://b/m/b.tar.gz", "missing")
+    after = cfn.describe_stacks(StackName="bad-update")["Stacks"][0]
+    assert after["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert after["Outputs"] == before["Outputs"]
+    assert after["Parameters"] == before["Parameters"]
+    seen = events(cfn, "bad-update")
+    assert [e[0] for e in seen if e[1] == "UPDATE_FAILED"] == ["Endpoint"]
+    assert ("bad-update", "UPDATE_ROLLBACK_IN_PROGRESS",
+            "The following resource(s) failed to update: [Endpoint].") in seen  # fmt: skip
+    assert seen[0][:2] == ("bad-update", "UPDATE_ROLLBACK_COMPLETE")
+    names = {o["OutputKey"]: o["OutputValue"] for o in after["Outputs"]}
+    endpoint = sagemaker.describe_endpoint(EndpointName=names["EndpointName"])
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    assert model["ModelName"] == names["ModelName"]
+    assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://b/m/a.tar.gz"
