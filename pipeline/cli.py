@@ -87,7 +87,7 @@ def _sandbox(args: argparse.Namespace, settings: Settings) -> None:
                 print(f"  {key}={value}")
             print("stop it with Ctrl-C or `python -m pipeline sandbox down`", flush=True)
 
-    sandbox.up(settings, args.port, args.region, ready)
+    sandbox.up(settings, args.port, args.region, ready, args.stack_delay)
 
 
 def _summary_table(steps) -> str:
@@ -185,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--print-env", action="store_true", help="print the environment as shell `export` lines"
     )
+    p.add_argument(
+        "--stack-delay", type=float, default=0.0, metavar="SECONDS",
+        help="keep stacks *_IN_PROGRESS this long after ExecuteChangeSet (default 0: none)",
+    )  # fmt: skip
     p.set_defaults(handler=_sandbox)
 
     p = sub.add_parser(

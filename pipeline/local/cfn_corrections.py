@@ -303,16 +303,261 @@ def failing_resources_roll_back() -> None:
     CloudFormationBackend.execute_change_set = execute_change_set
 
 
+def alarms_and_autoscaling_in_stacks() -> None:
+    """AWS: AWS::CloudWatch::Alarm (Ref: the alarm name; GetAtt Arn),
+    AWS::ApplicationAutoScaling::ScalableTarget (Ref: "ResourceId|ScalableDimension|
+    ServiceNamespace") and ::ScalingPolicy (Ref and GetAtt Arn: the policy ARN) are created
+    by the stack, visible through their own APIs, and resolvable in Refs and Outputs. moto
+    has no CloudFormation support for them: they were skipped, and Outputs referring to them
+    broke DescribeStacks."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+    from moto.cloudformation import parsing
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.core.common_models import CloudFormationModel
+
+    class StackAlarm(CloudFormationModel):
+        def __init__(self, alarm):
+            self.alarm = alarm
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::CloudWatch::Alarm"
+
+        @staticmethod
+        def cloudformation_name_type():
+            return "AlarmName"
+
+        @property
+        def physical_resource_id(self):
+            return self.alarm.name
+
+        @classmethod
+        def has_cfn_attr(cls, attr):
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attr):
+            return self.alarm.alarm_arn
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            props = cloudformation_json["Properties"]
+            alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+                name=props.get("AlarmName") or resource_name,
+                namespace=props.get("Namespace"),
+                metric_name=props.get("MetricName"),
+                comparison_operator=props["ComparisonOperator"],
+                evaluation_periods=int(props["EvaluationPeriods"]),
+                period=int(props.get("Period", 60)),
+                threshold=float(props.get("Threshold", 0)),
+                statistic=props.get("Statistic"),
+                description=props.get("AlarmDescription"),
+                dimensions=props.get("Dimensions", []),
+                alarm_actions=props.get("AlarmActions", []),
+                datapoints_to_alarm=props.get("DatapointsToAlarm"),
+                extended_statistic=props.get("ExtendedStatistic"),
+                unit=props.get("Unit"),
+                treat_missing_data=props.get("TreatMissingData"),
+            )
+            return cls(alarm)
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        ):
+            cls.delete_from_cloudformation_json(
+                original_resource.alarm.name, cloudformation_json, account_id, region_name
+            )
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+    class StackScalableTarget(CloudFormationModel):
+        def __init__(self, namespace, resource_id, dimension):
+            self.namespace, self.resource_id, self.dimension = namespace, resource_id, dimension
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::ApplicationAutoScaling::ScalableTarget"
+
+        @property
+        def physical_resource_id(self):
+            return f"{self.resource_id}|{self.dimension}|{self.namespace}"
+
+        @classmethod
+        def has_cfn_attr(cls, attr):
+            return False
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            props = cloudformation_json["Properties"]
+            applicationautoscaling_backends[account_id][region_name].register_scalable_target(
+                namespace=props["ServiceNamespace"], r_id=props["ResourceId"],
+                dimension=props["ScalableDimension"], min_capacity=int(props["MinCapacity"]),
+                max_capacity=int(props["MaxCapacity"]), role_arn=props.get("RoleARN"),
+                suspended_state=props.get("SuspendedState"),
+            )  # fmt: skip
+            return cls(props["ServiceNamespace"], props["ResourceId"], props["ScalableDimension"])
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        ):
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            props = cloudformation_json["Properties"]
+            applicationautoscaling_backends[account_id][region_name].deregister_scalable_target(
+                props["ServiceNamespace"], props["ResourceId"], props["ScalableDimension"]
+            )
+
+    class StackScalingPolicy(CloudFormationModel):
+        def __init__(self, policy):
+            self.policy = policy
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::ApplicationAutoScaling::ScalingPolicy"
+
+        @property
+        def physical_resource_id(self):
+            return self.policy.policy_arn
+
+        @classmethod
+        def has_cfn_attr(cls, attr):
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attr):
+            return self.policy.policy_arn
+
+        @staticmethod
+        def _target(props):
+            if "ScalingTargetId" in props:
+                resource_id, dimension, namespace = props["ScalingTargetId"].split("|")
+                return namespace, resource_id, dimension
+            return props["ServiceNamespace"], props["ResourceId"], props["ScalableDimension"]
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            props = cloudformation_json["Properties"]
+            namespace, resource_id, dimension = cls._target(props)
+            policy = applicationautoscaling_backends[account_id][region_name].put_scaling_policy(
+                policy_name=props["PolicyName"], service_namespace=namespace,
+                resource_id=resource_id, scalable_dimension=dimension,
+                policy_type=props.get("PolicyType"),
+                policy_body=props.get("TargetTrackingScalingPolicyConfiguration")
+                or props.get("StepScalingPolicyConfiguration"),
+            )  # fmt: skip
+            return cls(policy)
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        ):
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            props = cloudformation_json["Properties"]
+            namespace, resource_id, dimension = cls._target(props)
+            applicationautoscaling_backends[account_id][region_name].delete_scaling_policy(
+                props["PolicyName"], namespace, resource_id, dimension
+            )
+
+    # moto builds its type map once from CloudFormationModel's subclasses; rebuild it.
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+
+
+def sagemaker_stack_properties_kept() -> None:
+    """AWS: the Endpoint, EndpointConfig and Model take their names from the EndpointName,
+    EndpointConfigName and ModelName properties when a template sets them, and the
+    Endpoint's DeploymentConfig (blue/green policy, auto-rollback alarms) is stored and
+    returned by DescribeEndpoint. moto ignored those name properties (generating names) and
+    dropped DeploymentConfig."""
+    from moto.cloudformation import parsing
+    from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, Model
+
+    for model, name_property in (
+        (FakeEndpoint, "EndpointName"),
+        (FakeEndpointConfig, "EndpointConfigName"),
+        (Model, "ModelName"),
+    ):
+        model.cloudformation_name_type = staticmethod(lambda name=name_property: name)
+
+    original = FakeEndpoint.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, *args, **kw):
+        endpoint = original(cls, resource_name, cloudformation_json, *args, **kw)
+        deployment_config = cloudformation_json["Properties"].get("DeploymentConfig")
+        if deployment_config is not None:
+            endpoint.deployment_config = deployment_config  # DescribeEndpoint returns it
+        return endpoint
+
+    FakeEndpoint.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+
+
+def stack_operations_take_time(delay_seconds: float) -> None:
+    """AWS: ExecuteChangeSet returns while the stack is still CREATE_IN_PROGRESS or
+    UPDATE_IN_PROGRESS, and it stays so for as long as its resources take. moto finished
+    within the call. With a delay set, the sandbox keeps the stack *_IN_PROGRESS for that
+    many seconds and then carries the change set out, so waiters and "another deploy is
+    running" refusals can be exercised. Default: no delay."""
+    import threading
+
+    from moto.cloudformation.models import CloudFormationBackend
+
+    if delay_seconds <= 0:
+        return
+    original = CloudFormationBackend.execute_change_set
+
+    @functools.wraps(original)
+    def execute_change_set(self, change_set_name, stack_name=None):
+        change_set = self.describe_change_set(change_set_name)
+        stack = self.stacks[change_set.stack_id]
+        stack.status = f"{change_set.change_set_type}_IN_PROGRESS"
+        change_set.execution_status = "EXECUTE_IN_PROGRESS"
+        timer = threading.Timer(delay_seconds, original, (self, change_set_name, stack_name))
+        timer.daemon = True
+        timer.start()
+
+    CloudFormationBackend.execute_change_set = execute_change_set
+
+
 CORRECTIONS = (
     outputs_after_change_sets,
     no_op_change_set_fails,
     parameter_changes_in_change_sets,
     replaced_resources_update_their_dependents,
     failing_resources_roll_back,  # wraps the execute_change_set of outputs_after_change_sets
+    alarms_and_autoscaling_in_stacks,
+    sagemaker_stack_properties_kept,
 )
 
 
-def apply() -> None:
+def apply(stack_delay_seconds: float = 0.0) -> None:
     """Install every correction (idempotent). Refuses an emulator it was not written for."""
     global _applied
     if _applied:
@@ -326,4 +571,5 @@ def apply() -> None:
         )
     for correction in CORRECTIONS:
         correction()
+    stack_operations_take_time(stack_delay_seconds)  # outermost: wraps all of the above
     _applied = True

@@ -71,7 +71,8 @@ def _is_sandbox(pid: int) -> bool:
     return b"sandbox" in cmdline and any(b"pipeline" in part for part in cmdline)
 
 
-def serve(host: str, port: int, region: str, state_file: Path, on_ready) -> None:
+def serve(host: str, port: int, region: str, state_file: Path, on_ready,
+          stack_delay: float = 0.0) -> None:  # fmt: skip
     """Run the emulator in this process until SIGTERM/SIGINT. `on_ready(url)` once bound."""
     state = _read_state(state_file)
     if state and _is_sandbox(state["pid"]):
@@ -83,7 +84,7 @@ def serve(host: str, port: int, region: str, state_file: Path, on_ready) -> None
 
     from pipeline.local import cfn_corrections
 
-    cfn_corrections.apply()
+    cfn_corrections.apply(stack_delay_seconds=stack_delay)
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -151,8 +152,9 @@ class Sandbox:
     """
 
     def __init__(self, region: str = DEFAULT_REGION, workdir: Path | None = None,
-                 ready_timeout: float = 30.0):  # fmt: skip
+                 ready_timeout: float = 30.0, stack_delay: float = 0.0):  # fmt: skip
         self.region = region
+        self.stack_delay = stack_delay
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="pipeline-sandbox-"))
         self.ready_timeout = ready_timeout
         self.url: str | None = None
@@ -167,7 +169,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         self.process = ManagedProcess(
             [sys.executable, "-m", "pipeline", "sandbox", "up", "--port", "0",
-             "--region", self.region],
+             "--region", self.region, "--stack-delay", str(self.stack_delay)],
             log_path=self.workdir / "sandbox.log",
             env={**os.environ, "PIPELINE_SANDBOX_STATE": str(self.workdir / "state.json")},
         )  # fmt: skip

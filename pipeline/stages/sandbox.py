@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pipeline.errors import ConfigError
 from pipeline.local import sandbox
 from pipeline.settings import Settings
 
 
-def up(settings: Settings, port: int, region: str, on_ready: Callable[[dict], None]) -> None:
+def up(settings: Settings, port: int, region: str, on_ready: Callable[[dict], None],
+       stack_delay: float = 0.0) -> None:  # fmt: skip
     """Run until stopped; `on_ready(env)` gets the environment that reaches the sandbox."""
+    if not 0 <= stack_delay < float("inf"):
+        raise ConfigError(f"--stack-delay {stack_delay}: must be 0 (no delay) or more seconds")
     sandbox.serve(
         "127.0.0.1", port, region, settings.sandbox_state,
-        lambda url: on_ready(sandbox.environment(url, region)),
+        lambda url: on_ready(sandbox.environment(url, region)), stack_delay,
     )  # fmt: skip
 
 

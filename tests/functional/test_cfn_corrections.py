@@ -187,3 +187,69 @@ def test_a_failing_update_rolls_back_with_the_previous_resources_intact(clients)
     model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     assert model["ModelName"] == names["ModelName"]
     assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://b/m/a.tar.gz"
+
+
+FULL_TEMPLATE = (FIXTURES / "templates" / "endpoint_stack_full.yaml").read_text()
+
+
+@pytest.fixture(scope="module")
+def full_stack(clients):
+    cfn, _ = clients
+    created = cfn.create_change_set(
+        StackName="full", ChangeSetName="full-1", ChangeSetType="CREATE",
+        TemplateBody=FULL_TEMPLATE,
+        Parameters=[{"ParameterKey": "ModelData", "ParameterValue": "s3://b/m/a.tar.gz"},
+                    {"ParameterKey": "EndpointName", "ParameterValue": "diabetes-dev"}],
+    )  # fmt: skip
+    cfn.execute_change_set(ChangeSetName=created["Id"])
+    return outputs(cfn, "full")
+
+
+def test_alarms_and_autoscaling_resolve_in_outputs_and_exist(clients, full_stack):
+    cfn, _ = clients
+    assert cfn.describe_stacks(StackName="full")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    assert full_stack["AlarmName"] == "full-5xx"
+    assert full_stack["AlarmArn"] == "arn:aws:cloudwatch:us-east-1:123456789012:alarm:full-5xx"
+    target = "endpoint/diabetes-dev/variant/AllTraffic"
+    assert full_stack["ScalableTargetId"] == (
+        f"{target}|sagemaker:variant:DesiredInstanceCount|sagemaker"
+    )
+    assert full_stack["ScalingPolicyArn"].startswith("arn:aws:autoscaling:us-east-1:")
+    options = {"endpoint_url": cfn.meta.endpoint_url, "region_name": "us-east-1",
+               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    alarms = boto3.client("cloudwatch", **options).describe_alarms(AlarmNames=["full-5xx"])
+    assert alarms["MetricAlarms"][0]["MetricName"] == "Invocation5XXErrors"
+    scaling = boto3.client("application-autoscaling", **options)
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
+        (target, 1, 4)
+    ]
+    policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    assert [p["PolicyARN"] for p in policies] == [full_stack["ScalingPolicyArn"]]
+
+
+def test_endpoint_keeps_its_name_and_deployment_config(clients, full_stack):
+    _, sagemaker = clients
+    assert full_stack["EndpointName"] == "diabetes-dev"
+    endpoint = sagemaker.describe_endpoint(EndpointName="diabetes-dev")
+    config = endpoint["LastDeploymentConfig"]  # DescribeEndpoint's name for it
+    assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "CANARY"
+    assert config["AutoRollbackConfiguration"]["Alarms"] == [{"AlarmName": "full-5xx"}]
+
+
+def test_stack_delay_keeps_the_stack_in_progress_then_completes():
+    with Sandbox(stack_delay=1.5) as sandbox:
+        cfn = boto3.client(
+            "cloudformation", endpoint_url=sandbox.url, region_name=sandbox.region,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+        created = cfn.create_change_set(
+            StackName="slow", ChangeSetName="slow-1", ChangeSetType="CREATE",
+            TemplateBody=TEMPLATE, Parameters=params("s3://b/m/a.tar.gz"),
+        )  # fmt: skip
+        cfn.execute_change_set(ChangeSetName=created["Id"])
+        status = cfn.describe_stacks(StackName="slow")["Stacks"][0]["StackStatus"]
+        assert status == "CREATE_IN_PROGRESS"
+        waiter = cfn.get_waiter("stack_create_complete")
+        waiter.wait(StackName="slow", WaiterConfig={"Delay": 0.5, "MaxAttempts": 20})
+        assert outputs(cfn, "slow")["ModelData"] == "s3://b/m/a.tar.gz"
