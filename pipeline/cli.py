@@ -77,8 +77,16 @@ def _sandbox(args: argparse.Namespace, settings: Settings) -> None:
         print(sandbox.down(settings))
         return
 
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+
     def ready(env: dict[str, str]) -> None:
-        print(f"sandbox ready at {env['AWS_ENDPOINT_URL']}", flush=True)
+        print(
+            f"sandbox ready at {env['AWS_ENDPOINT_URL']}, "
+            f"runtime at {env['AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME']}",
+            flush=True,
+        )
         if args.print_env:
             print(shell_form(env), flush=True)
         else:

@@ -462,8 +462,26 @@ class _Stop(Exception):
     pass
 
 
+DIE_WITH_PARENT_ENV = "PIPELINE_DIE_WITH_PARENT"
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process when the one that started it dies (the sandbox)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the sandbox's own cleanup still applies
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def serve(artifact: Path, config: ServerConfig, on_ready: Callable[[int], None]) -> None:
     """Run the server until SIGTERM or SIGINT. `on_ready(port)` is called once bound."""
+    if os.environ.get(DIE_WITH_PARENT_ENV) == "1":
+        _die_with_parent()
     model_dir = Path(tempfile.mkdtemp(prefix="pipeline-model-"))
     children: dict[int, int] = {}
     sock = None

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -27,14 +28,17 @@ from pipeline.errors import ConfigError, PipelineError
 from pipeline.local.processes import ManagedProcess
 
 DEFAULT_REGION = "us-east-1"
-READY_LINE = re.compile(r"sandbox ready at (http://127\.0\.0\.1:\d+)")
+READY_LINE = re.compile(
+    r"sandbox ready at (http://127\.0\.0\.1:\d+), runtime at (http://127\.0\.0\.1:\d+)"
+)
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
-def environment(url: str, region: str) -> dict[str, str]:
+def environment(url: str, region: str, runtime_url: str) -> dict[str, str]:
     """What a client exports to reach the sandbox."""
     return {
         "AWS_ENDPOINT_URL": url,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": runtime_url,
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
         **DUMMY_CREDENTIALS,
@@ -71,9 +75,11 @@ def _is_sandbox(pid: int) -> bool:
     return b"sandbox" in cmdline and any(b"pipeline" in part for part in cmdline)
 
 
-def serve(host: str, port: int, region: str, state_file: Path, on_ready,
+def serve(host: str, port: int, region: str, state_file: Path, on_ready, image,
           stack_delay: float = 0.0) -> None:  # fmt: skip
-    """Run the emulator in this process until SIGTERM/SIGINT. `on_ready(url)` once bound."""
+    """Run the emulator, the local SageMaker runtime and its gateway in this process until
+    SIGTERM/SIGINT. `on_ready(env)` gets the environment that reaches them, once bound.
+    `image` is the serving image (model/serving-image.toml) endpoints may run."""
     state = _read_state(state_file)
     if state and _is_sandbox(state["pid"]):
         raise ConfigError(
@@ -82,7 +88,8 @@ def serve(host: str, port: int, region: str, state_file: Path, on_ready,
         )
     from werkzeug.serving import make_server
 
-    from pipeline.local import cfn_corrections
+    from pipeline.local import cfn_corrections, runtime
+    from pipeline.local.gateway import RuntimeGateway
 
     cfn_corrections.apply(stack_delay_seconds=stack_delay)
     from moto.moto_server.werkzeug_app import (
@@ -102,6 +109,14 @@ def serve(host: str, port: int, region: str, state_file: Path, on_ready,
             "or --port 0 for a free one"
         ) from None
     url = f"http://{host}:{server.server_port}"
+    # The runtime and gateway reach the emulator through pipeline.aws, like any client.
+    os.environ.update({"AWS_ENDPOINT_URL": url, "AWS_DEFAULT_REGION": region, **DUMMY_CREDENTIALS})
+    workdir = Path(tempfile.mkdtemp(prefix="pipeline-runtime-"))
+    local_runtime = runtime.LocalRuntime(workdir, image)
+    runtime.install(local_runtime)
+    gateway = RuntimeGateway(local_runtime, region)
+    runtime_url = gateway.start(host)
+    env = environment(url, region, runtime_url)
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps({"pid": os.getpid(), "url": url, "region": region}))
 
@@ -110,14 +125,17 @@ def serve(host: str, port: int, region: str, state_file: Path, on_ready,
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        on_ready(url)
+        on_ready(env)
         server.serve_forever(poll_interval=0.2)
     except _Stop:
         pass
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        gateway.stop()
+        local_runtime.stop_all()
         server.server_close()
+        shutil.rmtree(workdir, ignore_errors=True)
         if (_read_state(state_file) or {}).get("pid") == os.getpid():
             state_file.unlink()
 
@@ -158,13 +176,14 @@ class Sandbox:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="pipeline-sandbox-"))
         self.ready_timeout = ready_timeout
         self.url: str | None = None
+        self.runtime_url: str | None = None
         self.process: ManagedProcess | None = None
 
     @property
     def env(self) -> dict[str, str]:
         if self.url is None:
             raise PipelineError("the sandbox is not running")
-        return environment(self.url, self.region)
+        return environment(self.url, self.region, self.runtime_url)
 
     def start(self) -> Sandbox:
         self.process = ManagedProcess(
@@ -173,7 +192,8 @@ class Sandbox:
             log_path=self.workdir / "sandbox.log",
             env={**os.environ, "PIPELINE_SANDBOX_STATE": str(self.workdir / "state.json")},
         )  # fmt: skip
-        self.url = self.process.start(READY_LINE, self.ready_timeout).group(1)
+        ready = self.process.start(READY_LINE, self.ready_timeout)
+        self.url, self.runtime_url = ready.group(1), ready.group(2)
         return self
 
     def stop(self) -> None:

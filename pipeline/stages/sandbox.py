@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pipeline.errors import ConfigError
 from pipeline.local import sandbox
 from pipeline.settings import Settings
+from pipeline.stages import config
 
 
 def up(settings: Settings, port: int, region: str, on_ready: Callable[[dict], None],
@@ -14,10 +15,8 @@ def up(settings: Settings, port: int, region: str, on_ready: Callable[[dict], No
     """Run until stopped; `on_ready(env)` gets the environment that reaches the sandbox."""
     if not 0 <= stack_delay < float("inf"):
         raise ConfigError(f"--stack-delay {stack_delay}: must be 0 (no delay) or more seconds")
-    sandbox.serve(
-        "127.0.0.1", port, region, settings.sandbox_state,
-        lambda url: on_ready(sandbox.environment(url, region)), stack_delay,
-    )  # fmt: skip
+    image = config.load_serving_image(settings)
+    sandbox.serve("127.0.0.1", port, region, settings.sandbox_state, on_ready, image, stack_delay)
 
 
 def down(settings: Settings) -> str:

@@ -20,15 +20,27 @@ NO_CHANGES = (
     "Submit different information to create a change set."
 )
 _names = itertools.count(1)
+# The sandbox really serves endpoints, so stacks point at a real artifact (two keys, so an
+# update changes ModelDataUrl).
+A = "s3://artifacts/models/a/model.tar.gz"
+B = "s3://artifacts/models/b/model.tar.gz"
+
+
+def upload_artifacts(options: dict, artifact) -> None:
+    s3 = boto3.client("s3", **options)
+    s3.create_bucket(Bucket="artifacts")
+    for uri in (A, B):
+        s3.upload_file(str(artifact), "artifacts", uri.removeprefix("s3://artifacts/"))
 
 
 @pytest.fixture(scope="module")
-def clients():
+def clients(built):
     with Sandbox() as sandbox:
         options = {
             "endpoint_url": sandbox.url, "region_name": sandbox.region,
             "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
         }  # fmt: skip
+        upload_artifacts(options, built.artifact_file)
         yield boto3.client("cloudformation", **options), boto3.client("sagemaker", **options)
 
 
@@ -59,18 +71,18 @@ def deployed(cfn, stack: str, model_data: str) -> dict:
 
 def test_outputs_after_a_create_change_set(clients):
     cfn, _ = clients
-    deployed(cfn, "outputs-create", "s3://bucket/models/a/model.tar.gz")
+    deployed(cfn, "outputs-create", A)
     stack = cfn.describe_stacks(StackName="outputs-create")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     got = outputs(cfn, "outputs-create")
-    assert got["ModelData"] == "s3://bucket/models/a/model.tar.gz"
+    assert got["ModelData"] == A
     assert got["EndpointName"].startswith("outputs-create-Endpoint-")
 
 
 def test_parameter_only_update_lists_changes_with_replacement(clients):
     cfn, _ = clients
-    deployed(cfn, "param-update", "s3://bucket/models/a/model.tar.gz")
-    described = change_set(cfn, "param-update", "UPDATE", "s3://bucket/models/b/model.tar.gz")
+    deployed(cfn, "param-update", A)
+    described = change_set(cfn, "param-update", "UPDATE", B)
     assert described["Status"] == "CREATE_COMPLETE"
     changes = {
         c["ResourceChange"]["LogicalResourceId"]: (
@@ -86,28 +98,28 @@ def test_parameter_only_update_lists_changes_with_replacement(clients):
 
 def test_outputs_after_an_update_change_set_and_the_endpoint_follows_the_new_model(clients):
     cfn, sagemaker = clients
-    deployed(cfn, "replace-model", "s3://bucket/models/a/model.tar.gz")
+    deployed(cfn, "replace-model", A)
     before = outputs(cfn, "replace-model")
-    described = change_set(cfn, "replace-model", "UPDATE", "s3://bucket/models/b/model.tar.gz")
+    described = change_set(cfn, "replace-model", "UPDATE", B)
     cfn.execute_change_set(ChangeSetName=described["ChangeSetId"])
     after = outputs(cfn, "replace-model")
     assert cfn.describe_stacks(StackName="replace-model")["Stacks"][0]["StackStatus"] == (
         "UPDATE_COMPLETE"
     )
-    assert after["ModelData"] == "s3://bucket/models/b/model.tar.gz"
+    assert after["ModelData"] == B
     assert after["ModelName"] != before["ModelName"]  # replaced: a new name
     assert after["EndpointName"] == before["EndpointName"]  # updated in place
     endpoint = sagemaker.describe_endpoint(EndpointName=after["EndpointName"])
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     assert config["ProductionVariants"][0]["ModelName"] == after["ModelName"]
     model = sagemaker.describe_model(ModelName=after["ModelName"])
-    assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://bucket/models/b/model.tar.gz"
+    assert model["PrimaryContainer"]["ModelDataUrl"] == B
 
 
 def test_a_no_op_change_set_is_created_and_failed_with_the_aws_reason(clients):
     cfn, _ = clients
-    deployed(cfn, "no-op", "s3://bucket/models/a/model.tar.gz")
-    described = change_set(cfn, "no-op", "UPDATE", "s3://bucket/models/a/model.tar.gz")
+    deployed(cfn, "no-op", A)
+    described = change_set(cfn, "no-op", "UPDATE", A)
     assert described["Status"] == "FAILED"
     assert described["ExecutionStatus"] == "UNAVAILABLE"
     assert described["StatusReason"] == NO_CHANGES
@@ -116,11 +128,11 @@ def test_a_no_op_change_set_is_created_and_failed_with_the_aws_reason(clients):
 
 def test_update_stack_without_changes_is_still_refused_as_on_aws(clients):
     cfn, _ = clients
-    deployed(cfn, "no-op-update-stack", "s3://bucket/models/a/model.tar.gz")
+    deployed(cfn, "no-op-update-stack", A)
     with pytest.raises(ClientError, match="No updates are to be performed"):
         cfn.update_stack(
             StackName="no-op-update-stack", TemplateBody=TEMPLATE,
-            Parameters=params("s3://bucket/models/a/model.tar.gz"),
+            Parameters=params(A),
         )  # fmt: skip
 
 
@@ -148,7 +160,7 @@ def events(cfn, stack: str) -> list[tuple[str, str, str | None]]:
 
 def test_a_failing_create_rolls_back_to_rollback_complete_with_the_reason(clients):
     cfn, sagemaker = clients
-    change_set_id = execute_override(cfn, "bad-create", "CREATE", "s3://b/m/a.tar.gz", "missing")
+    change_set_id = execute_override(cfn, "bad-create", "CREATE", A, "missing")
     stack = cfn.describe_stacks(StackName="bad-create")["Stacks"][0]
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
     assert "Outputs" not in stack
@@ -169,9 +181,9 @@ def test_a_failing_create_rolls_back_to_rollback_complete_with_the_reason(client
 
 def test_a_failing_update_rolls_back_with_the_previous_resources_intact(clients):
     cfn, sagemaker = clients
-    execute_override(cfn, "bad-update", "CREATE", "s3://b/m/a.tar.gz", "")
+    execute_override(cfn, "bad-update", "CREATE", A, "")
     before = cfn.describe_stacks(StackName="bad-update")["Stacks"][0]
-    execute_override(cfn, "bad-update", "UPDATE", "s3://b/m/b.tar.gz", "missing")
+    execute_override(cfn, "bad-update", "UPDATE", B, "missing")
     after = cfn.describe_stacks(StackName="bad-update")["Stacks"][0]
     assert after["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
     assert after["Outputs"] == before["Outputs"]
@@ -186,7 +198,7 @@ def test_a_failing_update_rolls_back_with_the_previous_resources_intact(clients)
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     assert model["ModelName"] == names["ModelName"]
-    assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://b/m/a.tar.gz"
+    assert model["PrimaryContainer"]["ModelDataUrl"] == A
 
 
 FULL_TEMPLATE = (FIXTURES / "templates" / "endpoint_stack_full.yaml").read_text()
@@ -198,7 +210,7 @@ def full_stack(clients):
     created = cfn.create_change_set(
         StackName="full", ChangeSetName="full-1", ChangeSetType="CREATE",
         TemplateBody=FULL_TEMPLATE,
-        Parameters=[{"ParameterKey": "ModelData", "ParameterValue": "s3://b/m/a.tar.gz"},
+        Parameters=[{"ParameterKey": "ModelData", "ParameterValue": A},
                     {"ParameterKey": "EndpointName", "ParameterValue": "diabetes-dev"}],
     )  # fmt: skip
     cfn.execute_change_set(ChangeSetName=created["Id"])
@@ -237,19 +249,21 @@ def test_endpoint_keeps_its_name_and_deployment_config(clients, full_stack):
     assert config["AutoRollbackConfiguration"]["Alarms"] == [{"AlarmName": "full-5xx"}]
 
 
-def test_stack_delay_keeps_the_stack_in_progress_then_completes():
+def test_stack_delay_keeps_the_stack_in_progress_then_completes(built):
     with Sandbox(stack_delay=1.5) as sandbox:
-        cfn = boto3.client(
-            "cloudformation", endpoint_url=sandbox.url, region_name=sandbox.region,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        )  # fmt: skip
+        options = {
+            "endpoint_url": sandbox.url, "region_name": sandbox.region,
+            "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
+        }  # fmt: skip
+        upload_artifacts(options, built.artifact_file)
+        cfn = boto3.client("cloudformation", **options)
         created = cfn.create_change_set(
             StackName="slow", ChangeSetName="slow-1", ChangeSetType="CREATE",
-            TemplateBody=TEMPLATE, Parameters=params("s3://b/m/a.tar.gz"),
+            TemplateBody=TEMPLATE, Parameters=params(A),
         )  # fmt: skip
         cfn.execute_change_set(ChangeSetName=created["Id"])
         status = cfn.describe_stacks(StackName="slow")["Stacks"][0]["StackStatus"]
         assert status == "CREATE_IN_PROGRESS"
         waiter = cfn.get_waiter("stack_create_complete")
         waiter.wait(StackName="slow", WaiterConfig={"Delay": 0.5, "MaxAttempts": 20})
-        assert outputs(cfn, "slow")["ModelData"] == "s3://b/m/a.tar.gz"
+        assert outputs(cfn, "slow")["ModelData"] == A

@@ -1,0 +1,322 @@
+"""The local SageMaker runtime: endpoints in the sandbox really serve their artifact.
+
+When the emulator creates or updates an endpoint, `LocalRuntime` resolves endpoint config ->
+production variants -> model (image, ModelDataUrl, environment), fetches the artifact from
+the emulator's S3 through pipeline.aws, starts one model server (the container contract,
+`pipeline serve`) per variant and waits for /ping. Only then is the endpoint InService; any
+failure makes it Failed with a FailureReason like AWS's. During an update the old servers
+keep serving until the new ones answer /ping; on a failed update they simply stay.
+
+`install()` hooks this into moto's SageMaker backend (create, CloudFormation update, delete).
+Model servers die with the sandbox (parent-death signal), and a crashed one is reported and
+restarted on the next request.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.aws.errors import AwsError
+from pipeline.aws.s3 import S3, parse_uri
+from pipeline.core.serving_image import ServingImage
+from pipeline.core.versions import check_loadable
+from pipeline.errors import PipelineError
+from pipeline.local import model_server
+from pipeline.local.processes import ManagedProcess
+
+PING_TIMEOUT_SECONDS = 120.0
+log = logging.getLogger("pipeline.runtime")
+
+
+class ProvisionFailed(Exception):
+    """An endpoint could not be brought InService; `reason` is its FailureReason."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    variant: str
+    model_name: str
+    image: str
+    model_data_url: str
+    environment: dict = field(default_factory=dict)
+
+
+@dataclass
+class VariantServer:
+    spec: VariantSpec
+    artifact: Path
+    log_path: Path
+    env: dict
+    process: ManagedProcess
+    url: str
+
+
+class LocalRuntime:
+    def __init__(self, workdir: Path, image: ServingImage, s3: S3 | None = None):
+        self.workdir = workdir
+        self.image = image
+        self._s3 = s3
+        self._lock = threading.RLock()
+        self._deployments: dict[str, dict[str, VariantServer]] = {}
+        self._serial = itertools.count(1)
+        # Model servers are started from this one long-lived thread: their parent-death
+        # signal follows the thread that started them, and request threads come and go.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-spawner")
+
+    @property
+    def s3(self) -> S3:
+        if self._s3 is None:
+            self._s3 = S3()
+        return self._s3
+
+    # -- images and artifacts -------------------------------------------------------
+    def check_image(self, image: str, variant: str) -> None:
+        known = {self.image.uri(region) for region in self.image.accounts}
+        if image not in known:
+            raise ProvisionFailed(
+                f"The sandbox cannot run image '{image}' for production variant {variant}: "
+                f"it emulates only {self.image.name} (model/serving-image.toml), from any "
+                "region's registry."
+            )
+
+    def _check_versions(self, bucket: str, key: str, variant: str) -> None:
+        manifest_key = key.rsplit("/", 1)[0] + "/manifest.json" if "/" in key else None
+        try:
+            raw = self.s3.read(bucket, manifest_key) if manifest_key else None
+        except AwsError:
+            raw = None
+        if raw is None:
+            log.warning("no manifest.json beside s3://%s/%s: framework versions not checked",
+                        bucket, key)  # fmt: skip
+            return
+        import json
+
+        training_env = json.loads(raw).get("training_env", {})
+        try:
+            check_loadable(training_env, self.image.packages, self.image.name,
+                           f"the artifact s3://{bucket}/{key} (its manifest.json)")  # fmt: skip
+        except PipelineError as exc:
+            raise ProvisionFailed(f"Production variant {variant}: {exc}") from None
+
+    # -- starting and stopping servers ---------------------------------------------
+    def _launch(self, server_dir: Path, artifact: Path, env: dict) -> tuple[ManagedProcess, str]:
+        env = {**env, model_server.DIE_WITH_PARENT_ENV: "1"}
+        return self._spawner.submit(
+            model_server.launch, artifact, server_dir / "model-server.log", env
+        ).result()
+
+    def _wait_ping(self, url: str, process: ManagedProcess, variant: str) -> None:
+        deadline = time.monotonic() + PING_TIMEOUT_SECONDS
+        detail = "no answer"
+        while time.monotonic() < deadline and process.alive():
+            try:
+                status, _, body = model_server.request(url, "GET", "/ping", timeout=30)
+            except OSError as exc:
+                detail = str(exc)
+                time.sleep(0.1)
+                continue
+            if status == 200:
+                return
+            detail = f"/ping answered {status}: {body.decode(errors='replace')[:300]}"
+            break
+        raise ProvisionFailed(
+            f"The primary container for production variant {variant} did not pass the ping "
+            f"health check. Please check the model server log for this endpoint ({detail})."
+        )
+
+    def _start(self, endpoint: str, spec: VariantSpec) -> VariantServer:
+        self.check_image(spec.image, spec.variant)
+        try:
+            bucket, key = parse_uri(spec.model_data_url)
+        except ValueError as exc:
+            raise ProvisionFailed(f"Production variant {spec.variant}: {exc}") from None
+        server_dir = self.workdir / endpoint / f"{spec.variant}-{next(self._serial)}"
+        artifact = server_dir / "model.tar.gz"
+        try:
+            self.s3.download(bucket, key, artifact)
+        except AwsError:
+            raise ProvisionFailed(
+                f'Failed to download model data for container "{spec.variant}" from URL: '
+                f'"{spec.model_data_url}". Please ensure that there is an object located at '
+                "the URL and that the role passed to CreateModel has permissions to download "
+                "the model."
+            ) from None
+        self._check_versions(bucket, key, spec.variant)
+        env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", **spec.environment}
+        try:
+            process, url = self._launch(server_dir, artifact, env)
+        except PipelineError as exc:
+            raise ProvisionFailed(
+                f"The primary container for production variant {spec.variant} did not start: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
+        try:
+            self._wait_ping(url, process, spec.variant)
+        except ProvisionFailed:
+            process.stop()
+            raise
+        log.info("endpoint %s variant %s serving %s at %s (pid %d)", endpoint, spec.variant,
+                 spec.model_data_url, url, process.proc.pid)  # fmt: skip
+        return VariantServer(spec, artifact, server_dir / "model-server.log", env, process, url)
+
+    def provision(self, endpoint: str, specs: list[VariantSpec]) -> dict[str, VariantServer]:
+        """Start and health-check a server per variant; all or nothing."""
+        started: dict[str, VariantServer] = {}
+        try:
+            for spec in specs:
+                started[spec.variant] = self._start(endpoint, spec)
+        except BaseException:
+            self._stop(started)
+            raise
+        return started
+
+    def activate(self, endpoint: str, deployment: dict[str, VariantServer]) -> None:
+        """Route the endpoint to `deployment`; stop whatever served it before."""
+        with self._lock:
+            old = self._deployments.get(endpoint)
+            self._deployments[endpoint] = deployment
+        if old:
+            self._stop(old)
+
+    def retire(self, endpoint: str) -> None:
+        with self._lock:
+            old = self._deployments.pop(endpoint, None)
+        if old:
+            self._stop(old)
+
+    def _stop(self, deployment: dict[str, VariantServer]) -> None:
+        for server in deployment.values():
+            server.process.stop()
+            shutil.rmtree(server.artifact.parent, ignore_errors=True)
+
+    def route(self, endpoint: str, variant: str | None = None) -> VariantServer | None:
+        """The server for a request, restarting it first if it has died."""
+        with self._lock:
+            deployment = self._deployments.get(endpoint)
+            if not deployment:
+                return None
+            server = deployment.get(variant) if variant else next(iter(deployment.values()))
+            if server is None or server.process.alive():
+                return server
+            log.error("model server for endpoint %s variant %s (pid %d) exited with status %s; "
+                      "restarting", endpoint, server.spec.variant, server.process.proc.pid,
+                      server.process.proc.returncode)  # fmt: skip
+            server.process.stop()
+            process, url = self._launch(server.artifact.parent, server.artifact, server.env)
+            self._wait_ping(url, process, server.spec.variant)
+            server.process, server.url = process, url
+            return server
+
+    def stop_all(self) -> None:
+        with self._lock:
+            deployments, self._deployments = list(self._deployments.values()), {}
+        for deployment in deployments:
+            self._stop(deployment)
+        self._spawner.shutdown(wait=True)
+
+
+def _specs(backend, config_name: str) -> list[VariantSpec]:
+    config = backend.endpoint_configs.get(config_name)
+    if config is None:
+        raise ProvisionFailed(f"Could not find endpoint configuration '{config_name}'.")
+    specs = []
+    for variant in config.production_variants:
+        model = backend._models.get(variant["ModelName"])
+        if model is None:
+            raise ProvisionFailed(f"Could not find model '{variant['ModelName']}'.")
+        container = model.primary_container or (model.containers or [{}])[0]
+        specs.append(VariantSpec(
+            variant=variant["VariantName"], model_name=model.model_name,
+            image=container.get("Image", ""), model_data_url=container.get("ModelDataUrl", ""),
+            environment=dict(container.get("Environment") or {}),
+        ))  # fmt: skip
+    return specs
+
+
+def install(runtime: LocalRuntime) -> None:
+    """Hook the runtime into moto's SageMaker backend and its CloudFormation resources."""
+    from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend, sagemaker_backends
+
+    create_endpoint = SageMakerModelBackend.create_endpoint
+
+    @functools.wraps(create_endpoint)
+    def create(self, endpoint_name, endpoint_config_name, tags):
+        endpoint = create_endpoint(self, endpoint_name, endpoint_config_name, tags)
+        endpoint.endpoint_status = "Creating"
+        try:
+            deployment = runtime.provision(endpoint_name, _specs(self, endpoint_config_name))
+        except ProvisionFailed as failed:
+            endpoint.endpoint_status, endpoint.failure_reason = "Failed", failed.reason
+            log.error("endpoint %s Failed: %s", endpoint_name, failed.reason)
+            return endpoint
+        runtime.activate(endpoint_name, deployment)
+        endpoint.endpoint_status = "InService"
+        return endpoint
+
+    SageMakerModelBackend.create_endpoint = create
+
+    delete_endpoint = SageMakerModelBackend.delete_endpoint
+
+    @functools.wraps(delete_endpoint)
+    def delete(self, endpoint_name):
+        delete_endpoint(self, endpoint_name)
+        runtime.retire(endpoint_name)
+
+    SageMakerModelBackend.delete_endpoint = delete
+
+    cfn_create = FakeEndpoint.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs):  # fmt: skip
+        endpoint = cfn_create(cls, resource_name, cloudformation_json, account_id, region_name,
+                              **kwargs)  # fmt: skip
+        if endpoint.endpoint_status == "Failed":
+            # As CloudFormation on AWS: the resource fails and the failed endpoint goes away.
+            sagemaker_backends[account_id][region_name].endpoints.pop(endpoint.endpoint_name)
+            raise RuntimeError(
+                f"Endpoint {endpoint.endpoint_name} failed to reach InService: "
+                f"{endpoint.failure_reason}"
+            )
+        return endpoint
+
+    FakeEndpoint.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                        cloudformation_json, account_id, region_name):  # fmt: skip
+        """An update keeps the endpoint (and its old servers) until the new config serves."""
+        backend = sagemaker_backends[account_id][region_name]
+        props = cloudformation_json["Properties"]
+        name, config_name = original_resource.endpoint_name, props["EndpointConfigName"]
+        previous_status = original_resource.endpoint_status
+        original_resource.endpoint_status = "Updating"
+        try:
+            deployment = runtime.provision(name, _specs(backend, config_name))
+        except ProvisionFailed as failed:
+            original_resource.endpoint_status = previous_status
+            original_resource.failure_reason = failed.reason
+            raise RuntimeError(f"Endpoint {name} update failed: {failed.reason}") from None
+        config = backend.endpoint_configs[config_name]
+        original_resource.endpoint_config_name = config_name
+        original_resource.production_variants = original_resource._process_production_variants(
+            config.production_variants
+        )
+        if props.get("DeploymentConfig") is not None:
+            original_resource.deployment_config = props["DeploymentConfig"]
+        original_resource.failure_reason = None
+        original_resource.endpoint_status = "InService"
+        runtime.activate(name, deployment)
+        return original_resource
+
+    FakeEndpoint.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
