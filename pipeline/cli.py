@@ -66,6 +66,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     def ready(port: int) -> None:
         print(f"listening on http://{args.host}:{port}", flush=True)
 
+    if args.zygote:
+        serve.zygote()
+        return
     serve.run(Path(args.artifact), args.host, args.port, ready)
 
 
@@ -177,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifact", default="build/model.tar.gz", help="the model.tar.gz to serve")
     p.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument(
+        "--zygote", action="store_true",
+        help="(used by the sandbox) import the serving libraries once, then fork a server "
+        "per JSON request line on stdin",
+    )  # fmt: skip
     p.set_defaults(handler=_serve)
 
     p = sub.add_parser(

@@ -19,10 +19,12 @@ from pipeline.errors import PipelineError
 
 
 class ManagedProcess:
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None):
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None,
+                 with_stdin: bool = False):  # fmt: skip
         self.args = args
         self.log_path = log_path
         self.env = env
+        self.with_stdin = with_stdin
         self.proc: subprocess.Popen | None = None
 
     def start(self, ready: re.Pattern, timeout: float) -> re.Match:
@@ -31,8 +33,28 @@ class ManagedProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 self.args, stdout=subprocess.PIPE, stderr=log, env=self.env,
-                start_new_session=True,
+                stdin=subprocess.PIPE if self.with_stdin else None, start_new_session=True,
             )  # fmt: skip
+        return self.wait_for(ready, timeout)
+
+    def write_line(self, line: str) -> None:
+        """Write one line to the process's stdin (started with `with_stdin`)."""
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def read_line(self, timeout: float) -> str:
+        """The next stdout line, waiting at most `timeout` seconds."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                raise PipelineError(f"{self.args[:4]} gave no answer within {timeout:g}s")
+        line = self.proc.stdout.readline().decode(errors="replace")
+        if not line:
+            raise PipelineError(f"{self.args[:4]} exited (status {self.proc.poll()})")
+        return line
+
+    def wait_for(self, ready: re.Pattern, timeout: float) -> re.Match:
+        """Read stdout lines until one matches `ready`; stop the process if none does."""
         deadline = time.monotonic() + timeout
         seen = []
         with selectors.DefaultSelector() as selector:

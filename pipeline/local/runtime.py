@@ -30,7 +30,6 @@ from pipeline.core.serving_image import ServingImage
 from pipeline.core.versions import check_loadable
 from pipeline.errors import PipelineError
 from pipeline.local import model_server
-from pipeline.local.processes import ManagedProcess
 
 PING_TIMEOUT_SECONDS = 120.0
 log = logging.getLogger("pipeline.runtime")
@@ -59,7 +58,7 @@ class VariantServer:
     artifact: Path
     log_path: Path
     env: dict
-    process: ManagedProcess
+    process: model_server.ServerHandle
     url: str
 
 
@@ -71,9 +70,11 @@ class LocalRuntime:
         self._lock = threading.RLock()
         self._deployments: dict[str, dict[str, VariantServer]] = {}
         self._serial = itertools.count(1)
-        # Model servers are started from this one long-lived thread: their parent-death
-        # signal follows the thread that started them, and request threads come and go.
+        # Model servers are forked by one warm "zygote" process that has the serving
+        # libraries imported, so each starts in a fraction of a second. It is started from
+        # this long-lived thread: its parent-death signal follows the thread that started it.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-spawner")
+        self._zygote: model_server.Zygote | None = None
 
     @property
     def s3(self) -> S3:
@@ -111,13 +112,23 @@ class LocalRuntime:
             raise ProvisionFailed(f"Production variant {variant}: {exc}") from None
 
     # -- starting and stopping servers ---------------------------------------------
-    def _launch(self, server_dir: Path, artifact: Path, env: dict) -> tuple[ManagedProcess, str]:
-        env = {**env, model_server.DIE_WITH_PARENT_ENV: "1"}
-        return self._spawner.submit(
-            model_server.launch, artifact, server_dir / "model-server.log", env
-        ).result()
+    def _launch(self, artifact: Path, env: dict) -> model_server.ServerHandle:
+        """Fork a model server for `artifact` from the zygote (started on first use)."""
 
-    def _wait_ping(self, url: str, process: ManagedProcess, variant: str) -> None:
+        def spawn() -> model_server.ServerHandle:
+            if self._zygote is None or not self._zygote.alive():
+                if self._zygote is not None:
+                    log.error("the model-server zygote exited; starting a new one")
+                    self._zygote.stop()
+                self._zygote = model_server.Zygote(
+                    self.workdir / "zygote.log", {model_server.DIE_WITH_PARENT_ENV: "1"}
+                )
+            log_path = artifact.parent / "model-server.log"
+            return self._zygote.spawn(artifact, env, log_path)
+
+        return self._spawner.submit(spawn).result()
+
+    def _wait_ping(self, url: str, process: model_server.ServerHandle, variant: str) -> None:
         deadline = time.monotonic() + PING_TIMEOUT_SECONDS
         detail = "no answer"
         while time.monotonic() < deadline and process.alive():
@@ -156,20 +167,20 @@ class LocalRuntime:
         self._check_versions(bucket, key, spec.variant)
         env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", **spec.environment}
         try:
-            process, url = self._launch(server_dir, artifact, env)
+            process = self._launch(artifact, env)
         except PipelineError as exc:
             raise ProvisionFailed(
                 f"The primary container for production variant {spec.variant} did not start: "
                 f"{str(exc).splitlines()[0]}"
             ) from None
         try:
-            self._wait_ping(url, process, spec.variant)
+            self._wait_ping(process.url, process, spec.variant)
         except ProvisionFailed:
             process.stop()
             raise
         log.info("endpoint %s variant %s serving %s at %s (pid %d)", endpoint, spec.variant,
-                 spec.model_data_url, url, process.proc.pid)  # fmt: skip
-        return VariantServer(spec, artifact, server_dir / "model-server.log", env, process, url)
+                 spec.model_data_url, process.url, process.pid)  # fmt: skip
+        return VariantServer(spec, artifact, process.log_path, env, process, process.url)
 
     def provision(self, endpoint: str, specs: list[VariantSpec]) -> dict[str, VariantServer]:
         """Start and health-check a server per variant; all or nothing."""
@@ -210,13 +221,12 @@ class LocalRuntime:
             server = deployment.get(variant) if variant else next(iter(deployment.values()))
             if server is None or server.process.alive():
                 return server
-            log.error("model server for endpoint %s variant %s (pid %d) exited with status %s; "
-                      "restarting", endpoint, server.spec.variant, server.process.proc.pid,
-                      server.process.proc.returncode)  # fmt: skip
+            log.error("model server for endpoint %s variant %s (pid %d) exited; restarting",
+                      endpoint, server.spec.variant, server.process.pid)  # fmt: skip
             server.process.stop()
-            process, url = self._launch(server.artifact.parent, server.artifact, server.env)
-            self._wait_ping(url, process, server.spec.variant)
-            server.process, server.url = process, url
+            process = self._launch(server.artifact, server.env)
+            self._wait_ping(process.url, process, server.spec.variant)
+            server.process, server.url = process, process.url
             return server
 
     def stop_all(self) -> None:
@@ -225,6 +235,8 @@ class LocalRuntime:
         for deployment in deployments:
             self._stop(deployment)
         self._spawner.shutdown(wait=True)
+        if self._zygote is not None:
+            self._zygote.stop()
 
 
 def _specs(backend, config_name: str) -> list[VariantSpec]:

@@ -69,20 +69,27 @@ def deployed(cfn, stack: str, model_data: str) -> dict:
     return described
 
 
-def test_outputs_after_a_create_change_set(clients):
+@pytest.fixture(scope="module")
+def base(clients):
+    """One stack created from A, shared by the tests that only read it or make change sets
+    they do not execute (every endpoint really starts a model server, so they cost time)."""
     cfn, _ = clients
-    deployed(cfn, "outputs-create", A)
-    stack = cfn.describe_stacks(StackName="outputs-create")["Stacks"][0]
+    deployed(cfn, "base", A)
+    return "base"
+
+
+def test_outputs_after_a_create_change_set(clients, base):
+    cfn, _ = clients
+    stack = cfn.describe_stacks(StackName=base)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    got = outputs(cfn, "outputs-create")
+    got = outputs(cfn, base)
     assert got["ModelData"] == A
-    assert got["EndpointName"].startswith("outputs-create-Endpoint-")
+    assert got["EndpointName"].startswith("base-Endpoint-")
 
 
-def test_parameter_only_update_lists_changes_with_replacement(clients):
+def test_parameter_only_update_lists_changes_with_replacement(clients, base):
     cfn, _ = clients
-    deployed(cfn, "param-update", A)
-    described = change_set(cfn, "param-update", "UPDATE", B)
+    described = change_set(cfn, base, "UPDATE", B)
     assert described["Status"] == "CREATE_COMPLETE"
     changes = {
         c["ResourceChange"]["LogicalResourceId"]: (
@@ -94,6 +101,21 @@ def test_parameter_only_update_lists_changes_with_replacement(clients):
         "EndpointConfig": ("Modify", "True"),
         "Endpoint": ("Modify", "False"),
     }
+
+
+def test_a_no_op_change_set_is_created_and_failed_with_the_aws_reason(clients, base):
+    cfn, _ = clients
+    described = change_set(cfn, base, "UPDATE", A)
+    assert described["Status"] == "FAILED"
+    assert described["ExecutionStatus"] == "UNAVAILABLE"
+    assert described["StatusReason"] == NO_CHANGES
+    assert described["Changes"] == []
+
+
+def test_update_stack_without_changes_is_still_refused_as_on_aws(clients, base):
+    cfn, _ = clients
+    with pytest.raises(ClientError, match="No updates are to be performed"):
+        cfn.update_stack(StackName=base, TemplateBody=TEMPLATE, Parameters=params(A))
 
 
 def test_outputs_after_an_update_change_set_and_the_endpoint_follows_the_new_model(clients):
@@ -114,26 +136,6 @@ def test_outputs_after_an_update_change_set_and_the_endpoint_follows_the_new_mod
     assert config["ProductionVariants"][0]["ModelName"] == after["ModelName"]
     model = sagemaker.describe_model(ModelName=after["ModelName"])
     assert model["PrimaryContainer"]["ModelDataUrl"] == B
-
-
-def test_a_no_op_change_set_is_created_and_failed_with_the_aws_reason(clients):
-    cfn, _ = clients
-    deployed(cfn, "no-op", A)
-    described = change_set(cfn, "no-op", "UPDATE", A)
-    assert described["Status"] == "FAILED"
-    assert described["ExecutionStatus"] == "UNAVAILABLE"
-    assert described["StatusReason"] == NO_CHANGES
-    assert described["Changes"] == []
-
-
-def test_update_stack_without_changes_is_still_refused_as_on_aws(clients):
-    cfn, _ = clients
-    deployed(cfn, "no-op-update-stack", A)
-    with pytest.raises(ClientError, match="No updates are to be performed"):
-        cfn.update_stack(
-            StackName="no-op-update-stack", TemplateBody=TEMPLATE,
-            Parameters=params(A),
-        )  # fmt: skip
 
 
 OVERRIDE_TEMPLATE = (FIXTURES / "templates" / "endpoint_stack_config_override.yaml").read_text()
