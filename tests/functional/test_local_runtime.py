@@ -6,6 +6,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -235,3 +237,20 @@ def test_model_servers_die_with_the_sandbox(built, tmp_path):
             time.sleep(0.1)
         else:
             pytest.fail(f"model server pid {pid} outlived the sandbox")
+
+
+def test_the_aws_cli_invokes_a_sandbox_endpoint_unchanged(env, served, tmp_path):
+    aws = Path(sys.executable).with_name("aws")
+    outfile = tmp_path / "out.json"
+    cli_env = {**os.environ, **env["sandbox"].env, "AWS_CONFIG_FILE": os.devnull,
+               "AWS_SHARED_CREDENTIALS_FILE": os.devnull}  # fmt: skip
+    cli_env.pop("AWS_PROFILE", None)
+    result = subprocess.run(
+        [str(aws), "sagemaker-runtime", "invoke-endpoint", "--endpoint-name", served,
+         "--content-type", "text/csv",
+         "--body", f"fileb://{FIXTURES / 'payloads' / 'many_rows.csv'}", str(outfile)],
+        env=cli_env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["InvokedProductionVariant"] == "AllTraffic"
+    assert len(json.loads(outfile.read_text())) == len(GOLDEN_ROWS)
