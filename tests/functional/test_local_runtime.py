@@ -175,6 +175,22 @@ def test_an_image_the_sandbox_cannot_run_is_refused_by_name(env):
     assert "sagemaker-scikit-learn:1.9-0-cpu-py3" in reason["ResourceStatusReason"]
 
 
+def test_an_artifact_trained_with_other_versions_is_refused(env, built):
+    manifest = json.loads(built.manifest_file.read_text())
+    manifest["training_env"]["numpy"] = "1.26.4"
+    s3 = boto3.client("s3", endpoint_url=env["sandbox"].url, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    s3.upload_file(str(built.artifact_file), BUCKET, "models/old-numpy/model.tar.gz")
+    s3.put_object(Bucket=BUCKET, Key="models/old-numpy/manifest.json",
+                  Body=json.dumps(manifest).encode())  # fmt: skip
+    deploy(env["cfn"], "old-numpy", "CREATE", uri("old-numpy"))
+    assert stack_of(env["cfn"], "old-numpy")["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = env["cfn"].describe_stack_events(StackName="old-numpy")["StackEvents"]
+    reason = next(e for e in events if e["ResourceStatus"] == "CREATE_FAILED")
+    assert "numpy 1.26.4" in reason["ResourceStatusReason"]
+    assert "sagemaker-scikit-learn:1.9-0-cpu-py3" in reason["ResourceStatusReason"]
+
+
 def test_an_unknown_endpoint_is_a_validation_error(env):
     with pytest.raises(ClientError) as caught:
         invoke(env["runtime"], "no-such-endpoint")
@@ -210,11 +226,6 @@ def test_a_killed_model_server_is_reported_and_restarted(env, served):
     assert len(predictions) == len(GOLDEN_ROWS)
     assert re.search(rf"model server for endpoint {served} .* exited; restarting",
                      log.read_text())  # fmt: skip
-
-
-def test_custom_attributes_pass_through_to_the_container(env, served):
-    _, answer = invoke(env["runtime"], served, CustomAttributes="trace=1")
-    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
 def test_model_servers_die_with_the_sandbox(built, tmp_path):
