@@ -315,13 +315,42 @@ def alarms_and_autoscaling_in_stacks() -> None:
     from moto.cloudwatch.models import cloudwatch_backends
     from moto.core.common_models import CloudFormationModel
 
-    class StackAlarm(CloudFormationModel):
+    class StackModel:
+        """What the three types share: a type name, an optional Arn attribute, and updates
+        that create the resource anew from the new properties. A mixin, because moto finds
+        resource types among CloudFormationModel's direct subclasses only."""
+
+        TYPE = ""
+
+        @classmethod
+        def cloudformation_type(cls):
+            return cls.TYPE
+
+        @classmethod
+        def has_cfn_attr(cls, attr):
+            return attr == "Arn" and "arn" in cls.__dict__
+
+        def get_cfn_attribute(self, attr):
+            return self.arn
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id,
+            region_name,
+        ):  # fmt: skip
+            cls.delete_from_cloudformation_json(
+                original_resource.physical_resource_id, cloudformation_json, account_id,
+                region_name,
+            )  # fmt: skip
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+
+    class StackAlarm(StackModel, CloudFormationModel):
+        TYPE = "AWS::CloudWatch::Alarm"
+
         def __init__(self, alarm):
             self.alarm = alarm
-
-        @staticmethod
-        def cloudformation_type():
-            return "AWS::CloudWatch::Alarm"
 
         @staticmethod
         def cloudformation_name_type():
@@ -331,11 +360,8 @@ def alarms_and_autoscaling_in_stacks() -> None:
         def physical_resource_id(self):
             return self.alarm.name
 
-        @classmethod
-        def has_cfn_attr(cls, attr):
-            return attr == "Arn"
-
-        def get_cfn_attribute(self, attr):
+        @property
+        def arn(self):
             return self.alarm.alarm_arn
 
         @classmethod
@@ -363,100 +389,68 @@ def alarms_and_autoscaling_in_stacks() -> None:
             return cls(alarm)
 
         @classmethod
-        def update_from_cloudformation_json(
-            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-        ):
-            cls.delete_from_cloudformation_json(
-                original_resource.alarm.name, cloudformation_json, account_id, region_name
-            )
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-
-        @classmethod
         def delete_from_cloudformation_json(
             cls, resource_name, cloudformation_json, account_id, region_name
         ):
             cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
 
-    class StackScalableTarget(CloudFormationModel):
+    def _target(props):
+        """(namespace, resource id, dimension) of a scalable target or a policy's target."""
+        if "ScalingTargetId" in props:  # the target's Ref: "ResourceId|Dimension|Namespace"
+            resource_id, dimension, namespace = props["ScalingTargetId"].split("|")
+            return namespace, resource_id, dimension
+        return props["ServiceNamespace"], props["ResourceId"], props["ScalableDimension"]
+
+    class StackScalableTarget(StackModel, CloudFormationModel):
+        TYPE = "AWS::ApplicationAutoScaling::ScalableTarget"
+
         def __init__(self, namespace, resource_id, dimension):
             self.namespace, self.resource_id, self.dimension = namespace, resource_id, dimension
-
-        @staticmethod
-        def cloudformation_type():
-            return "AWS::ApplicationAutoScaling::ScalableTarget"
 
         @property
         def physical_resource_id(self):
             return f"{self.resource_id}|{self.dimension}|{self.namespace}"
 
         @classmethod
-        def has_cfn_attr(cls, attr):
-            return False
-
-        @classmethod
         def create_from_cloudformation_json(
             cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
         ):
             props = cloudformation_json["Properties"]
+            namespace, resource_id, dimension = _target(props)
             applicationautoscaling_backends[account_id][region_name].register_scalable_target(
-                namespace=props["ServiceNamespace"], r_id=props["ResourceId"],
-                dimension=props["ScalableDimension"], min_capacity=int(props["MinCapacity"]),
-                max_capacity=int(props["MaxCapacity"]), role_arn=props.get("RoleARN"),
-                suspended_state=props.get("SuspendedState"),
+                namespace=namespace, r_id=resource_id, dimension=dimension,
+                min_capacity=int(props["MinCapacity"]), max_capacity=int(props["MaxCapacity"]),
+                role_arn=props.get("RoleARN"), suspended_state=props.get("SuspendedState"),
             )  # fmt: skip
-            return cls(props["ServiceNamespace"], props["ResourceId"], props["ScalableDimension"])
-
-        @classmethod
-        def update_from_cloudformation_json(
-            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-        ):
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
+            return cls(namespace, resource_id, dimension)
 
         @classmethod
         def delete_from_cloudformation_json(
             cls, resource_name, cloudformation_json, account_id, region_name
         ):
-            props = cloudformation_json["Properties"]
-            applicationautoscaling_backends[account_id][region_name].deregister_scalable_target(
-                props["ServiceNamespace"], props["ResourceId"], props["ScalableDimension"]
-            )
+            backend = applicationautoscaling_backends[account_id][region_name]
+            backend.deregister_scalable_target(*_target(cloudformation_json["Properties"]))
 
-    class StackScalingPolicy(CloudFormationModel):
+    class StackScalingPolicy(StackModel, CloudFormationModel):
+        TYPE = "AWS::ApplicationAutoScaling::ScalingPolicy"
+
         def __init__(self, policy):
             self.policy = policy
-
-        @staticmethod
-        def cloudformation_type():
-            return "AWS::ApplicationAutoScaling::ScalingPolicy"
 
         @property
         def physical_resource_id(self):
             return self.policy.policy_arn
 
-        @classmethod
-        def has_cfn_attr(cls, attr):
-            return attr == "Arn"
-
-        def get_cfn_attribute(self, attr):
+        @property
+        def arn(self):
             return self.policy.policy_arn
-
-        @staticmethod
-        def _target(props):
-            if "ScalingTargetId" in props:
-                resource_id, dimension, namespace = props["ScalingTargetId"].split("|")
-                return namespace, resource_id, dimension
-            return props["ServiceNamespace"], props["ResourceId"], props["ScalableDimension"]
 
         @classmethod
         def create_from_cloudformation_json(
             cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
         ):
             props = cloudformation_json["Properties"]
-            namespace, resource_id, dimension = cls._target(props)
+            namespace, resource_id, dimension = _target(props)
             policy = applicationautoscaling_backends[account_id][region_name].put_scaling_policy(
                 policy_name=props["PolicyName"], service_namespace=namespace,
                 resource_id=resource_id, scalable_dimension=dimension,
@@ -467,19 +461,11 @@ def alarms_and_autoscaling_in_stacks() -> None:
             return cls(policy)
 
         @classmethod
-        def update_from_cloudformation_json(
-            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-        ):
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-
-        @classmethod
         def delete_from_cloudformation_json(
             cls, resource_name, cloudformation_json, account_id, region_name
         ):
             props = cloudformation_json["Properties"]
-            namespace, resource_id, dimension = cls._target(props)
+            namespace, resource_id, dimension = _target(props)
             applicationautoscaling_backends[account_id][region_name].delete_scaling_policy(
                 props["PolicyName"], namespace, resource_id, dimension
             )
