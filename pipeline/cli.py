@@ -101,6 +101,24 @@ def _sandbox(args: argparse.Namespace, settings: Settings) -> None:
     sandbox.up(settings, args.port, args.region, ready, args.stack_delay)
 
 
+def _lint(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.errors import ConfigError
+    from pipeline.stages import lint
+
+    results = lint.run(settings)
+    for result in results:
+        for finding in result.findings:
+            print(f"{result.tool}: {finding}")
+    print("| tool | findings | result |\n|---|---:|---|")
+    for result in results:
+        print(f"| {result.tool} | {len(result.findings)} | {'pass' if result.passed else 'FAIL'} |")
+    failed = [r for r in results if not r.passed]
+    if any(r.tool == "parameter files" for r in failed):
+        raise ConfigError("parameter files are invalid (see above); nothing was sent to AWS")
+    if failed:
+        raise PipelineError(f"{', '.join(r.tool for r in failed)} reported findings (see above)")
+
+
 def _summary_table(steps) -> str:
     """Markdown table: readable in a terminal and rendered by $GITHUB_STEP_SUMMARY."""
     lines = ["| stage | time | result | detail |", "|---|---:|---|---|"]
@@ -188,6 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_serve)
 
     p = sub.add_parser(
+        "lint",
+        help="lint the CloudFormation templates and validate the parameter files",
+        description="Run cfn-lint (config: .cfnlintrc.yaml) on every template in infra/ and "
+        "validate every infra/params/<env>.json against infra/endpoint.yaml's Parameters. "
+        "Needs no AWS access. Exit 2 for invalid parameter files, 1 for linter findings.",
+    )
+    p.set_defaults(handler=_lint)
+
+    p = sub.add_parser(
         "sandbox",
         help="start or stop the embedded AWS sandbox (emulator)",
         description="`up` starts the AWS emulator (moto, with CloudFormation corrected to "
@@ -230,6 +257,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"error: {args.command}: interrupted", file=sys.stderr)
         return 1
-    if args.command not in ("image-uri", "serve", "sandbox"):
+    if args.command not in ("image-uri", "serve", "sandbox", "lint"):
         print(f"{args.command}: done in {time.monotonic() - started:.1f}s", file=sys.stderr)
     return 0

@@ -16,6 +16,7 @@ BUILD_DIR_ENV = "PIPELINE_BUILD_DIR"
 MODEL_NAME_ENV = "PIPELINE_MODEL_NAME"
 QUALITY_GATE_ENV = "PIPELINE_QUALITY_GATE"
 SANDBOX_STATE_ENV = "PIPELINE_SANDBOX_STATE"
+INFRA_DIR_ENV = "PIPELINE_INFRA_DIR"
 
 DEFAULT_MODEL_NAME = "diabetes-linear"
 
@@ -29,6 +30,15 @@ class Settings:
     model_name: str = DEFAULT_MODEL_NAME
     quality_gate_file: Path = MODEL_DIR / "quality-gate.toml"
     sandbox_state_file: Path | None = None  # default: <build_dir>/sandbox.json
+    infra_dir: Path = MODEL_DIR.parent / "infra"
+
+    @property
+    def endpoint_template(self) -> Path:
+        return self.infra_dir / "endpoint.yaml"
+
+    @property
+    def params_dir(self) -> Path:
+        return self.infra_dir / "params"
 
     @property
     def serving_image_file(self) -> Path:
@@ -66,4 +76,5 @@ class Settings:
             model_name=env.get(MODEL_NAME_ENV, DEFAULT_MODEL_NAME),
             quality_gate_file=Path(env.get(QUALITY_GATE_ENV, MODEL_DIR / "quality-gate.toml")),
             sandbox_state_file=Path(env[SANDBOX_STATE_ENV]) if env.get(SANDBOX_STATE_ENV) else None,
+            infra_dir=Path(env.get(INFRA_DIR_ENV, MODEL_DIR.parent / "infra")),
         )

@@ -505,6 +505,51 @@ def sagemaker_stack_properties_kept() -> None:
         cached.cache_clear()
 
 
+def condition_references_in_conditions() -> None:
+    """AWS: inside Fn::Not / Fn::And / Fn::Or, `!Condition Name` refers to another
+    condition's value, so `IsRealTime: !Not [!Condition IsServerless]` is false for a
+    serverless stack. moto's YAML loader turns the short form into {"Fn::Condition": ...},
+    which its condition parser did not recognise: it read the dict as a true value, so the
+    negation was always true and conditional resources appeared where they should not."""
+    from moto.cloudformation import parsing
+
+    original = parsing.parse_condition
+
+    def normalise(node):
+        if isinstance(node, dict):
+            if set(node) == {"Fn::Condition"}:
+                return {"Condition": node["Fn::Condition"]}
+            return {key: normalise(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [normalise(item) for item in node]
+        return node
+
+    @functools.wraps(original)
+    def parse_condition(condition, resources_map, condition_map):
+        return original(normalise(condition), resources_map, condition_map)
+
+    parsing.parse_condition = parse_condition
+
+
+def kms_key_tags_from_templates() -> None:
+    """AWS: AWS::KMS::Key takes Tags as [{Key, Value}], like every other resource type.
+    moto passed them to its KMS tagger, which expects the KMS API's {TagKey, TagValue}, so
+    a tagged key failed to create with KeyError 'TagKey'."""
+    from moto.kms.models import Key
+
+    original = Key.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, *args, **kw):
+        properties = cloudformation_json.get("Properties", {})
+        if properties.get("Tags"):
+            tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties["Tags"]]
+            properties = {**properties, "Tags": tags}
+            cloudformation_json = {**cloudformation_json, "Properties": properties}
+        return original(cls, resource_name, cloudformation_json, *args, **kw)
+
+    Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
 def stack_operations_take_time(delay_seconds: float) -> None:
     """AWS: ExecuteChangeSet returns while the stack is still CREATE_IN_PROGRESS or
     UPDATE_IN_PROGRESS, and it stays so for as long as its resources take. moto finished
@@ -540,6 +585,8 @@ CORRECTIONS = (
     failing_resources_roll_back,  # wraps the execute_change_set of outputs_after_change_sets
     alarms_and_autoscaling_in_stacks,
     sagemaker_stack_properties_kept,
+    kms_key_tags_from_templates,
+    condition_references_in_conditions,
 )
 
 

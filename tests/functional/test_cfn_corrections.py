@@ -268,3 +268,22 @@ def test_stack_delay_keeps_the_stack_in_progress_then_completes():
         waiter = cfn.get_waiter("stack_create_complete")
         waiter.wait(StackName="slow", WaiterConfig={"Delay": 0.5, "MaxAttempts": 20})
         assert outputs(cfn, "slow")["AlarmName"] == "slow-alarm"
+
+
+@pytest.mark.parametrize(("endpoint_type", "mode"), [("Serverless", "serverless"),
+                                                     ("RealTime", "realtime")])  # fmt: skip
+def test_negated_condition_references_and_tagged_kms_keys(clients, endpoint_type, mode):
+    cfn, _ = clients
+    stack = f"conditions-{mode}"
+    created = cfn.create_change_set(
+        StackName=stack, ChangeSetName="c1", ChangeSetType="CREATE",
+        TemplateBody=(FIXTURES / "templates" / "conditions.yaml").read_text(),
+        Parameters=[{"ParameterKey": "EndpointType", "ParameterValue": endpoint_type}],
+    )  # fmt: skip
+    cfn.execute_change_set(ChangeSetName=created["Id"])
+    assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    assert outputs(cfn, stack) == {"Mode": mode}
+    resources = cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    # (moto answers an empty stack with one empty entry; only named resources count)
+    created_ids = [r["LogicalResourceId"] for r in resources if "LogicalResourceId" in r]
+    assert created_ids == (["Key"] if mode == "realtime" else [])

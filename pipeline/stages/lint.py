@@ -1,0 +1,80 @@
+"""`pipeline lint`: the CloudFormation templates and parameter files, before any AWS call.
+
+cfn-lint runs on every template in infra/ (config: .cfnlintrc.yaml); every parameter file
+in infra/params/ is validated against the endpoint template's Parameters (the pure checks
+are in pipeline.core.params). Templates are decoded with cfn-lint's decoder, which
+understands !Ref and the other short forms.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.core.params import PIPELINE_FILLED, Problem, check_file, check_same_keys
+from pipeline.errors import ConfigError
+from pipeline.settings import Settings
+
+
+@dataclass
+class ToolResult:
+    tool: str
+    findings: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+
+def template_parameters(settings: Settings) -> dict:
+    from cfnlint.decode import decode
+
+    template, matches = decode(str(settings.endpoint_template))
+    if matches or template is None:
+        details = "; ".join(str(m) for m in matches) or "could not be decoded"
+        raise ConfigError(f"{settings.endpoint_template}: {details}")
+    return dict(template.get("Parameters", {}))
+
+
+def validate_params(settings: Settings) -> list[Problem]:
+    parameters = template_parameters(settings)
+    files = sorted(settings.params_dir.glob("*.json"))
+    if not files:
+        return [Problem(str(settings.params_dir), None, "no <env>.json parameter files")]
+    problems, documents = [], {}
+    for path in files:
+        try:
+            documents[str(path)] = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(str(path), None, f"malformed JSON at line {exc.lineno} "
+                                    f"column {exc.colno}: {exc.msg}; fix the syntax"))  # fmt: skip
+            continue
+        problems += check_file(parameters, documents[str(path)], str(path))
+    comparable = {s: d for s, d in documents.items() if isinstance(d, dict)}
+    problems += check_same_keys(comparable, set(parameters) - PIPELINE_FILLED)
+    return problems
+
+
+def cfn_lint(settings: Settings) -> list[str]:
+    templates = sorted(str(p) for p in settings.infra_dir.glob("*.yaml"))
+    if not templates:
+        return [f"{settings.infra_dir}: no templates found"]
+    executable = Path(sys.executable).with_name("cfn-lint")  # installed with this package
+    if not executable.exists():
+        raise ConfigError(f"{executable} not found; install the project (`pip install -e .`)")
+    result = subprocess.run(
+        [str(executable), "--format", "parseable", *templates],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    findings = [line for line in result.stdout.splitlines() if line.strip()]
+    if result.returncode and not findings:
+        findings = [f"cfn-lint exited {result.returncode}: {result.stderr.strip()[:500]}"]
+    return findings
+
+
+def run(settings: Settings) -> list[ToolResult]:
+    params = ToolResult("parameter files", [str(p) for p in validate_params(settings)])
+    return [ToolResult("cfn-lint", cfn_lint(settings)), params]

@@ -1,0 +1,85 @@
+"""infra/endpoint.yaml deployed on the sandbox in each environment's configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from pipeline.local.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
+
+
+@pytest.fixture(scope="module")
+def aws(built):
+    manifest = json.loads(built.manifest_file.read_text())
+    with Sandbox() as sandbox:
+        options = {"endpoint_url": sandbox.url, "region_name": sandbox.region,
+                   "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+        s3 = boto3.client("s3", **options)
+        s3.create_bucket(Bucket="artifacts")
+        key = manifest["artifact"]["s3_key"]
+        s3.upload_file(str(built.artifact_file), "artifacts", key)
+        filled = {  # what the deploy engine fills from the manifest and bootstrap outputs
+            "ModelData": f"s3://artifacts/{key}", "ImageURI": IMAGE,
+            "RoleARN": "arn:aws:iam::123456789012:role/sagemaker-execution",
+            "ModelDigest": manifest["artifact"]["sha256"],
+        }  # fmt: skip
+        yield {"cfn": boto3.client("cloudformation", **options),
+               "sagemaker": boto3.client("sagemaker", **options),
+               "autoscaling": boto3.client("application-autoscaling", **options),
+               "filled": filled}  # fmt: skip
+
+
+def deploy(aws, env: str) -> dict:
+    document = json.loads((ROOT / "infra" / "params" / f"{env}.json").read_text())
+    values = {**document["Parameters"], **aws["filled"], "EndpointName": f"test-{env}"}
+    created = aws["cfn"].create_change_set(
+        StackName=f"diabetes-{env}", ChangeSetName="deploy", ChangeSetType="CREATE",
+        TemplateBody=(ROOT / "infra" / "endpoint.yaml").read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        Tags=[{"Key": k, "Value": v} for k, v in document["Tags"].items()],
+    )  # fmt: skip
+    aws["cfn"].execute_change_set(ChangeSetName=created["Id"])
+    stack = aws["cfn"].describe_stacks(StackName=f"diabetes-{env}")["Stacks"][0]
+    failures = [e.get("ResourceStatusReason") for e in
+                aws["cfn"].describe_stack_events(StackName=f"diabetes-{env}")["StackEvents"]
+                if e["ResourceStatus"].endswith("_FAILED")]  # fmt: skip
+    assert stack["StackStatus"] == "CREATE_COMPLETE", failures
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def test_dev_deploys_serverless_without_canary_or_autoscaling(aws):
+    outputs = deploy(aws, "dev")
+    assert set(outputs) == {"EndpointName", "ModelName", "EndpointConfigName", "ModelData"}
+    assert outputs["EndpointName"] == "test-dev"
+    config = aws["sagemaker"].describe_endpoint_config(
+        EndpointConfigName=outputs["EndpointConfigName"]
+    )
+    variant = config["ProductionVariants"][0]
+    assert variant["VariantName"] == "AllTraffic"
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    endpoint = aws["sagemaker"].describe_endpoint(EndpointName="test-dev")
+    assert endpoint["EndpointStatus"] == "InService"
+    assert "LastDeploymentConfig" not in endpoint, endpoint.get("LastDeploymentConfig")
+
+
+def test_prod_deploys_real_time_with_canary_and_autoscaling(aws):
+    outputs = deploy(aws, "prod")
+    endpoint = aws["sagemaker"].describe_endpoint(EndpointName=outputs["EndpointName"])
+    rollback = endpoint["LastDeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    assert {a["AlarmName"] for a in rollback} == {"diabetes-prod-5xx", "diabetes-prod-latency"}
+    routing = endpoint["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert routing["TrafficRoutingConfiguration"]["Type"] == "CANARY"
+    config = aws["sagemaker"].describe_endpoint_config(
+        EndpointConfigName=outputs["EndpointConfigName"]
+    )
+    assert config["ProductionVariants"][0]["InitialInstanceCount"] == 2
+    targets = aws["autoscaling"].describe_scalable_targets(ServiceNamespace="sagemaker")
+    assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"])
+            for t in targets["ScalableTargets"]] == [
+        ("endpoint/test-prod/variant/AllTraffic", 2, 6)]  # fmt: skip

@@ -1,0 +1,82 @@
+"""`pipeline lint` on the repository's infra/ and on copies with planted faults."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import Settings
+from pipeline.stages import lint
+from tests.conftest import FIXTURES
+from tests.e2e.test_cli import pipeline
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+
+
+def test_every_template_and_parameter_file_passes_lint():
+    results = lint.run(Settings.from_env({}))
+    assert [(r.tool, r.findings) for r in results] == [
+        ("cfn-lint", []),
+        ("parameter files", []),
+    ]
+
+
+@pytest.fixture
+def infra_copy(tmp_path) -> Settings:
+    shutil.copytree(INFRA, tmp_path / "infra")
+    return replace(Settings.from_env({}), infra_dir=tmp_path / "infra")
+
+
+def plant(settings: Settings, fixture: str) -> Path:
+    """Replace dev.json with a bad-parameter fixture."""
+    target = settings.params_dir / "dev.json"
+    target.write_bytes((FIXTURES / "params" / fixture).read_bytes())
+    return target
+
+
+@pytest.mark.parametrize(
+    ("fixture", "key", "message"),
+    [
+        ("unknown_key.json", "InstanceCnt", "is not a parameter of the template"),
+        ("missing_key.json", "EnvironmentName", "is missing and the template has no default"),
+        ("wrong_type.json", "InstanceCount", "'two' is not a number"),
+        ("not_a_string.json", "InstanceCount", "2 must be a string"),
+        ("not_allowed_value.json", "EndpointType", "'Batch' is not one of RealTime, Serverless"),
+        ("bad_pattern.json", "ProjectName", "does not match AllowedPattern"),
+        ("below_min.json", "InstanceCount", "0 is below MinValue 1"),
+        ("pipeline_filled_key.json", "ModelData", "is filled by the pipeline"),
+        ("malformed.json", None, "malformed JSON at line"),
+    ],
+)
+def test_a_bad_parameter_file_is_named_with_its_key(infra_copy, fixture, key, message):
+    target = plant(infra_copy, fixture)
+    problems = lint.validate_params(infra_copy)
+    prefix = f"{target}: {key}: " if key else f"{target}: "
+    assert any(str(p).startswith(prefix) and message in str(p) for p in problems), problems
+
+
+def test_keys_that_differ_between_environments_are_refused(infra_copy):
+    target = plant(infra_copy, "fewer_keys.json")
+    problems = [str(p) for p in lint.validate_params(infra_copy)]
+    assert f"{target}: CanaryWaitSeconds: is set in another environment's file" in problems[0]
+
+
+def test_bad_parameters_exit_two_from_the_cli(infra_copy):
+    plant(infra_copy, "unknown_key.json")
+    result = pipeline("lint", env={"PIPELINE_INFRA_DIR": str(infra_copy.infra_dir)})
+    assert result.returncode == 2
+    assert "InstanceCnt: is not a parameter of the template" in result.stdout
+    assert "| parameter files | 1 | FAIL |" in result.stdout
+
+
+def test_a_planted_template_error_fails_cfn_lint(infra_copy):
+    template = infra_copy.endpoint_template
+    template.write_text(template.read_text().replace(
+        "Type: AWS::SageMaker::Model", "Type: AWS::SageMaker::Modle"))  # fmt: skip
+    findings = lint.cfn_lint(infra_copy)
+    assert any("AWS::SageMaker::Modle" in f for f in findings), findings
+    result = pipeline("lint", env={"PIPELINE_INFRA_DIR": str(infra_copy.infra_dir)})
+    assert result.returncode != 0 and "| cfn-lint |" in result.stdout
