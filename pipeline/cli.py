@@ -119,6 +119,21 @@ def _lint(args: argparse.Namespace, settings: Settings) -> None:
         raise PipelineError(f"{', '.join(r.tool for r in failed)} reported findings (see above)")
 
 
+def _bootstrap(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.errors import ConfigError
+    from pipeline.stages import bootstrap
+
+    if args.account_role == "env" and not (args.artifact_bucket and args.artifact_key):
+        raise ConfigError("--account-role env needs --artifact-bucket and --artifact-key "
+                          "(the build account's bootstrap outputs)")  # fmt: skip
+    outputs = bootstrap.run(
+        settings, args.account_role, args.environment_accounts or [], args.artifact_bucket,
+        args.artifact_key, lambda message: print(message, flush=True),
+    )  # fmt: skip
+    for key, value in sorted(outputs.items()):
+        print(f"{key}={value}")
+
+
 def _summary_table(steps) -> str:
     """Markdown table: readable in a terminal and rendered by $GITHUB_STEP_SUMMARY."""
     lines = ["| stage | time | result | detail |", "|---|---:|---|---|"]
@@ -213,6 +228,21 @@ def build_parser() -> argparse.ArgumentParser:
         "Needs no AWS access. Exit 2 for invalid parameter files, 1 for linter findings.",
     )
     p.set_defaults(handler=_lint)
+
+    p = sub.add_parser(
+        "bootstrap",
+        help="deploy infra/bootstrap.yaml in this account and print its outputs",
+        description="Deploy the once-per-account stack: in the build account the artifact "
+        "bucket and its KMS key, in an environment account the SageMaker execution role "
+        "(`both` for one account doing both). Uses the standard AWS credentials and "
+        "AWS_ENDPOINT_URL; waits, then prints the outputs later stages resolve values from.",
+    )
+    p.add_argument("--account-role", choices=["build", "env", "both"], default="both")
+    p.add_argument("--environment-accounts", nargs="*", metavar="ACCOUNT_ID",
+                   help="(build) accounts whose execution roles may read models/")  # fmt: skip
+    p.add_argument("--artifact-bucket", default="", help="(env) the build account's bucket")
+    p.add_argument("--artifact-key", default="", help="(env) the build account's key ARN")
+    p.set_defaults(handler=_bootstrap)
 
     p = sub.add_parser(
         "sandbox",
