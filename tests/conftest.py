@@ -42,3 +42,14 @@ def expected_predictions(model_file: Path, payload: Path) -> np.ndarray:
         doc = doc["instances"] if isinstance(doc, dict) else doc
         rows = np.asarray(doc, dtype=float).reshape(-1, 10)
     return joblib.load(model_file).predict(rows)
+
+
+@pytest.fixture(scope="session")
+def shared_sandbox():
+    """One sandbox for the functional modules that only add their own, uniquely named stacks,
+    buckets and endpoints: each sandbox costs seconds to start, and its first endpoint more.
+    Tests that stop, kill or reconfigure a sandbox start their own."""
+    from pipeline.local.sandbox import Sandbox
+
+    with Sandbox() as sandbox:
+        yield sandbox

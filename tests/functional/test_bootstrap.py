@@ -7,15 +7,13 @@ import os
 import boto3
 import pytest
 
-from pipeline.local.sandbox import Sandbox
 from tests.e2e.test_cli import pipeline
 
 
 @pytest.fixture(scope="module")
-def sandbox_env():
-    with Sandbox() as sandbox:
-        yield {**sandbox.env, "AWS_CONFIG_FILE": os.devnull,
-               "AWS_SHARED_CREDENTIALS_FILE": os.devnull}  # fmt: skip
+def sandbox_env(shared_sandbox):
+    return {**shared_sandbox.env, "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull}  # fmt: skip
 
 
 def test_bootstrap_deploys_and_prints_the_outputs_then_is_a_no_op(sandbox_env):

@@ -22,26 +22,27 @@ NO_CHANGES = (
 _names = itertools.count(1)
 # The sandbox really serves endpoints, so stacks point at a real artifact (two keys, so an
 # update changes ModelDataUrl).
-A = "s3://artifacts/models/a/model.tar.gz"
-B = "s3://artifacts/models/b/model.tar.gz"
+A = "s3://corrections-artifacts/models/a/model.tar.gz"
+B = "s3://corrections-artifacts/models/b/model.tar.gz"
 
 
 def upload_artifacts(options: dict, artifact) -> None:
     s3 = boto3.client("s3", **options)
-    s3.create_bucket(Bucket="artifacts")
+    if "corrections-artifacts" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket="corrections-artifacts")
     for uri in (A, B):
-        s3.upload_file(str(artifact), "artifacts", uri.removeprefix("s3://artifacts/"))
+        s3.upload_file(str(artifact), "corrections-artifacts",
+                       uri.removeprefix("s3://corrections-artifacts/"))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def clients(built):
-    with Sandbox() as sandbox:
-        options = {
-            "endpoint_url": sandbox.url, "region_name": sandbox.region,
-            "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
-        }  # fmt: skip
-        upload_artifacts(options, built.artifact_file)
-        yield boto3.client("cloudformation", **options), boto3.client("sagemaker", **options)
+def clients(built, shared_sandbox):
+    options = {
+        "endpoint_url": shared_sandbox.url, "region_name": shared_sandbox.region,
+        "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
+    }  # fmt: skip
+    upload_artifacts(options, built.artifact_file)
+    return boto3.client("cloudformation", **options), boto3.client("sagemaker", **options)
 
 
 def params(model_data: str) -> list[dict]:
@@ -234,11 +235,13 @@ def test_alarms_and_autoscaling_resolve_in_outputs_and_exist(clients, full_stack
     alarms = boto3.client("cloudwatch", **options).describe_alarms(AlarmNames=["full-5xx"])
     assert alarms["MetricAlarms"][0]["MetricName"] == "Invocation5XXErrors"
     scaling = boto3.client("application-autoscaling", **options)
-    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    targets = scaling.describe_scalable_targets(
+        ServiceNamespace="sagemaker", ResourceIds=[target])["ScalableTargets"]  # fmt: skip
     assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
         (target, 1, 4)
     ]
-    policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    policies = scaling.describe_scaling_policies(
+        ServiceNamespace="sagemaker", ResourceId=target)["ScalingPolicies"]  # fmt: skip
     assert [p["PolicyARN"] for p in policies] == [full_stack["ScalingPolicyArn"]]
 
 

@@ -8,31 +8,28 @@ from pathlib import Path
 import boto3
 import pytest
 
-from pipeline.local.sandbox import Sandbox
-
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 
 
 @pytest.fixture(scope="module")
-def aws(built):
+def aws(built, shared_sandbox):
     manifest = json.loads(built.manifest_file.read_text())
-    with Sandbox() as sandbox:
-        options = {"endpoint_url": sandbox.url, "region_name": sandbox.region,
-                   "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
-        s3 = boto3.client("s3", **options)
-        s3.create_bucket(Bucket="artifacts")
-        key = manifest["artifact"]["s3_key"]
-        s3.upload_file(str(built.artifact_file), "artifacts", key)
-        filled = {  # what the deploy engine fills from the manifest and bootstrap outputs
-            "ModelData": f"s3://artifacts/{key}", "ImageURI": IMAGE,
-            "RoleARN": "arn:aws:iam::123456789012:role/sagemaker-execution",
-            "ModelDigest": manifest["artifact"]["sha256"],
-        }  # fmt: skip
-        yield {"cfn": boto3.client("cloudformation", **options),
-               "sagemaker": boto3.client("sagemaker", **options),
-               "autoscaling": boto3.client("application-autoscaling", **options),
-               "filled": filled}  # fmt: skip
+    options = {"endpoint_url": shared_sandbox.url, "region_name": shared_sandbox.region,
+               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    s3 = boto3.client("s3", **options)
+    s3.create_bucket(Bucket="endpoint-stack-artifacts")
+    key = manifest["artifact"]["s3_key"]
+    s3.upload_file(str(built.artifact_file), "endpoint-stack-artifacts", key)
+    filled = {  # what the deploy engine fills from the manifest and bootstrap outputs
+        "ModelData": f"s3://endpoint-stack-artifacts/{key}", "ImageURI": IMAGE,
+        "RoleARN": "arn:aws:iam::123456789012:role/sagemaker-execution",
+        "ModelDigest": manifest["artifact"]["sha256"],
+    }  # fmt: skip
+    return {"cfn": boto3.client("cloudformation", **options),
+            "sagemaker": boto3.client("sagemaker", **options),
+            "autoscaling": boto3.client("application-autoscaling", **options),
+            "filled": filled}  # fmt: skip
 
 
 def deploy(aws, env: str) -> dict:
@@ -79,7 +76,9 @@ def test_prod_deploys_real_time_with_canary_and_autoscaling(aws):
         EndpointConfigName=outputs["EndpointConfigName"]
     )
     assert config["ProductionVariants"][0]["InitialInstanceCount"] == 2
-    targets = aws["autoscaling"].describe_scalable_targets(ServiceNamespace="sagemaker")
+    targets = aws["autoscaling"].describe_scalable_targets(
+        ServiceNamespace="sagemaker", ResourceIds=["endpoint/test-prod/variant/AllTraffic"]
+    )
     assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"])
             for t in targets["ScalableTargets"]] == [
         ("endpoint/test-prod/variant/AllTraffic", 2, 6)]  # fmt: skip

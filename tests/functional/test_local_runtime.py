@@ -24,7 +24,7 @@ from tests.conftest import FIXTURES
 
 TEMPLATE = (FIXTURES / "templates" / "endpoint_stack.yaml").read_text()
 GOLDEN_ROWS = np.loadtxt(FIXTURES / "payloads" / "many_rows.csv", delimiter=",")
-BUCKET = "artifacts"
+BUCKET = "runtime-artifacts"
 
 
 def _artifact(tmp: Path, name: str, model_file: Path, handler: Path) -> Path:
@@ -35,7 +35,7 @@ def _artifact(tmp: Path, name: str, model_file: Path, handler: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def env(built, tmp_path_factory):
+def env(built, tmp_path_factory, shared_sandbox):
     """A sandbox with three artifacts: model A, model B (A shifted by +100), a broken one."""
     tmp = tmp_path_factory.mktemp("runtime")
     shifted = joblib.load(built.model_file)
@@ -47,23 +47,21 @@ def env(built, tmp_path_factory):
         "broken": _artifact(tmp, "broken", built.model_file,
                             FIXTURES / "handlers" / "broken_model_fn.py"),
     }  # fmt: skip
-    with Sandbox() as sandbox:
-        options = {"region_name": sandbox.region, "aws_access_key_id": "testing",
-                   "aws_secret_access_key": "testing"}  # fmt: skip
-        s3 = boto3.client("s3", endpoint_url=sandbox.url, **options)
-        s3.create_bucket(Bucket=BUCKET)
-        for key, path in artifacts.items():
-            s3.upload_file(str(path), BUCKET, f"models/{key}/model.tar.gz")
-        yield {
-            "sandbox": sandbox,
-            "cfn": boto3.client("cloudformation", endpoint_url=sandbox.url, **options),
-            "sagemaker": boto3.client("sagemaker", endpoint_url=sandbox.url, **options),
-            "runtime": boto3.client(
-                "sagemaker-runtime", endpoint_url=sandbox.runtime_url, **options
-            ),
-            "expected_a": joblib.load(built.model_file).predict(GOLDEN_ROWS),
-            "expected_b": shifted.predict(GOLDEN_ROWS),
-        }
+    sandbox = shared_sandbox
+    options = {"region_name": sandbox.region, "aws_access_key_id": "testing",
+               "aws_secret_access_key": "testing"}  # fmt: skip
+    s3 = boto3.client("s3", endpoint_url=sandbox.url, **options)
+    s3.create_bucket(Bucket=BUCKET)
+    for key, path in artifacts.items():
+        s3.upload_file(str(path), BUCKET, f"models/{key}/model.tar.gz")
+    return {
+        "sandbox": sandbox,
+        "cfn": boto3.client("cloudformation", endpoint_url=sandbox.url, **options),
+        "sagemaker": boto3.client("sagemaker", endpoint_url=sandbox.url, **options),
+        "runtime": boto3.client("sagemaker-runtime", endpoint_url=sandbox.runtime_url, **options),
+        "expected_a": joblib.load(built.model_file).predict(GOLDEN_ROWS),
+        "expected_b": shifted.predict(GOLDEN_ROWS),
+    }
 
 
 def uri(key: str) -> str:
