@@ -24,6 +24,16 @@ def build_artifact() -> Settings:
     return settings
 
 
+def timed(fn, n: int) -> list[float]:
+    """Wall-clock seconds of `n` calls of `fn`."""
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

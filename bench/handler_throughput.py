@@ -12,7 +12,6 @@ Target: at least 4x the baseline.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -23,6 +22,7 @@ from bench.common import (  # noqa: E402
     build_artifact,
     median,
     patch_collections_mapping,
+    timed,
     write_results,
 )
 from model import inference  # noqa: E402
@@ -46,15 +46,6 @@ def make_payload() -> tuple[str, int]:
         size += len(line)
         rows += 1
     return "".join(body), rows
-
-
-def time_it(fn, rounds: int) -> list[float]:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def main() -> int:
@@ -87,8 +78,8 @@ def main() -> int:
     for accept in ("application/json", "text/csv"):
         timings = {"ours": [], "stock": []}
         for _ in range(ROUNDS):  # interleaved, so drift on a shared machine hits both alike
-            timings["ours"] += time_it(ours(accept), 1)
-            timings["stock"] += time_it(stock(accept), 1)
+            timings["ours"] += timed(ours(accept), 1)
+            timings["stock"] += timed(stock(accept), 1)
         ours_rps = rows / median(timings["ours"])
         stock_rps = rows / median(timings["stock"])
         figures["results"][accept] = {

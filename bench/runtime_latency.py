@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-from bench.common import build_artifact, write_results  # noqa: E402
+from bench.common import build_artifact, timed, write_results  # noqa: E402
 from pipeline.local.sandbox import Sandbox  # noqa: E402
 
 TEMPLATE = (ROOT / "tests" / "fixtures" / "templates" / "endpoint_stack.yaml").read_text()
@@ -30,15 +30,6 @@ def percentiles(samples: list[float]) -> dict:
     ordered = sorted(samples)
     return {"p50_ms": statistics.median(ordered) * 1000,
             "p99_ms": ordered[int(len(ordered) * 0.99)] * 1000, "n": len(ordered)}  # fmt: skip
-
-
-def timed(fn, n: int) -> list[float]:
-    samples = []
-    for _ in range(n):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    return samples
 
 
 def http_post(url: str, path: str):

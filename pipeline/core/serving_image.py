@@ -23,8 +23,6 @@ class ServingImage:
     packages: dict[str, Spec]
     accounts: dict[str, str]
     domains: dict[str, str]
-    max_request_bytes: int
-    invocation_timeout_seconds: int
 
     @property
     def name(self) -> str:
@@ -83,7 +81,6 @@ def parse(data: dict, source: str) -> ServingImage:
             raise ConfigError(
                 f"{source} [registry.accounts] {region}: {account!r} is not a 12-digit account id"
             )
-    serving = _require(data, "serving", dict, source)
     return ServingImage(
         repository=_require(data, "repository", str, source),
         tag=_require(data, "tag", str, source),
@@ -91,8 +88,4 @@ def parse(data: dict, source: str) -> ServingImage:
         packages=packages,
         accounts=dict(accounts),
         domains=dict(registry.get("domains", {})),
-        max_request_bytes=_require(serving, "max_request_bytes", int, f"{source} [serving]"),
-        invocation_timeout_seconds=_require(
-            serving, "invocation_timeout_seconds", int, f"{source} [serving]"
-        ),
     )
