@@ -105,7 +105,7 @@ def _lint(args: argparse.Namespace, settings: Settings) -> None:
     from pipeline.errors import ConfigError
     from pipeline.stages import lint
 
-    results = lint.run(settings)
+    results = lint.run(settings, lambda message: print(message, flush=True))
     for result in results:
         for finding in result.findings:
             print(f"{result.tool}: {finding}")
@@ -223,9 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "lint",
         help="lint the CloudFormation templates and validate the parameter files",
-        description="Run cfn-lint (config: .cfnlintrc.yaml) on every template in infra/ and "
-        "validate every infra/params/<env>.json against infra/endpoint.yaml's Parameters. "
-        "Needs no AWS access. Exit 2 for invalid parameter files, 1 for linter findings.",
+        description="Run cfn-lint (config: .cfnlintrc.yaml) and checkov (offline, in its own "
+        "environment, created on first use under PIPELINE_TOOLS_DIR) on every template in "
+        "infra/ and validate every infra/params/<env>.json against infra/endpoint.yaml's "
+        "Parameters. Needs no AWS access. Exit 2 for invalid parameter files, 1 for linter "
+        "findings.",
     )
     p.set_defaults(handler=_lint)
 

@@ -7,7 +7,7 @@ so tests can build their own snapshot.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import model as _model_package
@@ -17,10 +17,17 @@ MODEL_NAME_ENV = "PIPELINE_MODEL_NAME"
 QUALITY_GATE_ENV = "PIPELINE_QUALITY_GATE"
 SANDBOX_STATE_ENV = "PIPELINE_SANDBOX_STATE"
 INFRA_DIR_ENV = "PIPELINE_INFRA_DIR"
+# Isolated environments of tools with clashing pins (pipeline/tools/).
+TOOLS_DIR_ENV = "PIPELINE_TOOLS_DIR"
 
 DEFAULT_MODEL_NAME = "diabetes-linear"
 
 MODEL_DIR = Path(_model_package.__file__).resolve().parent
+
+
+def default_tools_dir(env) -> Path:
+    cache = env.get("XDG_CACHE_HOME") or Path(env.get("HOME") or Path.home()) / ".cache"
+    return Path(cache) / "sagemaker-cfn-pipeline" / "tools"
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class Settings:
     quality_gate_file: Path = MODEL_DIR / "quality-gate.toml"
     sandbox_state_file: Path | None = None  # default: <build_dir>/sandbox.json
     infra_dir: Path = MODEL_DIR.parent / "infra"
+    tools_dir: Path = field(default_factory=lambda: default_tools_dir(os.environ))
 
     @property
     def endpoint_template(self) -> Path:
@@ -77,4 +85,7 @@ class Settings:
             quality_gate_file=Path(env.get(QUALITY_GATE_ENV, MODEL_DIR / "quality-gate.toml")),
             sandbox_state_file=Path(env[SANDBOX_STATE_ENV]) if env.get(SANDBOX_STATE_ENV) else None,
             infra_dir=Path(env.get(INFRA_DIR_ENV, MODEL_DIR.parent / "infra")),
+            tools_dir=Path(env[TOOLS_DIR_ENV])
+            if env.get(TOOLS_DIR_ENV)
+            else default_tools_dir(env),
         )

@@ -1,6 +1,7 @@
 """`pipeline lint`: the CloudFormation templates and parameter files, before any AWS call.
 
-cfn-lint runs on every template in infra/ (config: .cfnlintrc.yaml); every parameter file
+cfn-lint runs on every template in infra/ (config: .cfnlintrc.yaml); checkov (policy checks,
+offline, in its own environment: pipeline/tools/) on the same templates; every parameter file
 in infra/params/ is validated against the endpoint template's Parameters (the pure checks
 are in pipeline.core.params). Templates are decoded with cfn-lint's decoder, which
 understands !Ref and the other short forms.
@@ -11,11 +12,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline import tools
 from pipeline.core.params import PIPELINE_FILLED, Problem, check_file, check_same_keys
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import Settings
 
 
@@ -59,14 +62,13 @@ def validate_params(settings: Settings) -> list[Problem]:
 
 
 def cfn_lint(settings: Settings) -> list[str]:
-    templates = sorted(str(p) for p in settings.infra_dir.glob("*.yaml"))
-    if not templates:
+    if not templates(settings):
         return [f"{settings.infra_dir}: no templates found"]
     executable = Path(sys.executable).with_name("cfn-lint")  # installed with this package
     if not executable.exists():
         raise ConfigError(f"{executable} not found; install the project (`pip install -e .`)")
     result = subprocess.run(
-        [str(executable), "--format", "parseable", *templates],
+        [str(executable), "--format", "parseable", *templates(settings)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     findings = [line for line in result.stdout.splitlines() if line.strip()]
@@ -75,6 +77,58 @@ def cfn_lint(settings: Settings) -> list[str]:
     return findings
 
 
-def run(settings: Settings) -> list[ToolResult]:
+def templates(settings: Settings) -> list[str]:
+    return sorted(str(p) for p in settings.infra_dir.glob("*.yaml"))
+
+
+def checkov(settings: Settings, progress: Callable[[str], None]) -> list[str]:
+    """Failed checks, parse errors, and skips that give no reason, as findings."""
+    if not templates(settings):
+        return [f"{settings.infra_dir}: no templates found"]
+    bin_dir = tools.environment("checkov", settings.tools_dir, progress)
+    files = [arg for path in templates(settings) for arg in ("--file", path)]
+    result = subprocess.run(
+        [str(bin_dir / "checkov"), "--skip-download", "--framework", "cloudformation",
+         "--external-checks-dir", str(tools.CHECKOV_CHECKS), "--output", "json",
+         *files],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    try:
+        reports = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        detail = (result.stderr or result.stdout).strip()[-800:]
+        raise PipelineError(
+            f"checkov exited {result.returncode} without a JSON report: {detail}"
+        ) from None
+    findings = []
+    for report in reports if isinstance(reports, list) else [reports]:
+        if report.get("summary", {}).get("parsing_errors"):
+            findings += [f"{path}: checkov could not parse it"
+                         for path in report["results"].get("parsing_errors", [])]  # fmt: skip
+        results = report.get("results", {})
+        for check in results.get("failed_checks", []):
+            findings.append(f"{_template(settings, check)}: {check['resource']}: "
+                            f"{check['check_id']} {check['check_name']}")  # fmt: skip
+        for check in results.get("skipped_checks", []):
+            # checkov fills in this text when a skip has no `comment`
+            comment = (check.get("check_result") or {}).get("suppress_comment") or ""
+            if comment.strip() in ("", "No comment provided"):
+                findings.append(f"{_template(settings, check)}: {check['resource']}: "
+                                f"{check['check_id']} is skipped without a reason; add a "
+                                "`comment` to its Metadata.checkov.skip entry")  # fmt: skip
+    if result.returncode and not findings:
+        findings = [f"checkov exited {result.returncode}: {result.stderr.strip()[-500:]}"]
+    return findings
+
+
+def _template(settings: Settings, check: dict) -> str:
+    return check.get("file_abs_path") or str(settings.infra_dir / check["file_path"].lstrip("/"))
+
+
+def run(settings: Settings, progress: Callable[[str], None] = lambda _: None) -> list[ToolResult]:
     params = ToolResult("parameter files", [str(p) for p in validate_params(settings)])
-    return [ToolResult("cfn-lint", cfn_lint(settings)), params]
+    return [
+        ToolResult("cfn-lint", cfn_lint(settings)),
+        ToolResult("checkov", checkov(settings, progress)),
+        params,
+    ]

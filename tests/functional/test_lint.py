@@ -20,6 +20,7 @@ def test_every_template_and_parameter_file_passes_lint():
     results = lint.run(Settings.from_env({}))
     assert [(r.tool, r.findings) for r in results] == [
         ("cfn-lint", []),
+        ("checkov", []),
         ("parameter files", []),
     ]
 
@@ -78,3 +79,39 @@ def test_a_planted_template_error_fails_cfn_lint(infra_copy):
         "Type: AWS::SageMaker::Model", "Type: AWS::SageMaker::Modle"))  # fmt: skip
     findings = lint.cfn_lint(infra_copy)
     assert any("AWS::SageMaker::Modle" in f for f in findings), findings
+
+
+@pytest.fixture(scope="module")
+def planted_checkov_findings(tmp_path_factory) -> tuple[Path, list[str]]:
+    """One checkov run over three templates, each planting one violation."""
+    infra = tmp_path_factory.mktemp("planted") / "infra"
+    infra.mkdir()
+    for name in ("unencrypted_bucket.yaml", "wildcard_iam_action.yaml", "skip_without_reason.yaml"):
+        shutil.copy(FIXTURES / "templates" / name, infra / name)
+    settings = replace(Settings.from_env(), infra_dir=infra)
+    return infra, lint.checkov(settings, progress=print)
+
+
+def test_an_unencrypted_bucket_fails_the_projects_sse_kms_policy(planted_checkov_findings):
+    infra, findings = planted_checkov_findings
+    mine = [f for f in findings if f.startswith(f"{infra / 'unencrypted_bucket.yaml'}: ")]
+    assert mine == [
+        f"{infra / 'unencrypted_bucket.yaml'}: AWS::S3::Bucket.PlainBucket: CKV_PIPELINE_1 "
+        "Ensure the S3 bucket encrypts by default with SSE-KMS"
+    ]
+
+
+def test_a_wildcard_iam_action_fails_checkov(planted_checkov_findings):
+    infra, findings = planted_checkov_findings
+    prefix = f"{infra / 'wildcard_iam_action.yaml'}: AWS::IAM::ManagedPolicy.EverythingPolicy: "
+    ids = {f.removeprefix(prefix).split()[0] for f in findings if f.startswith(prefix)}
+    # permissions management, privilege escalation and unconstrained writes, at least
+    assert {"CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111"} <= ids, findings
+
+
+def test_a_skip_without_a_reason_is_a_finding(planted_checkov_findings):
+    infra, findings = planted_checkov_findings
+    assert (
+        f"{infra / 'skip_without_reason.yaml'}: AWS::SNS::Topic.Topic: CKV_AWS_26 is "
+        "skipped without a reason; add a `comment` to its Metadata.checkov.skip entry" in findings
+    )

@@ -1,0 +1,1 @@
+"""checkov policies of this project (see s3_sse_kms.py); checkov imports this directory."""
