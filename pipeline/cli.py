@@ -119,6 +119,64 @@ def _lint(args: argparse.Namespace, settings: Settings) -> None:
         raise PipelineError(f"{', '.join(r.tool for r in failed)} reported findings (see above)")
 
 
+class ProgressBar:
+    """Bytes sent so far, on stderr: a redrawn bar on a terminal, else a line per 10%."""
+
+    def __init__(self, label: str, total: int, stream=sys.stderr):
+        self.label, self.total, self.stream = label, max(total, 1), stream
+        self.done, self.started, self.last_decile = 0, time.monotonic(), -1
+        self.tty = stream.isatty()
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        fraction = min(self.done / self.total, 1.0)
+        rate = self.done / max(time.monotonic() - self.started, 1e-9) / 1e6
+        text = (f"{self.label} [{'#' * int(fraction * 30):<30}] {fraction:6.1%} "
+                f"{self.done / 1e6:.1f}/{self.total / 1e6:.1f} MB {rate:.1f} MB/s")  # fmt: skip
+        if self.tty:
+            self.stream.write("\r" + text + ("\n" if self.done >= self.total else ""))
+        elif int(fraction * 10) > self.last_decile:
+            self.last_decile = int(fraction * 10)
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _upload(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.stages import upload
+
+    size = settings.artifact_file.stat().st_size if settings.artifact_file.exists() else 0
+    bar = ProgressBar("upload", size)
+    result = upload.run(settings, args.bucket, bar, lambda message: print(message, flush=True))
+    if result.uploaded:
+        rate = result.size / max(result.seconds, 1e-9) / 1e6
+        print(f"uploaded {result.size} bytes in {result.seconds:.2f} s ({rate:.1f} MB/s); "
+              "S3's SHA-256 checksum matches")  # fmt: skip
+    else:
+        print("already uploaded: the same bytes are at the key (S3's checksum matches); skipped")
+    print(f"manifest: {result.manifest_note}")
+    print(result.uri)
+
+
+def _test(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.stages import template_tests
+
+    report = template_tests.run(settings, lambda message: print(message, flush=True))
+    rows = [("test", "stack", "endpoint", "checks", "result")]
+    for r in report.results:
+        failed = [f"{check}: {problem}" for check, problem in r.checks.items() if problem != "ok"]
+        rows.append((r.test, r.stack or "-", r.endpoint, "; ".join(failed) or
+                     ", ".join(r.checks), "pass" if r.passed else "FAIL"))  # fmt: skip
+    table = "\n".join("| " + " | ".join(row) + " |" for row in rows[:1] + [
+        ("---",) * 5] + rows[1:])  # fmt: skip
+    print(table)
+    _write_step_summary(f"### taskcat template tests\n\n{table}\n")
+    print(f"taskcat: {report.seconds:.1f} s; report {report.report_file}")
+    if report.leftovers:
+        print("NOT deleted (delete these by hand):\n  " + "\n  ".join(report.leftovers))
+    if not report.passed:
+        raise PipelineError(report.error or "template tests failed (see the table above)")
+
+
 def _bootstrap(args: argparse.Namespace, settings: Settings) -> None:
     from pipeline.errors import ConfigError
     from pipeline.stages import bootstrap
@@ -142,13 +200,18 @@ def _summary_table(steps) -> str:
     return "\n".join(lines)
 
 
-def _print_summary(steps) -> None:
-    table = _summary_table(steps)
-    print(table)
+def _write_step_summary(markdown: str) -> None:
+    """Append to the GitHub Actions job summary, when running there."""
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as handle:
-            handle.write("## deploy-local\n\n" + table + "\n")
+            handle.write(markdown)
+
+
+def _print_summary(steps) -> None:
+    table = _summary_table(steps)
+    print(table)
+    _write_step_summary("## deploy-local\n\n" + table + "\n")
 
 
 def _deploy_local(args: argparse.Namespace, settings: Settings) -> None:
@@ -230,6 +293,32 @@ def build_parser() -> argparse.ArgumentParser:
         "findings.",
     )
     p.set_defaults(handler=_lint)
+
+    p = sub.add_parser(
+        "upload",
+        help="upload build/model.tar.gz and its manifest to the artifact bucket",
+        description="Check build/model.tar.gz against build/manifest.json, upload both under "
+        "the manifest's content-addressed key (multipart, bounded memory, progress on "
+        "stderr), then check the object against the SHA-256 checksum S3 computed. The same "
+        "bytes already there are skipped; different bytes at the key are refused (exit 1). "
+        "The bucket is this account's bootstrap output ArtifactBucketName unless --bucket "
+        "is given. Prints the S3 URI.",
+    )
+    p.add_argument("--bucket", help="artifact bucket (default: from the bootstrap stack)")
+    p.set_defaults(handler=_upload)
+
+    p = sub.add_parser(
+        "test",
+        help="taskcat template tests of infra/endpoint.yaml, one per environment",
+        description="Run the tests of .taskcat.yml with taskcat (in its own environment, "
+        "created on first use) against the account and region of the standard AWS "
+        "variables. Each test uses its environment's parameter file plus the uploaded "
+        "artifact, the serving image, the bootstrap role and a unique endpoint name; it "
+        "passes when the stack is CREATE_COMPLETE, the endpoint InService, the outputs "
+        "resolve and a golden example is predicted. Stacks are always deleted; leftovers "
+        "are listed. Needs `bootstrap` and `upload` first. Report: build/taskcat/.",
+    )
+    p.set_defaults(handler=_test)
 
     p = sub.add_parser(
         "bootstrap",

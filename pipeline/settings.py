@@ -17,10 +17,14 @@ MODEL_NAME_ENV = "PIPELINE_MODEL_NAME"
 QUALITY_GATE_ENV = "PIPELINE_QUALITY_GATE"
 SANDBOX_STATE_ENV = "PIPELINE_SANDBOX_STATE"
 INFRA_DIR_ENV = "PIPELINE_INFRA_DIR"
+PROJECT_ENV = (
+    "PIPELINE_PROJECT"  # the ProjectName of the stacks: <project>-bootstrap, <project>-<env>
+)
 # Isolated environments of tools with clashing pins (pipeline/tools/).
 TOOLS_DIR_ENV = "PIPELINE_TOOLS_DIR"
 
 DEFAULT_MODEL_NAME = "diabetes-linear"
+DEFAULT_PROJECT = "diabetes"
 
 MODEL_DIR = Path(_model_package.__file__).resolve().parent
 
@@ -35,6 +39,7 @@ class Settings:
     build_dir: Path
     model_dir: Path = MODEL_DIR
     model_name: str = DEFAULT_MODEL_NAME
+    project: str = DEFAULT_PROJECT
     quality_gate_file: Path = MODEL_DIR / "quality-gate.toml"
     sandbox_state_file: Path | None = None  # default: <build_dir>/sandbox.json
     infra_dir: Path = MODEL_DIR.parent / "infra"
@@ -43,6 +48,10 @@ class Settings:
     @property
     def endpoint_template(self) -> Path:
         return self.infra_dir / "endpoint.yaml"
+
+    @property
+    def taskcat_file(self) -> Path:
+        return self.infra_dir.parent / ".taskcat.yml"
 
     @property
     def params_dir(self) -> Path:
@@ -82,6 +91,7 @@ class Settings:
         return cls(
             build_dir=Path(env.get(BUILD_DIR_ENV, "build")),
             model_name=env.get(MODEL_NAME_ENV, DEFAULT_MODEL_NAME),
+            project=env.get(PROJECT_ENV, DEFAULT_PROJECT),
             quality_gate_file=Path(env.get(QUALITY_GATE_ENV, MODEL_DIR / "quality-gate.toml")),
             sandbox_state_file=Path(env[SANDBOX_STATE_ENV]) if env.get(SANDBOX_STATE_ENV) else None,
             infra_dir=Path(env.get(INFRA_DIR_ENV, MODEL_DIR.parent / "infra")),

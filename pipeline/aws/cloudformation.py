@@ -6,10 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import boto3
 from botocore.exceptions import ClientError, WaiterError
 
-from pipeline.aws.errors import AwsError
+from pipeline.aws.errors import AwsError, new_client
 from pipeline.errors import PipelineError
 
 NO_CHANGES = "didn't contain changes"
@@ -17,7 +16,7 @@ NO_CHANGES = "didn't contain changes"
 
 class CloudFormation:
     def __init__(self, client=None, progress: Callable[[str], None] = lambda _: None):
-        self._client = client or boto3.client("cloudformation")
+        self._client = client or new_client("cloudformation")
         self._progress = progress
 
     def _call(self, fn, **kwargs):

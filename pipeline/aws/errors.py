@@ -1,6 +1,19 @@
 """Errors the AWS wrappers raise, so callers never see botocore's ClientError."""
 
-from pipeline.errors import PipelineError
+import boto3
+from botocore.exceptions import NoRegionError
+
+from pipeline.errors import ConfigError, PipelineError
+
+
+def new_client(service: str):
+    """A boto3 client from the standard chain (AWS_ENDPOINT_URL*, AWS_DEFAULT_REGION, ...)."""
+    try:
+        return boto3.client(service)
+    except NoRegionError:
+        raise ConfigError(f"{service}: no AWS region configured; set AWS_DEFAULT_REGION "
+                          "(for the embedded sandbox: `python -m pipeline sandbox up "
+                          "--print-env`)") from None  # fmt: skip
 
 
 class AwsError(PipelineError):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-import boto3
 from botocore.exceptions import ClientError
 
-from pipeline.aws.errors import AwsError, NotFound
+from pipeline.aws.errors import AwsError, NotFound, new_client
 
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
@@ -23,7 +25,7 @@ def parse_uri(uri: str) -> tuple[str, str]:
 
 class S3:
     def __init__(self, client=None):
-        self._client = client or boto3.client("s3")
+        self._client = client or new_client("s3")
 
     def _call(self, what: str, fn, **kwargs):
         try:
@@ -31,6 +33,8 @@ class S3:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             kind = NotFound if code in _MISSING else AwsError
+            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                kind = AlreadyExists
             raise kind(f"{what}: {code or exc}", code) from None
 
     def download(self, bucket: str, key: str, dest: Path) -> None:
@@ -42,3 +46,93 @@ class S3:
         answer = self._call(f"s3://{bucket}/{key}", self._client.get_object,
                             Bucket=bucket, Key=key)  # fmt: skip
         return answer["Body"].read()
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        """Size, S3's own SHA-256 checksum and version of an object; None if there is none."""
+        try:
+            answer = self._call(f"s3://{bucket}/{key}", self._client.head_object,
+                                Bucket=bucket, Key=key, ChecksumMode="ENABLED")  # fmt: skip
+        except NotFound:
+            return None
+        return ObjectInfo(answer["ContentLength"], answer.get("ChecksumSHA256"),
+                          answer.get("VersionId"))  # fmt: skip
+
+    def upload_parts(self, bucket: str, key: str, parts: Iterable[bytes],
+                     sent: Callable[[int], None] = lambda _: None) -> None:  # fmt: skip
+        """Multipart upload, one part in memory at a time, never replacing an object.
+
+        Each part carries a SHA-256 checksum that S3 verifies on receipt; completing with
+        If-None-Match: * fails (AlreadyExists) if the key was written meanwhile. Any failure
+        aborts the upload, so no parts are left behind.
+        """
+        where = f"s3://{bucket}/{key}"
+        upload = self._call(where, self._client.create_multipart_upload, Bucket=bucket,
+                            Key=key, ChecksumAlgorithm="SHA256")  # fmt: skip
+        upload_id, done = upload["UploadId"], []
+        try:
+            for number, body in enumerate(parts, start=1):
+                answer = self._call(f"{where} part {number}", self._client.upload_part,
+                                    Bucket=bucket, Key=key, UploadId=upload_id,
+                                    PartNumber=number, Body=body,
+                                    ChecksumAlgorithm="SHA256")  # fmt: skip
+                done.append({"PartNumber": number, "ETag": answer["ETag"],
+                             "ChecksumSHA256": answer["ChecksumSHA256"]})  # fmt: skip
+                sent(len(body))
+            self._call(where, self._client.complete_multipart_upload, Bucket=bucket, Key=key,
+                       UploadId=upload_id, MultipartUpload={"Parts": done},
+                       IfNoneMatch="*")  # fmt: skip
+        except BaseException:
+            with contextlib.suppress(ClientError):  # the original error is the one to report
+                self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
+
+    def delete_version(self, bucket: str, key: str, version_id: str | None) -> None:
+        kwargs = {"VersionId": version_id} if version_id else {}
+        self._call(f"s3://{bucket}/{key}", self._client.delete_object,
+                   Bucket=bucket, Key=key, **kwargs)  # fmt: skip
+
+    def put_new(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        """Write a small object that must not exist yet (AlreadyExists if it does)."""
+        self._call(f"s3://{bucket}/{key}", self._client.put_object, Bucket=bucket, Key=key,
+                   Body=body, ContentType=content_type, IfNoneMatch="*",
+                   ChecksumAlgorithm="SHA256")  # fmt: skip
+
+    def ensure_bucket(self, bucket: str, region: str) -> bool:
+        """Create an unversioned, non-public bucket unless it exists; True if created."""
+        try:
+            self._client.head_bucket(Bucket=bucket)
+            return False
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") not in _MISSING:
+                raise AwsError(f"s3://{bucket}: {exc}") from None
+        location = {} if region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": region}}  # fmt: skip
+        self._call(f"s3://{bucket}", self._client.create_bucket, Bucket=bucket, **location)
+        self._call(f"s3://{bucket}", self._client.put_public_access_block, Bucket=bucket,
+                   PublicAccessBlockConfiguration={name: True for name in (
+                       "BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+                       "RestrictPublicBuckets")})  # fmt: skip
+        return True
+
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        found = []
+        paginator = self._client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                found += [item["Key"] for item in page.get("Contents", [])]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise (NotFound if code in _MISSING else AwsError)(
+                f"s3://{bucket}/{prefix}: {code or exc}", code) from None  # fmt: skip
+        return found
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    checksum_sha256: str | None  # as S3 reports it; "<base64>-<parts>" for multipart
+    version_id: str | None
+
+
+class AlreadyExists(AwsError):
+    """A conditional write found an object at the key (another writer got there first)."""

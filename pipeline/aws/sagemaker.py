@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import boto3
 from botocore.exceptions import ClientError
 
-from pipeline.aws.errors import AwsError, NotFound
+from pipeline.aws.errors import AwsError, NotFound, new_client
 
 
 @dataclass(frozen=True)
@@ -21,7 +20,7 @@ class Endpoint:
 
 class SageMaker:
     def __init__(self, client=None):
-        self._client = client or boto3.client("sagemaker")
+        self._client = client or new_client("sagemaker")
 
     def describe_endpoint(self, name: str) -> Endpoint:
         try:
@@ -38,3 +37,23 @@ class SageMaker:
             variants=tuple(v["VariantName"] for v in answer.get("ProductionVariants", [])),
             failure_reason=answer.get("FailureReason"),
         )
+
+
+class SageMakerRuntime:
+    """InvokeEndpoint through the standard client (AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME honoured)."""
+
+    def __init__(self, client=None):
+        self._client = client or new_client("sagemaker-runtime")
+
+    def invoke(self, endpoint: str, body: str | bytes, content_type: str,
+               accept: str = "application/json") -> bytes:  # fmt: skip
+        try:
+            answer = self._client.invoke_endpoint(
+                EndpointName=endpoint, Body=body, ContentType=content_type, Accept=accept
+            )
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "")
+            message = f"InvokeEndpoint {endpoint}: {code}: {error.get('Message', exc)}"
+            raise AwsError(message, code) from None
+        return answer["Body"].read()

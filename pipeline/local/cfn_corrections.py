@@ -424,12 +424,11 @@ def alarms_and_autoscaling_in_stacks() -> None:
             )  # fmt: skip
             return cls(namespace, resource_id, dimension)
 
-        @classmethod
-        def delete_from_cloudformation_json(
-            cls, resource_name, cloudformation_json, account_id, region_name
-        ):
+        # Stack deletion calls delete() on the created object (moto would otherwise fall
+        # back to the template's unresolved properties).
+        def delete(self, account_id, region_name):
             backend = applicationautoscaling_backends[account_id][region_name]
-            backend.deregister_scalable_target(*_target(cloudformation_json["Properties"]))
+            backend.deregister_scalable_target(self.namespace, self.resource_id, self.dimension)
 
     class StackScalingPolicy(StackModel, CloudFormationModel):
         TYPE = "AWS::ApplicationAutoScaling::ScalingPolicy"
@@ -460,15 +459,12 @@ def alarms_and_autoscaling_in_stacks() -> None:
             )  # fmt: skip
             return cls(policy)
 
-        @classmethod
-        def delete_from_cloudformation_json(
-            cls, resource_name, cloudformation_json, account_id, region_name
-        ):
-            props = cloudformation_json["Properties"]
-            namespace, resource_id, dimension = _target(props)
+        def delete(self, account_id, region_name):
+            policy = self.policy
             applicationautoscaling_backends[account_id][region_name].delete_scaling_policy(
-                props["PolicyName"], namespace, resource_id, dimension
-            )
+                policy.policy_name, policy.service_namespace, policy.resource_id,
+                policy.scalable_dimension,
+            )  # fmt: skip
 
     # moto builds its type map once from CloudFormationModel's subclasses; rebuild it.
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
@@ -577,6 +573,30 @@ def stack_operations_take_time(delay_seconds: float) -> None:
     CloudFormationBackend.execute_change_set = execute_change_set
 
 
+def head_object_reports_composite_checksums() -> None:
+    """AWS: HeadObject with checksum mode on a multipart object returns the composite
+    checksum as "<base64>-<number of parts>" (as GetObject does) with x-amz-checksum-type
+    COMPOSITE. moto's HeadObject dropped the part count, so a composite checksum could not be
+    told from a full-object one (and never matched one computed the way S3 does)."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response.head_object
+
+    @functools.wraps(original)
+    def head_object(self, bucket_name, query, key_name, headers):
+        status, response_headers, body = original(self, bucket_name, query, key_name, headers)
+        version_id = query.get("versionId", [None])[0]
+        if status == 200 and headers.get("x-amz-checksum-mode") == "ENABLED":
+            key = self.backend.head_object(bucket_name, key_name, version_id=version_id)
+            if key is not None and key.checksum_algorithm and key.checksum_type == "COMPOSITE":
+                name = f"x-amz-checksum-{key.checksum_algorithm.lower()}"
+                response_headers[name] = f"{key.checksum_value}-{key.checksum_parts}"
+                response_headers["x-amz-checksum-type"] = "COMPOSITE"
+        return status, response_headers, body
+
+    S3Response.head_object = head_object
+
+
 CORRECTIONS = (
     outputs_after_change_sets,
     no_op_change_set_fails,
@@ -587,6 +607,7 @@ CORRECTIONS = (
     sagemaker_stack_properties_kept,
     kms_key_tags_from_templates,
     condition_references_in_conditions,
+    head_object_reports_composite_checksums,
 )
 
 

@@ -3,12 +3,14 @@ running sandbox with plain boto3: the statuses, reason texts and Outputs AWS doc
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from pipeline.core.checksums import composite_sha256
 from pipeline.local.sandbox import Sandbox
 from tests.conftest import FIXTURES
 
@@ -252,6 +254,51 @@ def test_endpoint_keeps_its_name_and_deployment_config(clients, full_stack):
     config = endpoint["LastDeploymentConfig"]  # DescribeEndpoint's name for it
     assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "CANARY"
     assert config["AutoRollbackConfiguration"]["Alarms"] == [{"AlarmName": "full-5xx"}]
+
+
+def test_deleting_a_stack_with_autoscaling_removes_target_and_policy(clients, full_stack):
+    cfn, _ = clients
+    stack_id = cfn.describe_stacks(StackName="full")["Stacks"][0]["StackId"]
+    cfn.delete_stack(StackName="full")
+    assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == (
+        "DELETE_COMPLETE"
+    )
+    options = {"endpoint_url": cfn.meta.endpoint_url, "region_name": "us-east-1",
+               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    scaling = boto3.client("application-autoscaling", **options)
+    target = "endpoint/diabetes-dev/variant/AllTraffic"
+    assert scaling.describe_scalable_targets(
+        ServiceNamespace="sagemaker", ResourceIds=[target])["ScalableTargets"] == []  # fmt: skip
+    assert scaling.describe_scaling_policies(
+        ServiceNamespace="sagemaker", ResourceId=target)["ScalingPolicies"] == []  # fmt: skip
+
+
+def test_head_object_reports_a_multipart_composite_checksum_with_its_part_count(clients):
+    cfn, _ = clients
+    options = {"endpoint_url": cfn.meta.endpoint_url, "region_name": "us-east-1",
+               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    s3 = boto3.client("s3", **options)
+    parts = [b"a" * (5 * 1024 * 1024), b"tail"]
+    upload = s3.create_multipart_upload(Bucket="corrections-artifacts", Key="composite",
+                                        ChecksumAlgorithm="SHA256")  # fmt: skip
+    done = []
+    for number, body in enumerate(parts, start=1):
+        answer = s3.upload_part(Bucket="corrections-artifacts", Key="composite", Body=body,
+                                UploadId=upload["UploadId"], PartNumber=number,
+                                ChecksumAlgorithm="SHA256")  # fmt: skip
+        done.append({"PartNumber": number, "ETag": answer["ETag"],
+                     "ChecksumSHA256": answer["ChecksumSHA256"]})  # fmt: skip
+    s3.complete_multipart_upload(
+        Bucket="corrections-artifacts", Key="composite", UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": done},
+    )  # fmt: skip
+    expected = composite_sha256(hashlib.sha256(p).digest() for p in parts)
+    head = s3.head_object(Bucket="corrections-artifacts", Key="composite", ChecksumMode="ENABLED")
+    assert expected.endswith("-2")
+    assert head["ChecksumSHA256"] == expected
+    assert head["ChecksumType"] == "COMPOSITE"
+    got = s3.get_object(Bucket="corrections-artifacts", Key="composite", ChecksumMode="ENABLED")
+    assert got["ChecksumSHA256"] == expected  # GetObject already did; HeadObject now agrees
 
 
 def test_stack_delay_keeps_the_stack_in_progress_then_completes():

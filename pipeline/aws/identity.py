@@ -1,0 +1,24 @@
+"""Who and where the pipeline runs as: account id (STS) and region (the standard chain)."""
+
+from __future__ import annotations
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipeline.aws.errors import AwsError, new_client
+from pipeline.errors import ConfigError
+
+
+def region() -> str:
+    name = boto3.session.Session().region_name
+    if not name:
+        raise ConfigError("no AWS region configured; set AWS_DEFAULT_REGION (or AWS_REGION)")
+    return name
+
+
+def account_id(client=None) -> str:
+    try:
+        return (client or new_client("sts")).get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError) as exc:
+        raise AwsError(f"could not identify the AWS account (sts:GetCallerIdentity): {exc}; "
+                       "check the credentials") from None  # fmt: skip
