@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,3 +56,16 @@ def shared_sandbox():
 
     with Sandbox() as sandbox:
         yield sandbox
+
+
+@pytest.fixture(scope="session")
+def bootstrapped(shared_sandbox) -> dict[str, str]:
+    """The environment of the shared sandbox, bootstrapped (idempotent: a no-op if done)."""
+    env = {**shared_sandbox.env, "AWS_CONFIG_FILE": os.devnull,
+           "AWS_SHARED_CREDENTIALS_FILE": os.devnull}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "bootstrap", "--account-role", "both"],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return env

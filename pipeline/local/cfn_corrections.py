@@ -243,8 +243,9 @@ def failing_resources_roll_back() -> None:
     CREATE_FAILED / UPDATE_FAILED event with the reason, and the stack rolls back: a failed
     create ends in ROLLBACK_COMPLETE with what it had created deleted; a failed update ends
     in UPDATE_ROLLBACK_COMPLETE with the previous resources, parameters and Outputs intact.
-    moto let the error escape from ExecuteChangeSet, left the stack in *_IN_PROGRESS, and
-    recorded stack-level events only."""
+    CreateStack likewise returns, and the stack rolls back. moto let the error escape from
+    ExecuteChangeSet and CreateStack, left the stack in *_IN_PROGRESS, and recorded
+    stack-level events only."""
     from moto.cloudformation import parsing
     from moto.cloudformation.models import CloudFormationBackend, OutputMap
 
@@ -286,21 +287,43 @@ def failing_resources_roll_back() -> None:
                 _stack_event(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
                 stack.status = "UPDATE_ROLLBACK_COMPLETE"
             else:
-                _stack_event(stack, "ROLLBACK_IN_PROGRESS", f"{listed} Rollback requested by user.")
-                created = [
-                    (name, r) for name, r in stack.resource_map._parsed_resources.items()
-                    if name in stack.resource_map._resource_json_map and not isinstance(r, str)
-                ]  # fmt: skip
-                stack.resource_map.delete()
-                types = stack.resource_map._resource_json_map
-                for name, resource in created:
-                    physical = resource.physical_resource_id
-                    _event(stack, name, types[name]["Type"], "DELETE_COMPLETE", None, physical)
-                stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)
-                stack.status = "ROLLBACK_COMPLETE"
+                _roll_back_create(stack, listed)
             _stack_event(stack, stack.status)
 
+    def _roll_back_create(stack, listed: str) -> None:
+        _stack_event(stack, "ROLLBACK_IN_PROGRESS", f"{listed} Rollback requested by user.")
+        created = [
+            (name, r) for name, r in stack.resource_map._parsed_resources.items()
+            if name in stack.resource_map._resource_json_map and not isinstance(r, str)
+        ]  # fmt: skip
+        stack.resource_map.delete()
+        types = stack.resource_map._resource_json_map
+        for name, resource in created:
+            physical = resource.physical_resource_id
+            _event(stack, name, types[name]["Type"], "DELETE_COMPLETE", None, physical)
+        stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)
+        stack.status = "ROLLBACK_COMPLETE"
+
     CloudFormationBackend.execute_change_set = execute_change_set
+
+    original_create = CloudFormationBackend.create_stack
+
+    # CreateStack (taskcat uses it) fails the same way: it returns the stack at once, and
+    # the stack rolls back (OnFailure's default, ROLLBACK).
+    @functools.wraps(original_create)
+    def create_stack(self, name, *args, **kwargs):
+        try:
+            return original_create(self, name, *args, **kwargs)
+        except ResourceFailed as failure:
+            stack = next(s for s in self.stacks.values() if s.name == name)
+            _event(stack, failure.logical_id, failure.resource_type, "CREATE_FAILED",
+                   failure.reason)  # fmt: skip
+            _roll_back_create(stack, f"The following resource(s) failed to create: "
+                                     f"[{failure.logical_id}].")  # fmt: skip
+            _stack_event(stack, stack.status)
+            return stack
+
+    CloudFormationBackend.create_stack = create_stack
 
 
 def alarms_and_autoscaling_in_stacks() -> None:

@@ -30,6 +30,8 @@ def read_json(path: Path, produced_by: str) -> dict:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found; run `{produced_by}` first") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc}); run `{produced_by}` again") from None
 

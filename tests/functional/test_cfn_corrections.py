@@ -184,6 +184,23 @@ def test_a_failing_create_rolls_back_to_rollback_complete_with_the_reason(client
     )
 
 
+def test_a_failing_create_stack_returns_and_rolls_back_as_well(clients):
+    cfn, _ = clients
+    stack_id = cfn.create_stack(
+        StackName="bad-create-stack", TemplateBody=OVERRIDE_TEMPLATE,
+        Parameters=params(A) + [
+            {"ParameterKey": "EndpointConfigOverride", "ParameterValue": "missing"}],
+    )["StackId"]  # fmt: skip
+    stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = [e for e in events(cfn, "bad-create-stack") if e[1] == "CREATE_FAILED"]
+    assert [e[0] for e in failed] == ["Endpoint"]
+    cfn.delete_stack(StackName=stack_id)
+    assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == (
+        "DELETE_COMPLETE"
+    )
+
+
 def test_a_failing_update_rolls_back_with_the_previous_resources_intact(clients):
     cfn, sagemaker = clients
     execute_override(cfn, "bad-update", "CREATE", A, "")
