@@ -177,6 +177,70 @@ def _test(args: argparse.Namespace, settings: Settings) -> None:
         raise PipelineError(report.error or "template tests failed (see the table above)")
 
 
+def _markdown_table(header: tuple[str, ...], rows: list[tuple]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _show_preview(result) -> None:
+    from pipeline.stages import deploy
+
+    change_set = result.change_set
+    title = f"change set for {result.stack} ({change_set.kind}, digest {result.digest[:12]})"
+    if change_set.no_changes:
+        body = "no changes"
+    else:
+        body = _markdown_table(("resource", "type", "action", "replaced"),
+                               deploy.preview(change_set))  # fmt: skip
+    print(f"{title}:\n{body}", flush=True)
+    _write_step_summary(f"### {title}\n\n{body}\n\n")
+
+
+def _report_deploy(result) -> None:
+    for note in result.notes:
+        print(note)
+    if result.outputs:
+        print("outputs:")
+        for key, value in sorted(result.outputs.items()):
+            print(f"  {key} = {value}")
+    if result.smoke:
+        print(f"smoke: {result.smoke.endpoint}: {result.smoke.detail}")
+    if result.release_key:
+        print(f"release recorded: {result.release_key}")
+    elif result.dry_run:
+        print("dry run: the change set was deleted; nothing was deployed")
+
+
+def _deploy(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.stages import deploy
+
+    result = deploy.run(
+        settings, args.env, args.digest, args.dry_run, args.wait,
+        progress=lambda message: print(message, flush=True), show_preview=_show_preview,
+    )  # fmt: skip
+    _report_deploy(result)
+
+
+def _smoke(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.stages import smoke
+
+    result = smoke.run(settings, args.env)
+    print(f"smoke: {result.endpoint}: {result.detail}")
+
+
+def _releases(args: argparse.Namespace, settings: Settings) -> None:
+    import json
+
+    from pipeline.stages import releases
+
+    if args.all:
+        for record in releases.history(settings, args.env):
+            print(f"{record['time']}  {record['digest']}  {record['kind']}  {record['actor']}")
+    else:
+        print(json.dumps(releases.latest(settings, args.env), indent=2))
+
+
 def _bootstrap(args: argparse.Namespace, settings: Settings) -> None:
     from pipeline.errors import ConfigError
     from pipeline.stages import bootstrap
@@ -319,6 +383,50 @@ def build_parser() -> argparse.ArgumentParser:
         "are listed. Needs `bootstrap` and `upload` first. Report: build/taskcat/.",
     )
     p.set_defaults(handler=_test)
+
+    p = sub.add_parser(
+        "deploy",
+        help="deploy infra/endpoint.yaml to one environment through a change set",
+        description="Validate the parameter files (exit 2, no AWS call, if any is bad); "
+        "resolve the bucket and execution role from the bootstrap stack; check the artifact "
+        "(--digest, else build/manifest.json) in the bucket, bytes included; create a change "
+        "set for stack <project>-<env> with every parameter explicit; print the preview "
+        "(also to $GITHUB_STEP_SUMMARY); execute, wait, print the outputs; smoke the "
+        "endpoint; record the release under releases/<env>/. A stack in ROLLBACK_COMPLETE "
+        "is deleted and created again; one with another deploy in progress is refused "
+        "unless --wait.",
+    )
+    p.add_argument("--env", required=True, help="environment: infra/params/<env>.json")
+    p.add_argument("--digest", help="sha256 of an uploaded artifact (default: the local one)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="stop after the preview, deleting the change set and any new stack",
+    )
+    p.add_argument("--wait", action="store_true",
+                   help="wait for another deploy in progress instead of refusing")  # fmt: skip
+    p.set_defaults(handler=_deploy)
+
+    p = sub.add_parser(
+        "smoke",
+        help="send the manifest's golden examples to an environment's endpoint",
+        description="Invoke the endpoint of stack <project>-<env> through the SageMaker "
+        "Runtime API with the golden examples of the deployed artifact's manifest, in CSV "
+        "and JSON; every prediction must match within the stated tolerance. Exit 1 names "
+        "the example, the expected and the returned value.",
+    )
+    p.add_argument("--env", required=True)
+    p.set_defaults(handler=_smoke)
+
+    p = sub.add_parser(
+        "releases",
+        help="print the latest release record of an environment (or all with --all)",
+        description="Release records live in the artifact bucket under releases/<env>/, one "
+        "per deploy whose smoke test passed, never overwritten.",
+    )
+    p.add_argument("--env", required=True)
+    p.add_argument("--all", action="store_true", help="one line per release, oldest first")
+    p.set_defaults(handler=_releases)
 
     p = sub.add_parser(
         "bootstrap",

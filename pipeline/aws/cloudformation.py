@@ -3,8 +3,10 @@ change sets, waited on, with failures reported from the stack events."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError, WaiterError
 
@@ -12,6 +14,31 @@ from pipeline.aws.errors import AwsError, new_client
 from pipeline.errors import PipelineError
 
 NO_CHANGES = "didn't contain changes"
+
+
+class StackBusy(PipelineError):
+    """Another operation is in progress on the stack."""
+
+
+@dataclass(frozen=True)
+class Change:
+    logical_id: str
+    resource_type: str
+    action: str  # Add | Modify | Remove
+    replacement: str  # True | False | Conditional | "" (not applicable)
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    id: str
+    stack: str
+    kind: str  # CREATE | UPDATE
+    changes: tuple[Change, ...]
+    no_changes: bool
+
+
+def _busy(status: str) -> bool:
+    return status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
 
 
 class CloudFormation:
@@ -43,45 +70,110 @@ class CloudFormation:
         return [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
                 for e in events if e["ResourceStatus"].endswith("_FAILED")]  # fmt: skip
 
+    def status(self, name: str) -> str | None:
+        stack = self.stack(name)
+        return stack["StackStatus"] if stack else None
+
+    def delete(self, name: str) -> None:
+        self._call(self._client.delete_stack, StackName=name)
+        self._wait("stack_delete_complete", name)
+
+    def wait_until_settled(self, name: str, sleep: Callable[[float], None] = time.sleep,
+                           poll: float = 2.0) -> str | None:  # fmt: skip
+        """Wait while another operation on the stack is *_IN_PROGRESS; its final status."""
+        last = None
+        while (status := self.status(name)) and _busy(status):
+            if status != last:
+                self._progress(f"{name}: {status}; waiting for it to finish")
+                last = status
+            sleep(poll)
+        return status
+
+    def create_change_set(self, name: str, template: str, parameters: dict[str, str],
+                          capabilities: tuple[str, ...] = (), tags: dict[str, str] | None = None,
+                          ) -> ChangeSet:  # fmt: skip
+        """A change set for `name` with every parameter given explicitly, described.
+
+        Refuses a stack another operation is working on. A stack in ROLLBACK_COMPLETE (a
+        failed first create) cannot take a change set: the caller deletes it first.
+        """
+        status = self.status(name)
+        if status and _busy(status):
+            raise StackBusy(f"stack {name} is {status}: another deployment is running. Wait "
+                            "for it (or pass --wait to wait), then deploy again")  # fmt: skip
+        if status == "ROLLBACK_COMPLETE":
+            raise PipelineError(f"stack {name} is ROLLBACK_COMPLETE; delete it first")
+        kind = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
+        created = self._call(
+            self._client.create_change_set, StackName=name, TemplateBody=template,
+            ChangeSetName=f"{name}-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 10**6}",
+            ChangeSetType=kind, Capabilities=list(capabilities),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+        )  # fmt: skip
+        # FAILED makes the waiter fail; the description says why (no changes is one reason)
+        with contextlib.suppress(PipelineError):
+            self._wait("change_set_create_complete", name, ChangeSetName=created["Id"])
+        described = self._call(self._client.describe_change_set, ChangeSetName=created["Id"])
+        reason = described.get("StatusReason") or ""
+        if described["Status"] == "FAILED" and NO_CHANGES not in reason:
+            self._call(self._client.delete_change_set, ChangeSetName=created["Id"])
+            if kind == "CREATE":
+                self._call(self._client.delete_stack, StackName=name)
+            raise PipelineError(f"{name}: change set failed: {reason}")
+        changes = tuple(
+            Change(c["ResourceChange"]["LogicalResourceId"], c["ResourceChange"]["ResourceType"],
+                   c["ResourceChange"]["Action"], c["ResourceChange"].get("Replacement", ""))
+            for c in described.get("Changes", [])
+        )  # fmt: skip
+        return ChangeSet(created["Id"], name, kind, changes, NO_CHANGES in reason)
+
+    def discard(self, change_set: ChangeSet) -> None:
+        """Delete the change set, and the empty stack a CREATE change set made."""
+        self._call(self._client.delete_change_set, ChangeSetName=change_set.id)
+        if change_set.kind == "CREATE" and self.status(change_set.stack) == "REVIEW_IN_PROGRESS":
+            self._call(self._client.delete_stack, StackName=change_set.stack)
+            self._wait("stack_delete_complete", change_set.stack)
+
+    def execute(self, change_set: ChangeSet, sleep: Callable[[float], None] = time.sleep,
+                poll: float = 2.0) -> dict[str, str]:  # fmt: skip
+        """Execute and wait, reporting each new stack event; returns the Outputs."""
+        name = change_set.stack
+        seen = {e["EventId"] for e in self._events(name)}
+        self._call(self._client.execute_change_set, ChangeSetName=change_set.id)
+        self._progress(f"{name}: executing the {change_set.kind.lower()} change set")
+        while True:
+            for event in reversed(self._events(name)):
+                if event["EventId"] not in seen:
+                    seen.add(event["EventId"])
+                    reason = f" ({event['ResourceStatusReason']})" if event.get(
+                        "ResourceStatusReason") else ""  # fmt: skip
+                    self._progress(f"  {event['LogicalResourceId']}: "
+                                   f"{event['ResourceStatus']}{reason}")  # fmt: skip
+            status = self.status(name) or "DELETE_COMPLETE"
+            if not _busy(status):
+                break
+            sleep(poll)
+        if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            reasons = "\n  - ".join(self.failures(name)) or "no resource reported a reason"
+            raise PipelineError(f"stack {name} failed ({status}):\n  - {reasons}")
+        return self.outputs(name)
+
+    def _events(self, name: str) -> list[dict]:
+        return self._call(self._client.describe_stack_events, StackName=name)["StackEvents"]
+
     def deploy(self, name: str, template: str, parameters: dict[str, str],
                capabilities: tuple[str, ...] = ()) -> dict[str, str]:  # fmt: skip
         """Create or update `name` through a change set and wait; returns its Outputs."""
-        stack = self.stack(name)
-        status = stack["StackStatus"] if stack else None
-        if status == "ROLLBACK_COMPLETE":
+        if self.status(name) == "ROLLBACK_COMPLETE":
             self._progress(f"{name}: deleting the leftover failed create (ROLLBACK_COMPLETE)")
-            self._call(self._client.delete_stack, StackName=name)
-            self._wait("stack_delete_complete", name)
-            status = None
-        if status and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
-            raise PipelineError(f"stack {name} is {status}: another deployment is running")
-        kind = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
-        change_set = self._call(
-            self._client.create_change_set, StackName=name, TemplateBody=template,
-            ChangeSetName=f"{name}-{int(time.time())}", ChangeSetType=kind,
-            Capabilities=list(capabilities),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        )["Id"]  # fmt: skip
-        try:
-            self._wait("change_set_create_complete", name, ChangeSetName=change_set)
-        except PipelineError:
-            described = self._call(self._client.describe_change_set, ChangeSetName=change_set)
-            if NO_CHANGES in (described.get("StatusReason") or ""):
-                self._call(self._client.delete_change_set, ChangeSetName=change_set)
-                self._progress(f"{name}: no changes")
-                return self.outputs(name)
-            raise PipelineError(
-                f"{name}: change set failed: {described.get('StatusReason')}"
-            ) from None
-        self._progress(f"{name}: executing {kind.lower()} change set")
-        self._call(self._client.execute_change_set, ChangeSetName=change_set)
-        try:
-            self._wait(f"stack_{kind.lower()}_complete", name)
-        except PipelineError:
-            reasons = "\n  - ".join(self.failures(name)) or "no resource reported a reason"
-            final = (self.stack(name) or {}).get("StackStatus", "gone")
-            raise PipelineError(f"stack {name} failed ({final}):\n  - {reasons}") from None
-        return self.outputs(name)
+            self.delete(name)
+        change_set = self.create_change_set(name, template, parameters, capabilities)
+        if change_set.no_changes:
+            self._call(self._client.delete_change_set, ChangeSetName=change_set.id)
+            self._progress(f"{name}: no changes")
+            return self.outputs(name)
+        return self.execute(change_set)
 
     def _wait(self, waiter: str, name: str, **kwargs) -> None:
         try:

@@ -47,6 +47,17 @@ class S3:
                             Bucket=bucket, Key=key)  # fmt: skip
         return answer["Body"].read()
 
+    def sha256(self, bucket: str, key: str, chunk: int = 8 * 1024 * 1024) -> str:
+        """The object's SHA-256, read as a stream (memory stays flat)."""
+        import hashlib
+
+        answer = self._call(f"s3://{bucket}/{key}", self._client.get_object,
+                            Bucket=bucket, Key=key)  # fmt: skip
+        digest = hashlib.sha256()
+        for block in answer["Body"].iter_chunks(chunk):
+            digest.update(block)
+        return digest.hexdigest()
+
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         """Size, S3's own SHA-256 checksum and version of an object; None if there is none."""
         try:

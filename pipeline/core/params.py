@@ -95,3 +95,21 @@ def check_same_keys(documents: dict[str, dict], known: set[str] | None = None) -
                 "(every environment's file has the same keys)")
         for source, keys in sorted(keysets.items()) for key in sorted(union - keys)
     ]  # fmt: skip
+
+
+def stack_parameters(template_parameters: dict, file_values: dict[str, str],
+                     filled: dict[str, str]) -> dict[str, str]:  # fmt: skip
+    """Every template parameter with an explicit value: the pipeline's, the file's, or the
+    template default. Never "use previous value": a key removed from a file takes the
+    default, and a key with no default must be somewhere (check_file reports it first)."""
+    values = {}
+    for key, spec in template_parameters.items():
+        if key in filled:
+            values[key] = filled[key]
+        elif key in file_values:
+            values[key] = file_values[key]
+        elif "Default" in spec:
+            values[key] = str(spec["Default"])
+        else:
+            raise ValueError(f"parameter {key} has no value and no default")
+    return values

@@ -122,17 +122,48 @@ def _propagate(resources: dict, modified: list[str]) -> list[str]:
     return modified
 
 
+def _active(resources: dict, conditions) -> set[str]:
+    """Names of the resources whose Condition holds (or that have none)."""
+    return {name for name, body in resources.items()
+            if "Condition" not in body or conditions[body["Condition"]]}  # fmt: skip
+
+
+def _conditions(change_set):
+    """The change set template's conditions, evaluated with the change set's parameters."""
+    from moto.cloudformation.parsing import ResourceMap
+
+    stack = change_set.stack
+    resources = ResourceMap(stack.stack_id, stack.name, change_set.parameters, {},
+                            stack.region_name, stack.account_id, change_set.template_dict,
+                            {})  # fmt: skip
+    resources.load()
+    return resources.lazy_condition_map
+
+
 def parameter_changes_in_change_sets() -> None:
     """AWS: an UPDATE change set whose only difference is parameter values lists, as Modify,
     every resource that uses a changed parameter and every resource that refers to one of
-    those that is replaced, each with Replacement True, False or Conditional. moto compared
-    templates only, so such a change set listed no changes, and never said Replacement."""
+    those that is replaced, each with Replacement True, False or Conditional; a resource whose
+    Condition is false is not listed (it is Add or Remove when the condition flips). moto
+    compared templates only, so such a change set listed no changes, never said
+    Replacement, and listed resources its conditions leave out."""
     from moto.cloudformation.models import Change, ChangeSet
 
     def diff(self):
         resource_map = self.stack.resource_map
         by_action = resource_map.build_resource_diff(self.template_dict, self.parameters)
         new = self.template_dict.get("Resources", {})
+        # Resources whose Condition is false exist on neither side: AWS lists a resource
+        # as Add/Remove when its condition turns true/false, and never one that stays off.
+        before = _active(resource_map._resource_json_map,
+                         getattr(resource_map, "lazy_condition_map", {}))  # fmt: skip
+        after = _active(new, _conditions(self))
+        by_action = {
+            "Add": [n for n in new if n in after and n not in before],
+            "Modify": [n for n in by_action["Modify"] if n in before and n in after],
+            "Remove": [n for n in resource_map._resource_json_map
+                       if n in before and n not in after],
+        }  # fmt: skip
         changes = []
         for action in ("Add", "Modify", "Remove"):
             for name in by_action[action]:

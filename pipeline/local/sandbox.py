@@ -170,7 +170,7 @@ class Sandbox:
     """
 
     def __init__(self, region: str = DEFAULT_REGION, workdir: Path | None = None,
-                 ready_timeout: float = 30.0, stack_delay: float = 0.0):  # fmt: skip
+                 ready_timeout: float = 90.0, stack_delay: float = 0.0):  # fmt: skip
         self.region = region
         self.stack_delay = stack_delay
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="pipeline-sandbox-"))

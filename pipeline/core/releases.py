@@ -1,0 +1,57 @@
+"""Release records: what was deployed where, kept as history beside the artifacts (pure).
+
+A record is written when a deploy's smoke test passes, to releases/<env>/<time>-<digest>.json,
+never overwritten. Keys sort by time, so the newest is the greatest.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+ENVIRONMENTS = ("dev", "staging", "prod")  # promotion order; no environment is skipped
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def prefix(environment: str) -> str:
+    return f"releases/{environment}/"
+
+
+def key(environment: str, digest: str, when: datetime) -> str:
+    stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{prefix(environment)}{stamp}-{digest[:12]}.json"
+
+
+def is_digest(text: str) -> bool:
+    return bool(_DIGEST.match(text))
+
+
+def record(*, environment: str, digest: str, artifact_key: str, manifest_key: str,
+           parameters: dict[str, str], outputs: dict[str, str], commit: str, when: datetime,
+           actor: str, kind: str = "deploy", extra: dict | None = None) -> dict:  # fmt: skip
+    return {
+        "environment": environment,
+        "digest": digest,
+        "artifact_key": artifact_key,
+        "manifest_key": manifest_key,
+        "parameters": parameters,
+        "outputs": outputs,
+        "git_commit": commit,
+        "time": when.astimezone(UTC).isoformat(),
+        "actor": actor,
+        "kind": kind,  # deploy | promote | rollback
+        **(extra or {}),
+    }
+
+
+def latest(keys: list[str]) -> str | None:
+    records = sorted(k for k in keys if k.endswith(".json"))
+    return records[-1] if records else None
+
+
+def source_of(target: str) -> str:
+    """The environment a target is promoted from: dev → staging → prod, none skipped."""
+    if target not in ENVIRONMENTS or target == ENVIRONMENTS[0]:
+        raise ValueError(f"{target} is not promoted into; promotion goes "
+                         f"{' → '.join(ENVIRONMENTS)}")  # fmt: skip
+    return ENVIRONMENTS[ENVIRONMENTS.index(target) - 1]

@@ -1,0 +1,39 @@
+"""Artifact variants for deploy tests: real tarballs and manifests, built like `package`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import joblib
+
+from pipeline.core import manifest as manifest_core
+from pipeline.settings import Settings
+from pipeline.stages.package import write_tarball
+from pipeline.stages.train import sha256_file
+
+
+def variant(built: Settings, dest: Path, note: str, *, intercept_shift: float = 0.0,
+            training_env: dict | None = None) -> Settings:  # fmt: skip
+    """A new artifact from the built one: `note` in the script changes the digest only;
+    `intercept_shift` changes the predictions (the manifest keeps the original golden
+    examples, so a smoke test fails); `training_env` overrides recorded versions."""
+    dest.mkdir(parents=True)
+    model_file = built.model_file
+    if intercept_shift:
+        model = joblib.load(built.model_file)
+        model.intercept_ += intercept_shift
+        model_file = dest / "model.joblib"
+        joblib.dump(model, model_file)
+    script = dest / "inference.py"
+    script.write_text(built.inference_script.read_text() + f"\n# variant: {note}\n")
+    artifact = dest / "model.tar.gz"
+    write_tarball(artifact, {"model.joblib": model_file, "code/inference.py": script})
+    manifest = json.loads(built.manifest_file.read_text())
+    sha = sha256_file(artifact)
+    key = manifest_core.s3_key(manifest["model_name"], sha)
+    manifest["artifact"] = {"sha256": sha, "size": artifact.stat().st_size, "s3_key": key}
+    manifest["training_env"].update(training_env or {})
+    (dest / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return replace(built, build_dir=dest)

@@ -1,0 +1,216 @@
+"""`pipeline deploy` / `smoke` / `releases` against a sandbox of their own.
+
+Stage functions run in this process (the cfn-lint import alone costs seconds per CLI run);
+the CLI is run where its exit code and output are the point.
+"""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from pipeline.aws.cloudformation import CloudFormation
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.local.sandbox import Sandbox
+from pipeline.stages import bootstrap, deploy, releases, smoke, upload
+from tests.artifacts import variant
+from tests.e2e.test_cli import pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox() as box, pytest.MonkeyPatch.context() as patch:
+        for key, value in box.env.items():
+            patch.setenv(key, value)
+        yield box
+
+
+@pytest.fixture(scope="module")
+def artifacts(sandbox, built, tmp_path_factory):
+    """Uploaded digests: A and B (same model, so same predictions), WRONG (predictions off),
+    UNLOADABLE (a numpy the serving image does not have: the endpoint fails to start)."""
+    root = tmp_path_factory.mktemp("variants")
+    bootstrap.run(built, "both", [], "", "", progress=lambda _: None)
+    found = {
+        "A": built,
+        "B": variant(built, root / "b", "b"),
+        "WRONG": variant(built, root / "w", "w", intercept_shift=5.0),
+        "UNLOADABLE": variant(built, root / "u", "u", training_env={"numpy": "3.0.0"}),
+    }
+    digests = {}
+    for name, settings in found.items():
+        upload.run(settings)
+        digests[name] = upload.scan(settings.artifact_file).sha256
+    return digests
+
+
+def run(built, env: str, digest: str, **kwargs) -> deploy.DeployResult:
+    return deploy.run(built, env, digest, sleep=lambda _: time.sleep(0.05), **kwargs)
+
+
+def history(built, env: str) -> list[dict]:
+    return releases.history(built, env)
+
+
+def test_create_via_cli_then_update_to_a_new_digest_then_a_no_op(built, artifacts):
+    result = pipeline("deploy", "--env", "dev", "--digest", artifacts["A"],
+                      env={"PIPELINE_BUILD_DIR": str(built.build_dir)})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "change set for diabetes-dev (CREATE" in result.stdout
+    assert "| Endpoint | AWS::SageMaker::Endpoint | Add | - |" in result.stdout
+    assert "VolumeKey" not in result.stdout  # dev is serverless: no volume key, no canary
+    assert "EndpointName = diabetes-dev" in result.stdout
+    assert "smoke: diabetes-dev: 5 examples x CSV, JSON match" in result.stdout
+    assert "release recorded: releases/dev/" in result.stdout
+
+    updated = run(built, "dev", artifacts["B"])
+    rows = deploy.preview(updated.change_set)
+    assert ("Model", "AWS::SageMaker::Model", "Modify", "yes") in rows
+    assert updated.outputs["ModelData"].endswith(f"/{artifacts['B']}/model.tar.gz")
+    assert updated.smoke is not None and updated.release_key.startswith("releases/dev/")
+
+    again = run(built, "dev", artifacts["B"])
+    assert again.change_set.no_changes and again.release_key is None
+    records = history(built, "dev")
+    assert [r["digest"] for r in records] == [artifacts["A"], artifacts["B"]]
+    latest = records[-1]
+    assert latest["environment"] == "dev" and latest["kind"] == "deploy"
+    assert latest["parameters"]["ModelDigest"] == artifacts["B"]
+    assert latest["parameters"]["EndpointType"] == "Serverless"
+    assert latest["outputs"]["EndpointName"] == "diabetes-dev"
+    assert latest["manifest_key"].endswith(f"/{artifacts['B']}/manifest.json")
+    assert len(latest["git_commit"]) == 40 and latest["actor"] and latest["time"]
+    shown = pipeline("releases", "--env", "dev")
+    assert shown.returncode == 0 and f'"digest": "{artifacts["B"]}"' in shown.stdout
+
+
+def test_dry_run_on_a_new_stack_and_on_an_existing_one_leaves_nothing(built, artifacts):
+    cfn = boto3.client("cloudformation")
+    new = run(built, "staging", artifacts["A"], dry_run=True)
+    assert new.change_set.kind == "CREATE" and not new.outputs
+    assert CloudFormation().status("diabetes-staging") is None
+    live = [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]
+            if s["StackStatus"] != "DELETE_COMPLETE"]  # fmt: skip
+    assert "diabetes-staging" not in live
+    existing = run(built, "dev", artifacts["A"], dry_run=True)  # dev runs B: a real change
+    assert existing.change_set.kind == "UPDATE" and not existing.change_set.no_changes
+    for change_set in (new.change_set, existing.change_set):
+        with pytest.raises(ClientError):  # gone (moto says ValidationError, AWS NotFound)
+            cfn.describe_change_set(ChangeSetName=change_set.id)
+    assert CloudFormation().outputs("diabetes-dev")["ModelData"].endswith(
+        f"/{artifacts['B']}/model.tar.gz")  # fmt: skip
+    assert len(history(built, "dev")) == 2
+
+
+def test_a_failed_create_is_deleted_and_created_again(built, artifacts):
+    with pytest.raises(PipelineError, match=r"diabetes-staging failed \(ROLLBACK_COMPLETE\)"):
+        run(built, "staging", artifacts["UNLOADABLE"])
+    assert CloudFormation().status("diabetes-staging") == "ROLLBACK_COMPLETE"
+    recovered = run(built, "staging", artifacts["A"])
+    assert recovered.recreated
+    assert any("ROLLBACK_COMPLETE" in note for note in recovered.notes)
+    assert CloudFormation().status("diabetes-staging") == "CREATE_COMPLETE"
+
+
+def test_a_failing_update_leaves_the_old_model_answering_and_records_nothing(built, artifacts):
+    before = history(built, "dev")
+    with pytest.raises(PipelineError) as failed:
+        run(built, "dev", artifacts["UNLOADABLE"])
+    assert "diabetes-dev failed (UPDATE_ROLLBACK_COMPLETE)" in str(failed.value)
+    assert "numpy" in str(failed.value)  # the failing resource's reason
+    answered = smoke.run(built, "dev")  # the previous endpoint still serves B
+    assert answered.endpoint == "diabetes-dev"
+    assert CloudFormation().outputs("diabetes-dev")["ModelData"].endswith(
+        f"/{artifacts['B']}/model.tar.gz")  # fmt: skip
+    assert history(built, "dev") == before
+
+
+def test_a_missing_digest_is_refused_and_nothing_changes(built, artifacts):
+    missing = "0" * 64
+    with pytest.raises(ConfigError, match=f"digest {missing} is not in the artifact bucket"):
+        run(built, "prod", missing)
+    assert CloudFormation().status("diabetes-prod") is None
+
+
+def test_the_smoke_test_fails_on_a_wrong_prediction_and_records_nothing(built, artifacts):
+    with pytest.raises(smoke.SmokeFailed) as failed:
+        run(built, "prod", artifacts["WRONG"])
+    message = str(failed.value)
+    assert "predictions differ from the manifest's golden examples: example 1: expected" in message
+    assert "No release was recorded" in message
+    with pytest.raises(ConfigError, match="no release recorded for prod"):
+        releases.latest(built, "prod")
+
+
+class CountingHandler(http.server.BaseHTTPRequestHandler):
+    count = 0
+
+    def do_POST(self):  # noqa: N802 (the http.server API)
+        CountingHandler.count += 1
+        self.send_response(500)
+        self.end_headers()
+
+    do_GET = do_PUT = do_HEAD = do_POST  # noqa: N815
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_bad_parameter_file_exits_2_and_makes_no_aws_call(built, tmp_path):
+    shutil.copytree(ROOT / "infra", tmp_path / "infra")
+    bad = (ROOT / "tests" / "fixtures" / "params" / "unknown_key.json").read_bytes()
+    (tmp_path / "infra" / "params" / "dev.json").write_bytes(bad)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CountingHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = pipeline("deploy", "--env", "dev", env={
+            "AWS_ENDPOINT_URL": url, "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url,
+            "PIPELINE_INFRA_DIR": str(tmp_path / "infra"),
+            "PIPELINE_BUILD_DIR": str(built.build_dir)})  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 2
+    assert "InstanceCnt: is not a parameter of the template" in result.stderr
+    assert CountingHandler.count == 0
+
+
+def test_a_concurrent_deploy_is_refused_and_wait_waits_for_it(built, tmp_path):
+    with Sandbox(stack_delay=1.5) as slow, pytest.MonkeyPatch.context() as patch:
+        for key, value in slow.env.items():
+            patch.setenv(key, value)
+        bootstrap.run(built, "both", [], "", "", progress=lambda _: None)
+        upload.run(built)
+        digest = upload.scan(built.artifact_file).sha256
+        first = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "deploy", "--env", "dev", "--digest", digest],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            cfn = CloudFormation()
+            deadline = time.monotonic() + 30
+            while cfn.status("diabetes-dev") != "CREATE_IN_PROGRESS":
+                assert time.monotonic() < deadline and first.poll() is None
+                time.sleep(0.05)
+            with pytest.raises(PipelineError, match="stack diabetes-dev is CREATE_IN_PROGRESS: "
+                               "another deployment is running"):  # fmt: skip
+                run(replace(built), "dev", digest)
+            waited = run(built, "dev", digest, wait=True)
+            assert waited.change_set.no_changes  # the first deploy finished, then nothing to do
+        finally:
+            output, _ = first.communicate(timeout=60)
+        assert first.returncode == 0, output

@@ -1,0 +1,39 @@
+"""Release-record keys and promotion order; explicit stack parameters (pure logic)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from pipeline.core import releases
+from pipeline.core.params import stack_parameters
+
+DIGEST = "ab" * 32
+
+
+def test_release_keys_sort_by_time_and_the_latest_is_the_greatest():
+    early = releases.key("dev", DIGEST, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    late = releases.key("dev", "cd" * 32, datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC))
+    assert early == "releases/dev/20260102T030405.000000Z-abababababab.json"
+    assert releases.latest([late, early, "releases/dev/README"]) == late
+    assert releases.latest([]) is None
+
+
+@pytest.mark.parametrize(("target", "source"), [("staging", "dev"), ("prod", "staging")])
+def test_promotion_comes_from_the_previous_environment(target, source):
+    assert releases.source_of(target) == source
+
+
+@pytest.mark.parametrize("target", ["dev", "qa"])
+def test_dev_and_unknown_environments_are_not_promoted_into(target):
+    with pytest.raises(ValueError, match="dev → staging → prod"):
+        releases.source_of(target)
+
+
+def test_every_parameter_is_explicit_and_a_removed_key_takes_the_default():
+    template = {"A": {"Default": "1"}, "B": {}, "ModelData": {}, "C": {"Default": 3}}
+    values = stack_parameters(template, {"B": "file", "A": "from-file"}, {"ModelData": "s3://x"})
+    assert values == {"A": "from-file", "B": "file", "ModelData": "s3://x", "C": "3"}
+    with pytest.raises(ValueError, match="B has no value and no default"):
+        stack_parameters(template, {}, {"ModelData": "s3://x"})
