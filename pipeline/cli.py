@@ -222,6 +222,40 @@ def _deploy(args: argparse.Namespace, settings: Settings) -> None:
     _report_deploy(result)
 
 
+def _approval(args: argparse.Namespace):
+    """--approve, else a confirmation typed at a terminal after the preview, else None."""
+    if args.approve:
+        return lambda result: True
+    if not sys.stdin.isatty():
+        return None
+
+    def confirm(result) -> bool:
+        answer = input(f"deploy this change set to {result.stack}? type 'yes' to approve: ")
+        return answer.strip() == "yes"
+
+    return confirm
+
+
+def _promote(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.stages import promote
+
+    approve = _approval(args) if args.to in promote.APPROVAL_REQUIRED else None
+    result = promote.run(
+        settings, args.source, args.to, args.digest, args.force, approve,
+        progress=lambda message: print(message, flush=True), show_preview=_show_preview,
+        wait=args.wait,
+    )  # fmt: skip
+    _report_deploy(result)
+
+
+def _rollback(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.stages import rollback
+
+    result = rollback.run(settings, args.env, progress=lambda m: print(m, flush=True),
+                          show_preview=_show_preview, wait=args.wait)  # fmt: skip
+    _report_deploy(result)
+
+
 def _smoke(args: argparse.Namespace, settings: Settings) -> None:
     from pipeline.stages import smoke
 
@@ -285,11 +319,28 @@ def _deploy_local(args: argparse.Namespace, settings: Settings) -> None:
         print(message, flush=True)
 
     try:
-        steps = deploy_local.run(settings, progress)
+        result = deploy_local.run(settings, progress, args.keep, args.target, args.region)
     except deploy_local.DeployLocalFailed as failed:
         _print_summary(failed.steps)
         raise
-    _print_summary(steps)
+    _print_summary(result.steps)
+    endpoints = ", ".join(f"{env}: {name}" for env, name in result.endpoints.items())
+    print(f"digest {result.digest}; endpoints {endpoints}")
+    if result.sandbox_env:
+        from pipeline.local.sandbox import shell_form
+
+        body = ",".join(repr(v) for v in result.example)
+        print(
+            "\nThe sandbox is still running, serving the three endpoints. In another shell:\n"
+            f"{shell_form(result.sandbox_env)}\n"
+            f"aws sagemaker-runtime invoke-endpoint --endpoint-name {result.endpoints['prod']} "
+            f"--content-type text/csv --body '{body}' --cli-binary-format raw-in-base64-out "
+            "/dev/stdout\n"
+            "python -c \"import boto3; print(boto3.client('sagemaker-runtime').invoke_endpoint("
+            f"EndpointName='{result.endpoints['prod']}', ContentType='text/csv', "
+            f"Body='{body}')['Body'].read().decode())\"\n"
+            "Stop it with: python -m pipeline sandbox down"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -408,6 +459,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_deploy)
 
     p = sub.add_parser(
+        "promote",
+        help="deploy the source environment's released artifact to the next environment",
+        description="Promote exactly a digest the source environment released (its smoke "
+        "passed there): --digest D, refused unless the source released D, else the "
+        "source's latest release. Only dev → staging → prod. The candidate's metrics must "
+        "not be worse than the target's released model beyond model/promotion-gate.toml "
+        "(--force overrides; the release records it). Then it deploys with the target's "
+        "parameter file, like `deploy` (S3 re-check, preview, smoke, release). prod needs "
+        "--approve, or a typed confirmation after the preview when run at a terminal.",
+    )
+    p.add_argument("--from", dest="source", required=True, help="source environment")
+    p.add_argument("--to", required=True, help="target environment")
+    p.add_argument("--digest", help="the released digest to promote (CI always passes it)")
+    p.add_argument("--approve", action="store_true", help="approve a prod deploy")
+    p.add_argument("--force", action="store_true",
+                   help="promote despite the gate against the target (recorded)")  # fmt: skip
+    p.add_argument("--wait", action="store_true",
+                   help="wait for another deploy in progress instead of refusing")  # fmt: skip
+    p.set_defaults(handler=_promote)
+
+    p = sub.add_parser(
+        "rollback",
+        help="redeploy an environment's previous passing release",
+        description="Deploy the newest release of ENV whose digest is not the one the stack "
+        "serves now, with its recorded parameters; smoke it; record it as a rollback.",
+    )
+    p.add_argument("--env", required=True)
+    p.add_argument("--wait", action="store_true",
+                   help="wait for another deploy in progress instead of refusing")  # fmt: skip
+    p.set_defaults(handler=_rollback)
+
+    p = sub.add_parser(
         "smoke",
         help="send the manifest's golden examples to an environment's endpoint",
         description="Invoke the endpoint of stack <project>-<env> through the SageMaker "
@@ -466,10 +549,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "deploy-local",
         help="run the pipeline end to end on this machine (what `tox -e deploy-local` runs)",
-        description="Train, gate and package; serve the artifact with the local model server "
-        "on a free port; check the manifest's golden examples in CSV and JSON; stop the "
-        "server; print a summary table. Needs no AWS account and no Docker.",
+        description="Start the embedded sandbox; bootstrap; train, gate, package, upload; "
+        "lint, then taskcat; deploy dev and smoke it; promote to staging and to prod (approved "
+        "locally) and smoke each; print a summary table (also to $GITHUB_STEP_SUMMARY); stop "
+        "the sandbox. Needs no AWS account and no Docker. A failing stage exits non-zero "
+        "and names the stage.",
     )
+    p.add_argument("--keep", action="store_true",
+                   help="leave the sandbox running with the three endpoints, and print how to "
+                   "invoke them; stop it with `sandbox down`")  # fmt: skip
+    p.add_argument("--target", choices=["local", "aws"], default="local",
+                   help="aws: the same stages against the account of your credentials")  # fmt: skip
+    p.add_argument("--region", help="with --target aws: the region to deploy to")
     p.set_defaults(handler=_deploy_local)
     return parser
 

@@ -50,6 +50,10 @@ class Settings:
         return self.infra_dir / "endpoint.yaml"
 
     @property
+    def promotion_gate_file(self) -> Path:
+        return self.model_dir / "promotion-gate.toml"
+
+    @property
     def taskcat_file(self) -> Path:
         return self.infra_dir.parent / ".taskcat.yml"
 

@@ -76,3 +76,34 @@ def evaluate(metrics: dict, thresholds: dict[str, float]) -> list[GateFailure]:
         if missed:
             failures.append(GateFailure(key, KNOWN_THRESHOLDS[key], value, threshold))
     return failures
+
+
+PROMOTION_MARGINS = ("max_rmse_increase", "max_mae_increase", "max_r2_decrease")
+
+
+def parse_margins(data: dict, source: str) -> dict[str, float]:
+    """Validate model/promotion-gate.toml: exactly the known margins, non-negative numbers."""
+    if set(data) != set(PROMOTION_MARGINS):
+        raise ConfigError(f"{source}: set exactly {', '.join(PROMOTION_MARGINS)} "
+                          f"(found {', '.join(sorted(data)) or 'none'})")  # fmt: skip
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{source}: {key} must be a number >= 0, got {value!r}")
+    return {key: float(value) for key, value in data.items()}
+
+
+def regressions(candidate: dict, deployed: dict, margins: dict[str, float]) -> list[str]:
+    """How the candidate's metrics are worse than the deployed model's beyond the margins."""
+    new, old = candidate["model"], deployed["model"]
+    problems = []
+    for metric, key in (("rmse", "max_rmse_increase"), ("mae", "max_mae_increase")):
+        limit = old[metric] * (1 + margins[key])
+        if new[metric] > limit:
+            problems.append(f"{metric.upper()} {new[metric]:.4f} is worse than the deployed "
+                            f"{old[metric]:.4f} by more than {margins[key]:.0%} "
+                            f"(limit {limit:.4f})")  # fmt: skip
+    floor = old["r2"] - margins["max_r2_decrease"]
+    if new["r2"] < floor:
+        problems.append(f"R2 {new['r2']:.4f} is below the deployed {old['r2']:.4f} by more "
+                        f"than {margins['max_r2_decrease']} (floor {floor:.4f})")  # fmt: skip
+    return problems

@@ -170,10 +170,13 @@ class Sandbox:
     """
 
     def __init__(self, region: str = DEFAULT_REGION, workdir: Path | None = None,
-                 ready_timeout: float = 90.0, stack_delay: float = 0.0):  # fmt: skip
+                 ready_timeout: float = 90.0, stack_delay: float = 0.0,
+                 state_file: Path | None = None):  # fmt: skip
         self.region = region
         self.stack_delay = stack_delay
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="pipeline-sandbox-"))
+        # where `pipeline sandbox down` finds it; its own by default, so it never collides
+        self.state_file = state_file or self.workdir / "state.json"
         self.ready_timeout = ready_timeout
         self.url: str | None = None
         self.runtime_url: str | None = None
@@ -190,7 +193,7 @@ class Sandbox:
             [sys.executable, "-m", "pipeline", "sandbox", "up", "--port", "0",
              "--region", self.region, "--stack-delay", str(self.stack_delay)],
             log_path=self.workdir / "sandbox.log",
-            env={**os.environ, "PIPELINE_SANDBOX_STATE": str(self.workdir / "state.json")},
+            env={**os.environ, "PIPELINE_SANDBOX_STATE": str(self.state_file)},
         )  # fmt: skip
         ready = self.process.start(READY_LINE, self.ready_timeout)
         self.url, self.runtime_url = ready.group(1), ready.group(2)
@@ -200,6 +203,13 @@ class Sandbox:
         if self.process is not None:
             self.process.stop()
         self.url = None
+
+    def detach(self) -> None:
+        """Leave the sandbox running after this process exits (`pipeline sandbox down` stops
+        it, through its state file)."""
+        if self.process is not None and self.process.proc.stdout:
+            self.process.proc.stdout.close()
+        self.process = None
 
     def __enter__(self) -> Sandbox:
         try:

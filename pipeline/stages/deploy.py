@@ -119,7 +119,8 @@ def run(settings: Settings, env_name: str, digest: str | None = None, dry_run: b
         show_preview: Callable[[DeployResult], None] = lambda _: None,
         approve: Callable[[DeployResult], bool] | None = None, kind: str = "deploy",
         extra_record: dict | None = None, sleep: Callable[[float], None] = time.sleep,
-        ) -> DeployResult:  # fmt: skip
+        parameters_override: dict[str, str] | None = None) -> DeployResult:  # fmt: skip
+    """Deploy; `parameters_override` (a rollback's recorded parameters) replaces the file's."""
     env_file = checked_environment(settings, env_name)
     template_parameters = lint.template_parameters(settings)
     cfn, s3 = CloudFormation(progress=progress), S3()
@@ -134,6 +135,15 @@ def run(settings: Settings, env_name: str, digest: str | None = None, dry_run: b
     }
     assert set(filled) == PIPELINE_FILLED
     parameters = stack_parameters(template_parameters, env_file["Parameters"], filled)
+    if parameters_override is not None:
+        unknown = set(parameters_override) - set(template_parameters)
+        if unknown:
+            raise ConfigError(f"recorded parameters {sorted(unknown)} are not in the template "
+                              f"{settings.endpoint_template} any more; deploy instead")  # fmt: skip
+        parameters = stack_parameters(template_parameters, parameters_override, {})
+        if parameters["ModelDigest"] != chosen.digest:
+            raise ConfigError(f"recorded parameters are for {parameters['ModelDigest']}, "
+                              f"not {chosen.digest}")  # fmt: skip
     stack = smoke.stack_name(settings, env_name)
     result = DeployResult(env_name, stack, chosen.digest, dry_run=dry_run)
     if wait:

@@ -1,26 +1,28 @@
 """`pipeline deploy-local` (run by `tox -e deploy-local`): the whole pipeline on this machine.
 
-Version 0: train, gate and package; start the local model server on a free port; send the
-manifest's golden examples as CSV and JSON and check the answers; stop the server. Later
-versions add the sandbox, upload, lint, taskcat, deploy and promotion.
+Stages: start the embedded sandbox; bootstrap; train (with its quality gate), package and
+upload; lint, then taskcat; deploy dev and smoke it; promote to staging and smoke it;
+promote to prod with local approval and smoke it; stop the sandbox. Every stage runs the
+same stage code as its subcommand: local mode only points the standard AWS variables at the
+sandbox. `target="aws"` runs the same stages against the account of the user's credentials
+in `region`, with no sandbox.
 
-Every step runs through the same stage code as the individual subcommands. A failed step
-stops the run; the steps after it are reported as skipped, and the server is always stopped.
+A failed stage stops the run (exit non-zero, naming the stage); the stages after it are
+reported as skipped, and the sandbox is stopped unless `keep`.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from pipeline.core import golden
-from pipeline.errors import PipelineError
-from pipeline.local import model_server
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.local.sandbox import Sandbox
 from pipeline.settings import Settings
-from pipeline.stages import package, train
+from pipeline.stages import bootstrap, deploy, lint, package, promote, template_tests, train, upload
 
 
 @dataclass
@@ -31,81 +33,143 @@ class StepResult:
     detail: str = ""
 
 
+@dataclass
+class DeployLocalResult:
+    steps: list[StepResult]
+    digest: str | None = None
+    endpoints: dict[str, str] | None = None
+    sandbox_env: dict[str, str] | None = None  # set when the sandbox was kept running
+    example: list[float] | None = None
+
+
 class DeployLocalFailed(PipelineError):
-    def __init__(self, steps: list[StepResult], cause: Exception):
-        super().__init__(str(cause))
+    def __init__(self, steps: list[StepResult], stage: str, cause: Exception):
+        super().__init__(f"stage '{stage}' failed: {cause}")
         self.steps = steps
         self.exit_code = getattr(cause, "exit_code", 1)
 
 
-def _request(url: str, method: str, path: str, body: bytes = b"", headers=None):
-    try:
-        return model_server.request(url, method, path, body, headers)
-    except OSError as exc:
-        raise PipelineError(f"{method} {url}{path} failed: {exc}") from exc
+def _patched_environ(stack: ExitStack, values: dict[str, str]) -> None:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+
+    def restore():
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    stack.callback(restore)
 
 
-def _check_golden(base_url: str, manifest: dict) -> str:
-    examples = manifest["golden_examples"]
-    for content_type, body in golden.request_bodies(examples).items():
-        status, _, answer = _request(
-            base_url, "POST", "/invocations", body.encode(),
-            {"Content-Type": content_type, "Accept": "application/json"},
-        )  # fmt: skip
-        if status != 200:
-            raise PipelineError(
-                f"{content_type} golden request answered {status}: {answer[:300]!r}"
-            )
-        problems = golden.mismatches(examples, json.loads(answer))
-        if problems:
-            raise PipelineError(f"{content_type} golden predictions differ: {'; '.join(problems)}")
-    return f"{len(examples)} examples x CSV, JSON match (rel tol {golden.REL_TOLERANCE:g})"
-
-
-def run(settings: Settings, progress: Callable[[str], None]) -> list[StepResult]:
-    steps = [
-        StepResult(n) for n in ("train", "package", "start server", "golden check", "stop server")
-    ]
-    state: dict = {}
-
-    def do_train():
-        result = train.run(settings)
-        return f"RMSE {result.metrics['model']['rmse']:.2f}, R2 {result.metrics['model']['r2']:.3f}"
-
-    def do_package():
-        state["manifest"] = package.run(settings).manifest
-        return f"sha256 {state['manifest']['artifact']['sha256'][:12]}"
+def run(settings: Settings, progress: Callable[[str], None], keep: bool = False,
+        target: str = "local", region: str | None = None) -> DeployLocalResult:  # fmt: skip
+    if target not in ("local", "aws"):
+        raise ConfigError(f"--target {target!r}: use local or aws")
+    if target == "aws" and not region:
+        raise ConfigError("--target aws needs --region (the account comes from your credentials)")
+    if target == "aws" and keep:
+        raise ConfigError("--keep keeps the local sandbox; it has no meaning with --target aws")
+    local = target == "local"
+    names = [
+        *(["start sandbox"] if local else []), "bootstrap", "train", "package", "upload",
+        "lint", "taskcat", "deploy dev", "promote staging", "promote prod",
+        *(["stop sandbox"] if local else []),
+    ]  # fmt: skip
+    steps = [StepResult(name) for name in names]
+    result = DeployLocalResult(steps, endpoints={})
+    say = progress
 
     with ExitStack() as stack:
+        box: dict[str, Sandbox] = {}
 
-        def do_start():
-            log_path = settings.build_dir / "logs" / "model-server.log"
-            process, url = model_server.launch(settings.artifact_file, log_path)
-            stack.callback(process.stop)
-            state.update(process=process, url=url)
-            status, _, body = _request(url, "GET", "/ping")
-            if status != 200:
-                raise PipelineError(f"/ping answered {status}: {body[:300]!r}; log: {log_path}")
-            return f"{url} (log {log_path})"
+        def start_sandbox():
+            sandbox = Sandbox(state_file=settings.sandbox_state if keep else None)
+            stack.callback(lambda: sandbox.stop() if box.get("running") else None)
+            sandbox.start()
+            box.update(sandbox=sandbox, running=sandbox)
+            _patched_environ(stack, sandbox.env)
+            return f"{sandbox.url} (log {sandbox.workdir / 'sandbox.log'})"
 
-        def do_golden():
-            return _check_golden(state["url"], state["manifest"])
+        def do_bootstrap():
+            outputs = bootstrap.run(settings, "both", [], "", "", say)
+            return f"bucket {outputs['ArtifactBucketName']}"
 
-        def do_stop():
-            code = state["process"].stop()
-            stack.pop_all()
-            return f"exit status {code}"
+        def do_train():
+            metrics = train.run(settings).metrics["model"]
+            return f"RMSE {metrics['rmse']:.2f}, R2 {metrics['r2']:.3f} (gate passed)"
 
-        actions = [do_train, do_package, do_start, do_golden, do_stop]
-        for step, action in zip(steps, actions, strict=True):
-            progress(f"==> {step.name}")
+        def do_package():
+            manifest = package.run(settings).manifest
+            result.digest = manifest["artifact"]["sha256"]
+            result.example = manifest["golden_examples"][0]["features"]
+            return f"digest {result.digest[:12]}"
+
+        def do_upload():
+            uploaded = upload.run(settings, progress=say)
+            return f"{uploaded.uri} ({'uploaded' if uploaded.uploaded else 'already there'})"
+
+        def do_lint():
+            failed = [r for r in lint.run(settings, say) if not r.passed]
+            if failed:
+                details = "; ".join(f"{r.tool}: {r.findings[0]}" for r in failed)
+                raise PipelineError(f"lint findings (run `python -m pipeline lint`): {details}")
+            return "cfn-lint, checkov, parameter files: 0 findings"
+
+        def do_taskcat():
+            report = template_tests.run(settings, say)
+            if not report.passed:
+                failed = [f"{r.test}: {r.checks}" for r in report.results if not r.passed]
+                why = report.error or "taskcat tests failed"
+                raise PipelineError(f"{why} {'; '.join(failed)} (report {report.report_file})")
+            return f"{len(report.results)} tests passed in {report.seconds:.1f}s"
+
+        def deployed(env: str, outcome: deploy.DeployResult) -> str:
+            endpoint = outcome.outputs.get("EndpointName", "?")
+            result.endpoints[env] = endpoint
+            what = "no changes" if outcome.change_set and outcome.change_set.no_changes else (
+                f"smoke ok, release {outcome.release_key}")  # fmt: skip
+            return f"{endpoint}: {what}"
+
+        def do_dev():
+            return deployed("dev", deploy.run(settings, "dev", result.digest, progress=say))
+
+        def do_staging():
+            return deployed("staging", promote.run(settings, "dev", "staging", result.digest,
+                                                   progress=say))  # fmt: skip
+
+        def do_prod():
+            say("prod: approved locally (deploy-local runs unattended; in GitHub Actions the "
+                "prod environment's required reviewers approve)")  # fmt: skip
+            return deployed("prod", promote.run(settings, "staging", "prod", result.digest,
+                                                approve=lambda _: True, progress=say))  # fmt: skip
+
+        def stop_sandbox():
+            sandbox = box.pop("running")
+            if keep:
+                result.sandbox_env = sandbox.env
+                sandbox.detach()
+                return f"kept running at {sandbox.url} (`python -m pipeline sandbox down`)"
+            sandbox.stop()
+            return "stopped"
+
+        actions = {"start sandbox": start_sandbox, "bootstrap": do_bootstrap,
+                   "train": do_train, "package": do_package, "upload": do_upload,
+                   "lint": do_lint, "taskcat": do_taskcat, "deploy dev": do_dev,
+                   "promote staging": do_staging, "promote prod": do_prod,
+                   "stop sandbox": stop_sandbox}  # fmt: skip
+        if target == "aws":
+            _patched_environ(stack, {"AWS_DEFAULT_REGION": region, "AWS_REGION": region})
+        for step in steps:
+            say(f"==> {step.name}")
             started = time.monotonic()
             try:
-                step.detail = action()
+                step.detail = actions[step.name]()
                 step.status = "ok"
             except PipelineError as exc:
-                step.status, step.detail = "failed", str(exc).splitlines()[0]
-                raise DeployLocalFailed(steps, exc) from exc
+                step.status, step.detail = "failed", str(exc).splitlines()[0][:300]
+                raise DeployLocalFailed(steps, step.name, exc) from exc
             finally:
                 step.seconds = time.monotonic() - started
-    return steps
+    return result

@@ -12,14 +12,14 @@ import pytest
 from tests.conftest import FIXTURES
 
 
-def pipeline(*args, env=None, cwd=None):
+def pipeline(*args, env=None, cwd=None, timeout=120):
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
         cwd=cwd,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 

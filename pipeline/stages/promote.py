@@ -1,0 +1,89 @@
+"""`pipeline promote --from E1 --to E2 [--digest D] [--approve] [--force]`: same artifact, next
+environment.
+
+What is promoted is a digest the source environment released (its smoke passed there),
+never a rebuild: with --digest, that digest, refused unless the source released it; without,
+the source's latest release. The order dev → staging → prod is enforced. Before deploying,
+the candidate's metrics (its manifest) are compared with those of the model released in the
+target (model/promotion-gate.toml); --force overrides, and the release records it. The
+deploy itself is `pipeline deploy` with the target's parameter file, so the artifact is
+re-checked in S3 and the target is smoked. prod needs an approval: `approve` is asked after
+the change-set preview.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from pipeline.aws.s3 import S3
+from pipeline.core import gate
+from pipeline.core import releases as releases_core
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.settings import Settings
+from pipeline.stages import bootstrap, config, deploy, releases
+
+APPROVAL_REQUIRED = {"prod"}
+
+
+class GateRegression(PipelineError):
+    """The candidate is worse than the deployed model beyond the promotion margins."""
+
+
+def source_release(history: list[dict], source: str, digest: str | None) -> dict:
+    if not history:
+        raise ConfigError(f"{source} has no release to promote; deploy it first "
+                          f"(`python -m pipeline deploy --env {source}`)")  # fmt: skip
+    if digest is None:
+        return history[-1]
+    for record in reversed(history):
+        if record["digest"] == digest:
+            return record
+    raise ConfigError(f"digest {digest} was never released in {source} (no passing smoke "
+                      f"there); promote one of its releases (`python -m pipeline releases "
+                      f"--env {source} --all`)")  # fmt: skip
+
+
+def run(settings: Settings, source: str, target: str, digest: str | None = None,
+        force: bool = False, approve: Callable[[deploy.DeployResult], bool] | None = None,
+        progress: Callable[[str], None] = lambda _: None,
+        show_preview: Callable[[deploy.DeployResult], None] = lambda _: None,
+        **deploy_options) -> deploy.DeployResult:  # fmt: skip
+    try:
+        expected = releases_core.source_of(target)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if source != expected:
+        raise ConfigError(f"{target} is promoted from {expected}, not {source}: "
+                          f"{' → '.join(releases_core.ENVIRONMENTS)}, none skipped")  # fmt: skip
+    if digest is not None and not releases_core.is_digest(digest):
+        raise ConfigError(f"--digest {digest!r} is not a sha256 hex digest")
+    if target in APPROVAL_REQUIRED and approve is None:
+        raise ConfigError(f"promoting to {target} needs an approval (--approve, or run it "
+                          "interactively to confirm after the preview)")  # fmt: skip
+    margins = gate.parse_margins(config.read_toml(settings.promotion_gate_file),
+                                 str(settings.promotion_gate_file))  # fmt: skip
+    deploy.checked_environment(settings, target)  # exit 2 before any AWS call
+    s3 = S3()
+    bucket = bootstrap.output(settings, "ArtifactBucketName")
+    chosen = source_release(releases.history(settings, source, s3, bucket), source, digest)
+    progress(f"promoting {chosen['digest']} (released in {source} at {chosen['time']}) "
+             f"to {target}")  # fmt: skip
+    candidate = json.loads(s3.read(bucket, chosen["manifest_key"]))
+    target_history = releases.history(settings, target, s3, bucket)
+    extra = {"promoted_from": source, "source_release_time": chosen["time"]}
+    if target_history:
+        deployed = json.loads(s3.read(bucket, target_history[-1]["manifest_key"]))
+        problems = gate.regressions(candidate["metrics"], deployed["metrics"], margins)
+        if problems and not force:
+            raise GateRegression(
+                f"{chosen['digest']} is worse than {target}'s release "
+                f"{target_history[-1]['digest']}: {'; '.join(problems)}. Nothing was "
+                "deployed; --force overrides (and is recorded)"
+            )
+        if problems:
+            progress(f"quality gate overridden with --force: {'; '.join(problems)}")
+            extra["gate_override"] = problems
+    return deploy.run(settings, target, chosen["digest"], approve=approve, kind="promote",
+                      extra_record=extra, progress=progress, show_preview=show_preview,
+                      **deploy_options)  # fmt: skip
