@@ -1,0 +1,128 @@
+"""Promotion and rollback against a sandbox of their own: each unsafe move is refused, or
+recovered, with nothing lost."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+
+from pipeline.aws.cloudformation import CloudFormation
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.local.sandbox import Sandbox
+from pipeline.stages import bootstrap, deploy, promote, releases, rollback, smoke, upload
+from tests.artifacts import variant
+
+BUCKET = "diabetes-artifacts-123456789012-us-east-1"
+FAST = {"sleep": lambda _: time.sleep(0.05)}
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox() as box, pytest.MonkeyPatch.context() as patch:
+        for key, value in box.env.items():
+            patch.setenv(key, value)
+        yield box
+
+
+@pytest.fixture(scope="module")
+def world(sandbox, built, tmp_path_factory):
+    """A released in dev and promoted to staging; B (same model) uploaded, never released;
+    WORSE (same predictions, metrics 10% worse) released in dev; WRONG uploaded."""
+    root = tmp_path_factory.mktemp("promote")
+    bootstrap.run(built, "both", [], "", "", progress=lambda _: None)
+    worse = variant(built, root / "worse", "worse")
+    manifest = json.loads(worse.manifest_file.read_text())
+    for metric in ("rmse", "mae"):
+        manifest["metrics"]["model"][metric] *= 1.10
+    worse.manifest_file.write_text(json.dumps(manifest))
+    found = {"A": built, "B": variant(built, root / "b", "b"), "WORSE": worse,
+             "WRONG": variant(built, root / "w", "w", intercept_shift=5.0)}  # fmt: skip
+    digests = {}
+    for name, settings in found.items():
+        upload.run(settings)
+        digests[name] = upload.scan(settings.artifact_file).sha256
+    deploy.run(built, "dev", digests["A"], **FAST)
+    promote.run(built, "dev", "staging", digests["A"], **FAST)
+    deploy.run(built, "dev", digests["WORSE"], **FAST)
+    return digests
+
+
+def s3():
+    return boto3.client("s3")
+
+
+def test_a_skipped_environment_is_refused(built, world):
+    with pytest.raises(ConfigError, match="prod is promoted from staging, not dev"):
+        promote.run(built, "dev", "prod", world["A"], approve=lambda _: True, **FAST)
+
+
+def test_a_digest_never_released_in_the_source_is_refused(built, world):
+    with pytest.raises(ConfigError, match=f"digest {world['B']} was never released in dev"):
+        promote.run(built, "dev", "staging", world["B"], **FAST)
+
+
+def test_promotion_without_a_source_release_is_refused():
+    with pytest.raises(ConfigError, match="staging has no release to promote; deploy it first"):
+        promote.source_release([], "staging", None)
+
+
+def test_prod_needs_an_approval(built, world):
+    with pytest.raises(ConfigError, match="needs an approval"):
+        promote.run(built, "staging", "prod", world["A"], **FAST)
+    with pytest.raises(PipelineError, match="not approved; the change set was deleted"):
+        promote.run(built, "staging", "prod", world["A"], approve=lambda _: False, **FAST)
+    assert CloudFormation().status("diabetes-prod") is None
+
+
+def test_a_regressed_model_is_stopped_by_the_gate_and_force_is_recorded(built, world):
+    before = releases.history(built, "staging")
+    with pytest.raises(promote.GateRegression, match="RMSE .* is worse than the deployed"):
+        promote.run(built, "dev", "staging", world["WORSE"], **FAST)
+    assert releases.history(built, "staging") == before
+    forced = promote.run(built, "dev", "staging", world["WORSE"], force=True, **FAST)
+    record = releases.latest(built, "staging")
+    assert forced.release_key and record["digest"] == world["WORSE"]
+    assert record["kind"] == "promote" and record["promoted_from"] == "dev"
+    assert any("RMSE" in problem for problem in record["gate_override"])
+
+
+def test_a_smoke_failure_during_promotion_keeps_the_targets_release_and_rollback_restores(
+    built, world
+):
+    # A dev release of an artifact that then predicts wrongly in staging: written as the
+    # deploy writes it (a smoke that passed in dev, e.g. on another image build).
+    key_prefix = f"models/diabetes-linear/{world['WRONG']}/"
+    releases.write(deploy.S3(), BUCKET, {
+        "environment": "dev", "digest": world["WRONG"], "artifact_key": key_prefix + "model.tar.gz",
+        "manifest_key": key_prefix + "manifest.json", "parameters": {}, "outputs": {},
+        "git_commit": "test", "time": releases.now().isoformat(), "actor": "test", "kind": "deploy",
+    })  # fmt: skip
+    before = releases.latest(built, "staging")
+    with pytest.raises(smoke.SmokeFailed, match="No release was recorded"):
+        promote.run(built, "dev", "staging", world["WRONG"], force=True, **FAST)
+    assert releases.latest(built, "staging") == before  # the target keeps its release
+    with pytest.raises(smoke.SmokeFailed):
+        smoke.run(built, "staging")  # it serves the wrong model now...
+
+    restored = rollback.run(built, "staging", **FAST)  # ...until rolled back
+    assert restored.digest == before["digest"]
+    assert smoke.run(built, "staging").endpoint == "diabetes-staging"
+    record = releases.latest(built, "staging")
+    assert record["kind"] == "rollback" and record["rolled_back_from"] == world["WRONG"]
+    assert record["parameters"] == before["parameters"]
+
+
+def test_a_tampered_artifact_is_refused_and_a_missing_one_too(built, world):
+    key = f"models/diabetes-linear/{world['B']}/model.tar.gz"
+    original = s3().get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    s3().put_object(Bucket=BUCKET, Key=key, Body=original + b"tampered")
+    with pytest.raises(PipelineError, match="changed after upload. Refusing to deploy it"):
+        deploy.run(built, "dev", world["B"], **FAST)
+    s3().delete_object(Bucket=BUCKET, Key=key)
+    with pytest.raises(ConfigError, match="is not in the artifact bucket"):
+        deploy.run(built, "dev", world["B"], **FAST)
+    assert CloudFormation().outputs("diabetes-dev")["ModelData"].endswith(
+        f"/{world['WORSE']}/model.tar.gz")  # fmt: skip
