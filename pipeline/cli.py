@@ -256,6 +256,24 @@ def _rollback(args: argparse.Namespace, settings: Settings) -> None:
     _report_deploy(result)
 
 
+def _teardown(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.stages import teardown
+
+    print(teardown.run_teardown(settings, args.env, args.confirm, lambda m: print(m, flush=True)))
+
+
+def _sweep(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.stages import teardown
+
+    swept = teardown.run_sweep(settings, args.ttl_hours, progress=lambda m: print(m, flush=True))
+    rows = [(s.stack, f"{s.age_hours:.1f}", f"{s.hourly_cost:.3f}", s.detail) for s in swept]
+    table = _markdown_table(("stack", "age (h)", "saved ($/h)", "detail"), rows)
+    total = sum(s.hourly_cost for s in swept)
+    text = f"{table}\ndeleted {len(swept)} stack(s); estimated saving ${total:.3f}/h"
+    print(text)
+    _write_step_summary(f"### sweep (older than {args.ttl_hours:g} h)\n\n{text}\n")
+
+
 def _smoke(args: argparse.Namespace, settings: Settings) -> None:
     from pipeline.stages import smoke
 
@@ -489,6 +507,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true",
                    help="wait for another deploy in progress instead of refusing")  # fmt: skip
     p.set_defaults(handler=_rollback)
+
+    p = sub.add_parser(
+        "teardown",
+        help="delete one environment's endpoint stack, after a typed confirmation",
+        description="Delete stack <project>-<env> and wait. --confirm must repeat the "
+        "environment's name. Artifacts, release records and the bootstrap stack are kept.",
+    )
+    p.add_argument("--env", required=True)
+    p.add_argument("--confirm", required=True, help="the environment's name, typed again")
+    p.set_defaults(handler=_teardown)
+
+    p = sub.add_parser(
+        "sweep",
+        help="delete this project's stale stacks (for the sandbox account)",
+        description="Delete this project's endpoint and taskcat stacks (never the bootstrap "
+        "stack) not created or updated for --ttl-hours, and print them with the hourly cost "
+        "saved, estimated from instance type and count (infra/instance-prices.toml).",
+    )
+    p.add_argument("--ttl-hours", type=float, required=True)
+    p.set_defaults(handler=_sweep)
 
     p = sub.add_parser(
         "smoke",

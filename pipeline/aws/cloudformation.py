@@ -70,6 +70,17 @@ class CloudFormation:
         return [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
                 for e in events if e["ResourceStatus"].endswith("_FAILED")]  # fmt: skip
 
+    def live_stacks(self, statuses: tuple[str, ...]) -> list[dict]:
+        """Stacks in these statuses, described (with parameters and times)."""
+        names = []
+        paginator = self._client.get_paginator("list_stacks")
+        try:
+            for page in paginator.paginate(StackStatusFilter=list(statuses)):
+                names += [s["StackId"] for s in page["StackSummaries"]]
+        except ClientError as exc:
+            raise AwsError(str(exc)) from None
+        return [stack for stack_id in names if (stack := self.stack(stack_id)) is not None]
+
     def status(self, name: str) -> str | None:
         stack = self.stack(name)
         return stack["StackStatus"] if stack else None

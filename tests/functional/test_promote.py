@@ -12,7 +12,16 @@ import pytest
 from pipeline.aws.cloudformation import CloudFormation
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.local.sandbox import Sandbox
-from pipeline.stages import bootstrap, deploy, promote, releases, rollback, smoke, upload
+from pipeline.stages import (
+    bootstrap,
+    deploy,
+    promote,
+    releases,
+    rollback,
+    smoke,
+    teardown,
+    upload,
+)
 from tests.artifacts import variant
 
 BUCKET = "diabetes-artifacts-123456789012-us-east-1"
@@ -126,3 +135,25 @@ def test_a_tampered_artifact_is_refused_and_a_missing_one_too(built, world):
         deploy.run(built, "dev", world["B"], **FAST)
     assert CloudFormation().outputs("diabetes-dev")["ModelData"].endswith(
         f"/{world['WORSE']}/model.tar.gz")  # fmt: skip
+
+
+# These run last in this module: they delete its stacks.
+
+
+def test_teardown_needs_the_environment_typed_again_then_deletes_its_stack(built, world):
+    with pytest.raises(
+        ConfigError, match="does not match --env 'dev'; type the environment's name"
+    ):
+        teardown.run_teardown(built, "dev", "staging")
+    assert CloudFormation().status("diabetes-dev") is not None
+    assert "deleted diabetes-dev" in teardown.run_teardown(built, "dev", "dev")
+    assert CloudFormation().status("diabetes-dev") is None
+    assert releases.history(built, "dev")  # release records are kept
+
+
+def test_sweep_deletes_only_stale_project_stacks_and_estimates_the_saving(built, world):
+    assert teardown.run_sweep(built, ttl_hours=1000) == []  # nothing is that old
+    swept = teardown.run_sweep(built, ttl_hours=0)
+    assert [s.stack for s in swept] == ["diabetes-staging"]  # never diabetes-bootstrap
+    assert swept[0].hourly_cost == pytest.approx(0.115)  # RealTime, 1 x ml.m5.large
+    assert CloudFormation().status("diabetes-bootstrap") == "CREATE_COMPLETE"

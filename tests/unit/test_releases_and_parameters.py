@@ -37,3 +37,17 @@ def test_every_parameter_is_explicit_and_a_removed_key_takes_the_default():
     assert values == {"A": "from-file", "B": "file", "ModelData": "s3://x", "C": "3"}
     with pytest.raises(ValueError, match="B has no value and no default"):
         stack_parameters(template, {}, {"ModelData": "s3://x"})
+
+
+def test_the_sweeper_prices_real_time_endpoints_and_spares_the_bootstrap_stack():
+    from pipeline.stages.teardown import hourly_cost, is_swept
+
+    prices = {"ml.m5.large": 0.115}
+    two = {"EndpointType": "RealTime", "InstanceType": "ml.m5.large", "InstanceCount": "2"}
+    assert hourly_cost(two, prices) == (0.23, "2 x ml.m5.large at $0.115/h")
+    assert hourly_cost({"EndpointType": "Serverless"}, prices)[0] == 0.0
+    assert "price unknown" in hourly_cost({"EndpointType": "RealTime",
+                                           "InstanceType": "ml.p3.2xlarge"}, prices)[1]  # fmt: skip
+    assert is_swept("diabetes-dev", "diabetes") and is_swept("tCaT-diabetes-dev-ab", "diabetes")
+    assert not is_swept("diabetes-bootstrap", "diabetes")
+    assert not is_swept("other-dev", "diabetes")
