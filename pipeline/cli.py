@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import Settings
 
 
@@ -155,12 +155,41 @@ def _upload(args: argparse.Namespace, settings: Settings) -> None:
         print("already uploaded: the same bytes are at the key (S3's checksum matches); skipped")
     print(f"manifest: {result.manifest_note}")
     print(result.uri)
+    _write_job_outputs({"digest": result.uri.rsplit("/", 2)[-2], "uri": result.uri})
+
+
+def _write_job_outputs(values: dict[str, str]) -> None:
+    """Step outputs for GitHub Actions ($GITHUB_OUTPUT), when running there."""
+    output_file = os.environ.get("GITHUB_OUTPUT")
+    if output_file:
+        with open(output_file, "a", encoding="utf-8") as handle:
+            handle.writelines(f"{key}={value}\n" for key, value in values.items())
+
+
+def _all_green(args: argparse.Namespace, settings: Settings) -> None:
+    import json
+
+    raw = os.environ.get("NEEDS")
+    if not raw:
+        raise ConfigError("set NEEDS to the workflow's `toJSON(needs)`")
+    try:
+        needs = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"NEEDS is not JSON: {exc}") from None
+    if not needs:
+        raise ConfigError("NEEDS lists no jobs: a check of nothing cannot fail")
+    failed = {job: value.get("result") for job, value in needs.items()
+              if value.get("result") != "success"}  # fmt: skip
+    for job, value in sorted(needs.items()):
+        print(f"{job}: {value.get('result')}")
+    if failed:
+        raise PipelineError(f"not all green: {', '.join(f'{j} {r}' for j, r in failed.items())}")
 
 
 def _test(args: argparse.Namespace, settings: Settings) -> None:
     from pipeline.stages import template_tests
 
-    report = template_tests.run(settings, lambda message: print(message, flush=True))
+    report = template_tests.run(settings, lambda message: print(message, flush=True), args.digest)
     rows = [("test", "stack", "endpoint", "checks", "result")]
     for r in report.results:
         failed = [f"{check}: {problem}" for check, problem in r.checks.items() if problem != "ok"]
@@ -451,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
         "resolve and a golden example is predicted. Stacks are always deleted; leftovers "
         "are listed. Needs `bootstrap` and `upload` first. Report: build/taskcat/.",
     )
+    p.add_argument("--digest", help="test this uploaded artifact (default: the local build)")
     p.set_defaults(handler=_test)
 
     p = sub.add_parser(
@@ -507,6 +537,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true",
                    help="wait for another deploy in progress instead of refusing")  # fmt: skip
     p.set_defaults(handler=_rollback)
+
+    p = sub.add_parser(
+        "all-green",
+        help="fail unless every job in $NEEDS succeeded (the CI gate branch protection needs)",
+        description="Reads NEEDS, the JSON of a workflow's `toJSON(needs)`, prints each job's "
+        "result and exits 1 unless all are success (skipped and cancelled count as not).",
+    )
+    p.set_defaults(handler=_all_green)
 
     p = sub.add_parser(
         "teardown",

@@ -17,9 +17,11 @@ MODEL_NAME_ENV = "PIPELINE_MODEL_NAME"
 QUALITY_GATE_ENV = "PIPELINE_QUALITY_GATE"
 SANDBOX_STATE_ENV = "PIPELINE_SANDBOX_STATE"
 INFRA_DIR_ENV = "PIPELINE_INFRA_DIR"
-PROJECT_ENV = (
-    "PIPELINE_PROJECT"  # the ProjectName of the stacks: <project>-bootstrap, <project>-<env>
-)
+# The ProjectName of the stacks: <project>-bootstrap, <project>-<env>.
+PROJECT_ENV = "PIPELINE_PROJECT"
+# The build account's artifact bucket, for environment accounts whose bootstrap stack does
+# not hold it (AccountRole env). Unset: this account's bootstrap output ArtifactBucketName.
+ARTIFACT_BUCKET_ENV = "PIPELINE_ARTIFACT_BUCKET"
 # Isolated environments of tools with clashing pins (pipeline/tools/).
 TOOLS_DIR_ENV = "PIPELINE_TOOLS_DIR"
 
@@ -40,6 +42,7 @@ class Settings:
     model_dir: Path = MODEL_DIR
     model_name: str = DEFAULT_MODEL_NAME
     project: str = DEFAULT_PROJECT
+    artifact_bucket: str | None = None
     quality_gate_file: Path = MODEL_DIR / "quality-gate.toml"
     sandbox_state_file: Path | None = None  # default: <build_dir>/sandbox.json
     infra_dir: Path = MODEL_DIR.parent / "infra"
@@ -96,6 +99,7 @@ class Settings:
             build_dir=Path(env.get(BUILD_DIR_ENV, "build")),
             model_name=env.get(MODEL_NAME_ENV, DEFAULT_MODEL_NAME),
             project=env.get(PROJECT_ENV, DEFAULT_PROJECT),
+            artifact_bucket=env.get(ARTIFACT_BUCKET_ENV) or None,
             quality_gate_file=Path(env.get(QUALITY_GATE_ENV, MODEL_DIR / "quality-gate.toml")),
             sandbox_state_file=Path(env[SANDBOX_STATE_ENV]) if env.get(SANDBOX_STATE_ENV) else None,
             infra_dir=Path(env.get(INFRA_DIR_ENV, MODEL_DIR.parent / "infra")),

@@ -37,7 +37,10 @@ def run(settings: Settings, account_role: str, environment_accounts: list[str],
 
 
 def output(settings: Settings, key: str, cfn: CloudFormation | None = None) -> str:
-    """One output of this account's bootstrap stack, or a ConfigError saying how to get it."""
+    """One output of this account's bootstrap stack, or a ConfigError saying how to get it.
+    The artifact bucket may instead come from PIPELINE_ARTIFACT_BUCKET (another account's)."""
+    if key == "ArtifactBucketName" and settings.artifact_bucket:
+        return settings.artifact_bucket
     name = stack_name(settings.project)
     stack = (cfn or CloudFormation()).stack(name)
     if stack is None:

@@ -33,7 +33,7 @@ from pipeline.core import golden
 from pipeline.errors import ConfigError
 from pipeline.local.processes import ManagedProcess
 from pipeline.settings import Settings
-from pipeline.stages import bootstrap, image_uri, lint
+from pipeline.stages import bootstrap, deploy, image_uri, lint
 from pipeline.stages.config import read_json
 
 DRIVER = Path(tools.__file__).resolve().parent / "taskcat_driver.py"
@@ -127,17 +127,23 @@ def _check_stack(stack: dict, want_endpoint: str, model_data: str, example: dict
     return checks
 
 
-def run(settings: Settings, progress: Callable[[str], None]) -> TestReport:
+def run(settings: Settings, progress: Callable[[str], None],
+        digest: str | None = None) -> TestReport:  # fmt: skip
+    """Test the uploaded artifact `digest` (its manifest read from the bucket), else the
+    local build's."""
     started = time.monotonic()
     config = load_tests(settings)
     problems = lint.validate_params(settings)
     if problems:
         raise ConfigError("parameter files are invalid:\n" + "\n".join(map(str, problems)))
-    manifest = read_json(settings.manifest_file, "python -m pipeline package")
     region = identity.region()
     bucket = bootstrap.output(settings, "ArtifactBucketName")
-    key = manifest["artifact"]["s3_key"]
     s3 = S3()
+    if digest is None:
+        manifest = read_json(settings.manifest_file, "python -m pipeline package")
+    else:
+        manifest = deploy.artifact(settings, s3, bucket, digest).manifest
+    key = manifest["artifact"]["s3_key"]
     if s3.head(bucket, key) is None:
         raise ConfigError(f"s3://{bucket}/{key} is not uploaded; run `python -m pipeline "
                           "upload` first")  # fmt: skip

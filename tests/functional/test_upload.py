@@ -35,12 +35,15 @@ def keys(s3, bucket: str) -> set[str]:
 
 
 def test_upload_puts_artifact_and_manifest_then_skips_the_same_bytes(bootstrapped, build_copy):
-    env = {**bootstrapped, "PIPELINE_BUILD_DIR": str(build_copy)}
+    outputs = build_copy / "github-output"
+    env = {**bootstrapped, "PIPELINE_BUILD_DIR": str(build_copy), "GITHUB_OUTPUT": str(outputs)}
     manifest = json.loads((build_copy / "manifest.json").read_text())
     key = manifest["artifact"]["s3_key"]
     first = pipeline("upload", env=env)
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip().splitlines()[-1] == f"s3://{BUCKET}/{key}"
+    # the release workflow hands the digest from the build job to every deploy
+    assert f"digest={manifest['artifact']['sha256']}\n" in outputs.read_text()
     s3 = s3_client(bootstrapped)
     body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert hashlib.sha256(body).hexdigest() == manifest["artifact"]["sha256"]

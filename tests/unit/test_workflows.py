@@ -1,0 +1,145 @@
+"""What a YAML review of .github/ would miss: every step runs a real command, jobs run in
+the promotion order, and each deploy job's environment matches its role and its target."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = {
+    p.stem: yaml.safe_load(p.read_text()) for p in (ROOT / ".github/workflows").glob("*.yml")
+}
+ACTION = yaml.safe_load((ROOT / ".github/actions/setup-tox/action.yml").read_text())
+RELEASE_ORDER = ["build", "template-tests", "dev", "staging", "prod-preview", "prod"]
+SAMPLES = {"DIGEST": "a" * 64, "TTL_HOURS": "24", "ENVIRONMENT": "dev", "CONFIRM": "dev"}
+SETUP_LINE = 'python -m pip install "tox>=4.20" "tox-uv>=1.11"'  # the README's set-up
+
+
+def tox_envs() -> set[str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "tox.ini")
+    return {s.removeprefix("testenv:") for s in parser.sections() if s.startswith("testenv")}
+
+
+def steps():
+    for name, workflow in WORKFLOWS.items():
+        for job_name, job in workflow["jobs"].items():
+            for step in job["steps"]:
+                yield name, job_name, job, step
+
+
+def run_commands():
+    return [(w, j, job, step) for w, j, job, step in steps() if "run" in step]
+
+
+def test_every_run_step_is_tox_or_a_pipeline_command_that_parses():
+    parser, envs = cli.build_parser(), tox_envs()
+    assert run_commands(), "no run steps found"
+    for workflow, job, _, step in run_commands():
+        command = step["run"]
+        for name in re.findall(r"\$(\w+)", command):  # every variable comes from the step
+            assert name in step.get("env", {}), f"{workflow}.{job}: ${name} is not set"
+            command = command.replace(f"${name}", SAMPLES[name])
+        words = shlex.split(command)
+        if words == ["tox"]:  # the README's test command: the default environments
+            continue
+        assert words[:2] == ["tox", "-e"], f"{workflow}.{job}: {step['run']}"
+        assert words[2] in envs, f"{workflow}.{job}: no tox environment {words[2]}"
+        if words[2] == "pipeline":
+            assert words[3] == "--"
+            args = words[4:]
+            parsed = parser.parse_args(args)  # exits (fails the test) for an unknown command
+            assert parsed.command == args[0]
+        else:
+            assert len(words) == 3, f"{workflow}.{job}: {step['run']}"
+    action_runs = [s["run"] for s in ACTION["runs"]["steps"] if "run" in s]
+    assert action_runs == [SETUP_LINE]
+
+
+def needs(job: dict) -> list[str]:
+    value = job.get("needs", [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def test_release_jobs_run_in_promotion_order_each_after_the_previous():
+    jobs = WORKFLOWS["release"]["jobs"]
+    assert list(jobs) == RELEASE_ORDER
+    for previous, job in zip(RELEASE_ORDER, RELEASE_ORDER[1:], strict=False):
+        assert previous in needs(jobs[job]), f"{job} must need {previous}"
+
+
+def test_only_the_prod_job_uses_the_prod_environment():
+    users = [(w, j) for w, j, job, _ in steps() if job.get("environment") == "prod"]
+    assert set(users) == {("release", "prod")}
+
+
+def test_each_deploy_job_environment_matches_its_role_and_its_target():
+    for workflow, job_name, job, step in steps():
+        role = (step.get("with") or {}).get("role-to-assume")
+        if role is None:
+            continue
+        environment = job.get("environment")
+        if role == "${{ vars.DEPLOY_ROLE_ARN }}":  # defined per GitHub environment
+            assert environment, f"{workflow}.{job_name}: a deploy role outside an environment"
+        else:
+            assert environment is None, f"{workflow}.{job_name}: {role} in {environment}"
+        for other in job["steps"]:
+            targets = re.findall(r"--(?:env|to) (\w+)", other.get("run", ""))
+            for target in targets:
+                if environment and not environment.startswith("${{"):
+                    assert target == environment, f"{workflow}.{job_name}: {other['run']}"
+        assert (step.get("with") or {}).get("role-skip-session-tagging") is True
+
+
+def test_every_deploy_gets_the_build_jobs_digest_explicitly():
+    jobs = WORKFLOWS["release"]["jobs"]
+    for name in RELEASE_ORDER[1:]:
+        commands = [s for s in jobs[name]["steps"] if "run" in s and re.search(
+            r" (test|deploy|promote) ", s["run"])]  # fmt: skip
+        assert commands, f"{name} runs no stage"
+        for step in commands:
+            assert '--digest "$DIGEST"' in step["run"]
+            assert step["env"]["DIGEST"] == "${{ needs.build.outputs.digest }}"
+        assert "build" in needs(jobs[name])
+    outputs = jobs["build"]["outputs"]
+    assert outputs["digest"] == "${{ steps.upload.outputs.digest }}"
+
+
+def test_hygiene_permissions_pins_checkout_and_concurrency():
+    pinned = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+    for name, workflow in WORKFLOWS.items():
+        assert workflow["permissions"] == {}, name
+    uses = [(f"{w}.{j}", s) for w, j, _, s in steps() if "uses" in s] + [
+        ("setup-tox", s) for s in ACTION["runs"]["steps"] if "uses" in s]  # fmt: skip
+    for where, step in uses:
+        if step["uses"].startswith("./"):
+            continue
+        assert pinned.match(step["uses"]), f"{where}: {step['uses']} is not pinned to a SHA"
+        if step["uses"].startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False, where
+    text = "\n".join(p.read_text() for p in (ROOT / ".github").rglob("*.yml"))
+    for line in text.splitlines():
+        if "@" in line and "uses:" in line and "./" not in line:
+            assert re.search(r"@[0-9a-f]{40}  # v\d+\.\d+\.\d+$", line), line
+    for name in ("dev", "staging", "prod"):
+        group = WORKFLOWS["release"]["jobs"][name]["concurrency"]
+        assert group == {"group": f"deploy-{name}", "cancel-in-progress": False}
+
+
+@pytest.mark.parametrize(("needs_json", "code"), [
+    ('{"lint": {"result": "success"}, "test": {"result": "success"}}', 0),
+    ('{"lint": {"result": "success"}, "test": {"result": "skipped"}}', 1),
+    ('{"lint": {"result": "failure"}}', 1),
+    ("{}", 2),
+])  # fmt: skip
+def test_all_green_fails_unless_every_needed_job_succeeded(monkeypatch, needs_json, code):
+    monkeypatch.setenv("NEEDS", needs_json)
+    assert cli.main(["all-green"]) == code
