@@ -143,7 +143,18 @@ class CloudFormation:
         """Delete the change set, and the empty stack a CREATE change set made."""
         self._call(self._client.delete_change_set, ChangeSetName=change_set.id)
         if change_set.kind == "CREATE" and self.status(change_set.stack) == "REVIEW_IN_PROGRESS":
-            self._call(self._client.delete_stack, StackName=change_set.stack)
+            try:
+                self._call(self._client.delete_stack, StackName=change_set.stack)
+            except AwsError as exc:
+                if exc.code != "AccessDenied":
+                    raise
+                # The preview role (infra/github-oidc.yaml) may not delete stacks. The empty
+                # stack holds no resources, and the first deploy's change set takes it over.
+                self._progress(
+                    f"{change_set.stack}: left empty in REVIEW_IN_PROGRESS (this role may not "
+                    "delete stacks); the first deploy takes it over"
+                )
+                return
             self._wait("stack_delete_complete", change_set.stack)
 
     def execute(self, change_set: ChangeSet, sleep: Callable[[float], None] = time.sleep,
