@@ -285,6 +285,22 @@ def _rollback(args: argparse.Namespace, settings: Settings) -> None:
     _report_deploy(result)
 
 
+def _workflows(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.stages import workflows
+
+    names = tuple(args.workflow or ("ci", "release"))
+    runs = workflows.run(settings, lambda m: print(m, flush=True), names,
+                         Path(args.release_file) if args.release_file else None)  # fmt: skip
+    table = workflows.summary(runs)
+    print(table)
+    print("note: GitHub's prod approval (required reviewers) has no act equivalent; the prod "
+          "job's --approve stands for it in this run")  # fmt: skip
+    _write_step_summary(f"### workflows under act\n\n{table}\n")
+    failed = workflows.failure(runs)
+    if failed:
+        raise failed
+
+
 def _teardown(args: argparse.Namespace, settings: Settings) -> None:
     from pipeline.stages import teardown
 
@@ -545,6 +561,19 @@ def build_parser() -> argparse.ArgumentParser:
         "result and exits 1 unless all are success (skipped and cancelled count as not).",
     )
     p.set_defaults(handler=_all_green)
+
+    p = sub.add_parser(
+        "workflows",
+        help="run .github/workflows ci.yml and release.yml locally with act (tox -e workflows)",
+        description="Start and bootstrap the embedded sandbox, then run the workflows with "
+        "act in host mode (no Docker), with offline stand-ins for setup-python, cache and "
+        "configure-aws-credentials (the credentials stand-in exports the sandbox). Prints "
+        "each job's result; exits 1 naming the failing workflow and job.",
+    )
+    p.add_argument("--workflow", action="append", choices=["ci", "release"],
+                   help="run only these (default: ci, then release)")  # fmt: skip
+    p.add_argument("--release-file", help="a copy of release.yml to run instead (tests)")
+    p.set_defaults(handler=_workflows)
 
     p = sub.add_parser(
         "teardown",
