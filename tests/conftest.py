@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -69,3 +70,15 @@ def bootstrapped(shared_sandbox) -> dict[str, str]:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return env
+
+
+@contextlib.contextmanager
+def sandbox_environment(**options):
+    """A sandbox of the caller's own, with the standard AWS variables of this process
+    pointing at it (stages run in process reach it as a user's boto3 would)."""
+    from pipeline.local.sandbox import Sandbox
+
+    with Sandbox(**options) as box, pytest.MonkeyPatch.context() as patch:
+        for key, value in box.env.items():
+            patch.setenv(key, value)
+        yield box

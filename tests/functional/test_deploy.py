@@ -21,9 +21,9 @@ from botocore.exceptions import ClientError
 
 from pipeline.aws.cloudformation import CloudFormation
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.local.sandbox import Sandbox
 from pipeline.stages import bootstrap, deploy, releases, smoke, upload
 from tests.artifacts import variant
+from tests.conftest import sandbox_environment
 from tests.e2e.test_cli import pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,9 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox() as box, pytest.MonkeyPatch.context() as patch:
-        for key, value in box.env.items():
-            patch.setenv(key, value)
+    with sandbox_environment() as box:
         yield box
 
 
@@ -190,9 +188,7 @@ def test_a_bad_parameter_file_exits_2_and_makes_no_aws_call(built, tmp_path):
 
 
 def test_a_concurrent_deploy_is_refused_and_wait_waits_for_it(built, tmp_path):
-    with Sandbox(stack_delay=1.5) as slow, pytest.MonkeyPatch.context() as patch:
-        for key, value in slow.env.items():
-            patch.setenv(key, value)
+    with sandbox_environment(stack_delay=1.5):
         bootstrap.run(built, "both", [], "", "", progress=lambda _: None)
         upload.run(built)
         digest = upload.scan(built.artifact_file).sha256

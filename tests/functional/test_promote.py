@@ -11,7 +11,6 @@ import pytest
 
 from pipeline.aws.cloudformation import CloudFormation
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.local.sandbox import Sandbox
 from pipeline.stages import (
     bootstrap,
     deploy,
@@ -23,6 +22,7 @@ from pipeline.stages import (
     upload,
 )
 from tests.artifacts import variant
+from tests.conftest import sandbox_environment
 
 BUCKET = "diabetes-artifacts-123456789012-us-east-1"
 FAST = {"sleep": lambda _: time.sleep(0.05)}
@@ -30,9 +30,7 @@ FAST = {"sleep": lambda _: time.sleep(0.05)}
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox() as box, pytest.MonkeyPatch.context() as patch:
-        for key, value in box.env.items():
-            patch.setenv(key, value)
+    with sandbox_environment() as box:
         yield box
 
 
