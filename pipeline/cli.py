@@ -18,17 +18,24 @@ from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import Settings
 
 
+def _metrics_table(metrics: dict) -> str:
+    names = sorted(metrics["model"])
+    rows = [(n, f"{metrics['model'][n]:.4f}", f"{metrics['baseline'].get(n, float('nan')):.4f}")
+            for n in names]  # fmt: skip
+    return _markdown_table(("metric", "model", "baseline"), rows)
+
+
 def _train(args: argparse.Namespace, settings: Settings) -> None:
     from pipeline.stages import train
 
-    result = train.run(settings)
-    model, base = result.metrics["model"], result.metrics["baseline"]
-    print(f"{'metric':<8}{'model':>12}{'baseline':>12}")
-    for key in ("rmse", "mae", "r2"):
-        print(f"{key:<8}{model[key]:>12.4f}{base[key]:>12.4f}")
-    print(f"quality gate: passed ({settings.quality_gate_file})")
+    result = train.run(settings, lambda message: print(message, flush=True))
+    print(_metrics_table(result.metrics))
+    print(f"quality gate: passed ([gate] of {settings.config.config_file})")
+    print(f"signature: {len(result.signature['inputs'])} inputs ("
+          + ", ".join(f"{c['name']}: {c['type']}" for c in result.signature["inputs"][:8])
+          + (", ..." if len(result.signature["inputs"]) > 8 else "") + ")")
     print(f"wrote {result.model_file} (sha256 {result.model_sha256})")
-    print(f"wrote {settings.metrics_file}")
+    print(f"wrote {settings.metrics_file}, {settings.signature_file}")
 
 
 def _package(args: argparse.Namespace, settings: Settings) -> None:
@@ -416,19 +423,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train, evaluate and gate the model",
-        description="Train LinearRegression on scikit-learn's diabetes data, evaluate it on a "
-        "fixed held-out split against a mean baseline, and apply the quality gate in "
-        "model/quality-gate.toml. Writes build/model.joblib and build/metrics.json; a failing "
-        "gate exits 1 and writes no model. Needs the pinned environment (pyproject.toml).",
+        description="Run the project's training script ([model] entry_point) in SageMaker "
+        "script mode on its data ([data]: the train channel, and the test file or a seeded "
+        "split), evaluate the model it writes on the test split against a baseline, apply "
+        "[gate], and derive the model's signature. Writes build/model.joblib, "
+        "build/metrics.json and build/signature.json; a failing gate exits 1 and writes no "
+        "model. Needs the pinned environment (pyproject.toml).",
     )
     p.set_defaults(handler=_train)
 
     p = sub.add_parser(
         "package",
         help="build build/model.tar.gz and build/manifest.json",
-        description="Package build/model.joblib with model/inference.py into a reproducible "
-        "build/model.tar.gz and write build/manifest.json (sha256, S3 key, serving image, "
-        "versions, metrics, git commit, golden examples). Needs a passing `train` first; "
+        description="Package build/model.joblib and build/signature.json with "
+        "model/inference.py into a reproducible build/model.tar.gz and write "
+        "build/manifest.json (sha256, S3 key, serving image, versions, metrics, signature, "
+        "git commit, golden examples). Needs a passing `train` first; "
         "refuses models whose package versions the serving image cannot load.",
     )
     p.set_defaults(handler=_package)
@@ -507,7 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(--digest, else build/manifest.json) in the bucket, bytes included; create a change "
         "set for stack <project>-<env> with every parameter explicit; print the preview "
         "(also to $GITHUB_STEP_SUMMARY); execute, wait, print the outputs; smoke the "
-        "endpoint; record the release under releases/<env>/. A stack in ROLLBACK_COMPLETE "
+        "endpoint; record the release under releases/<project>/<env>/. A stack in ROLLBACK_COMPLETE "
         "is deleted and created again; one with another deploy in progress is refused "
         "unless --wait.",
     )
@@ -528,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Promote exactly a digest the source environment released (its smoke "
         "passed there): --digest D, refused unless the source released D, else the "
         "source's latest release. Only dev → staging → prod. The candidate's metrics must "
-        "not be worse than the target's released model beyond model/promotion-gate.toml "
+        "not be worse than the target's released model beyond [promotion] of pipeline.toml "
         "(--force overrides; the release records it). Then it deploys with the target's "
         "parameter file, like `deploy` (S3 re-check, preview, smoke, release). prod needs "
         "--approve, or a typed confirmation after the preview when run at a terminal.",
@@ -609,7 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "releases",
         help="print the latest release record of an environment (or all with --all)",
-        description="Release records live in the artifact bucket under releases/<env>/, one "
+        description="Release records live in the artifact bucket under releases/<project>/<env>/, one "
         "per deploy whose smoke test passed, never overwritten.",
     )
     p.add_argument("--env", required=True)
@@ -667,7 +677,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="aws: the same stages against the account of your credentials")  # fmt: skip
     p.add_argument("--region", help="with --target aws: the region to deploy to")
     p.set_defaults(handler=_deploy_local)
+    for command, subparser in sub.choices.items():
+        subparser.add_argument(
+            "--config", metavar="PATH",
+            help="the model project's pipeline.toml (default ./pipeline.toml); relative paths "
+            "in it resolve against its folder, and build outputs go to <its folder>/build"
+            + ("" if command not in NO_PROJECT else "; not needed by this command"),
+        )  # fmt: skip
     return parser
+
+
+# Commands that run without a model project (they still accept --config).
+NO_PROJECT = frozenset({"image-uri", "serve", "sandbox", "all-green", "workflows", "bootstrap"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -675,7 +696,9 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable = args.handler
     started = time.monotonic()
     try:
-        handler(args, Settings.from_env())
+        settings = Settings.from_env(config=Path(args.config) if args.config else None,
+                                     need_project=args.command not in NO_PROJECT)  # fmt: skip
+        handler(args, settings)
     except PipelineError as exc:
         print(f"error: {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code

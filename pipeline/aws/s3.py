@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws.errors import AwsError, NotFound, new_client
+from pipeline.errors import ConfigError
 
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
@@ -57,6 +58,22 @@ class S3:
         for block in answer["Body"].iter_chunks(chunk):
             digest.update(block)
         return digest.hexdigest()
+
+    def probe(self, uri: str, where: str) -> ObjectInfo:
+        """The object at an s3:// URI, or ConfigError saying why it cannot be read (`where`
+        names the setting that holds the URI)."""
+        bucket, key = parse_uri(uri)
+        try:
+            info = self.head(bucket, key)
+        except AwsError as exc:
+            raise ConfigError(f"{where}: {uri} cannot be read ({exc.code or exc}); check the "
+                              "URI and that your credentials may read it") from None
+        except BotoCoreError as exc:
+            raise ConfigError(f"{where}: {uri} cannot be reached ({exc}); check your AWS "
+                              "credentials, region and endpoint") from None  # fmt: skip
+        if info is None:
+            raise ConfigError(f"{where}: {uri} does not exist")
+        return info
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         """Size, S3's own SHA-256 checksum and version of an object; None if there is none."""

@@ -9,7 +9,7 @@ import re
 
 from pipeline.errors import ConfigError, PipelineError
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: project, signature, task metrics
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -18,7 +18,7 @@ def validate_model_name(name: str) -> str:
     if not _NAME.match(name):
         raise ConfigError(
             f"model name {name!r} is not usable in an S3 key or SageMaker name: use 1-63 "
-            "lower-case letters, digits and hyphens (set PIPELINE_MODEL_NAME)"
+            "lower-case letters, digits and hyphens ([model] name in pipeline.toml)"
         )
     return name
 
@@ -32,18 +32,24 @@ def s3_key(model_name: str, sha256: str) -> str:
 
 def build(
     *,
+    project: str,
     model_name: str,
     sha256: str,
     size: int,
     serving_image: dict,
     training_env: dict[str, str],
     metrics: dict,
+    signature: dict,
+    signature_sha256: str,
     git: dict,
     golden_examples: list[dict],
 ) -> dict:
     return {
         "manifest_version": MANIFEST_VERSION,
+        "project": project,
         "model_name": model_name,
+        "signature": signature,
+        "signature_sha256": signature_sha256,
         "artifact": {"sha256": sha256, "size": size, "s3_key": s3_key(model_name, sha256)},
         "serving_image": serving_image,
         "training_env": training_env,

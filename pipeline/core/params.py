@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 # Filled by the pipeline at deploy time, never written in a parameter file: the artifact
 # (from its manifest) and the account-specific role (from bootstrap outputs).
-PIPELINE_FILLED = frozenset({"ModelData", "ImageURI", "RoleARN", "ModelDigest"})
+# ProjectName comes from pipeline.toml ([project] name), so two projects never share stacks.
+PIPELINE_FILLED = frozenset({"ModelData", "ImageURI", "RoleARN", "ModelDigest", "ProjectName"})
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import json
 import tomllib
 from pathlib import Path
 
-from pipeline.core import gate, serving_image
+from pipeline.core import serving_image
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
@@ -47,8 +47,3 @@ def write_json(path: Path, data: dict) -> None:
 def load_serving_image(settings: Settings) -> serving_image.ServingImage:
     path = settings.serving_image_file
     return serving_image.parse(read_toml(path), str(path))
-
-
-def load_gate(settings: Settings) -> dict[str, float]:
-    path = settings.quality_gate_file
-    return gate.parse_thresholds(read_toml(path), str(path))

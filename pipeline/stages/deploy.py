@@ -107,6 +107,14 @@ def artifact(settings: Settings, s3: S3, bucket: str, digest: str | None) -> Art
     return Artifact(digest, bucket, key, manifest_key, manifest)
 
 
+def _commit(settings: Settings) -> str:
+    """The pipeline checkout's commit, or "unknown" outside a git work tree."""
+    try:
+        return environment.git_state(settings.project_dir)["commit"]
+    except ConfigError:
+        return "unknown"
+
+
 def preview(change_set: ChangeSet) -> list[tuple[str, str, str, str]]:
     """(resource, type, action, replaced) rows of a change set."""
     replaced = {"True": "yes", "False": "no", "Conditional": "maybe", "": "-"}
@@ -132,6 +140,7 @@ def run(settings: Settings, env_name: str, digest: str | None = None, dry_run: b
         "ModelDigest": chosen.digest,
         "ImageURI": image_uri.run(settings, identity.region()),
         "RoleARN": role,
+        "ProjectName": settings.project,
     }
     assert set(filled) == PIPELINE_FILLED
     parameters = stack_parameters(template_parameters, env_file["Parameters"], filled)
@@ -159,7 +168,8 @@ def run(settings: Settings, env_name: str, digest: str | None = None, dry_run: b
         result.notes.append(f"deleted {stack}, left in ROLLBACK_COMPLETE by a failed create, "
                             "and created it again")  # fmt: skip
     template = settings.endpoint_template.read_text()
-    tags = {**env_file.get("Tags", {}), "model-digest": chosen.digest}
+    tags = {**env_file.get("Tags", {}), "project": settings.project,
+            "model-digest": chosen.digest}  # fmt: skip
     result.change_set = cfn.create_change_set(stack, template, parameters, tags=tags)
     show_preview(result)
     if result.change_set.no_changes or dry_run:
@@ -183,10 +193,9 @@ def run(settings: Settings, env_name: str, digest: str | None = None, dry_run: b
             f"{env_name}` to the last release"
         ) from None
     record = releases_core.record(
-        environment=env_name, digest=chosen.digest, artifact_key=chosen.key,
+        project=settings.project, environment=env_name, digest=chosen.digest, artifact_key=chosen.key,
         manifest_key=chosen.manifest_key, parameters=parameters, outputs=result.outputs,
-        commit=environment.git_state(settings.model_dir.parent)["commit"]
-        if (settings.model_dir.parent / ".git").exists() else "unknown",
+        commit=_commit(settings),
         when=releases.now(), actor=releases.actor(), kind=kind, extra=extra_record,
     )  # fmt: skip
     result.release_key = releases.write(s3, bucket, record)

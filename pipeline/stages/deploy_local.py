@@ -97,8 +97,11 @@ def run(settings: Settings, progress: Callable[[str], None], keep: bool = False,
             return f"bucket {outputs['ArtifactBucketName']}"
 
         def do_train():
-            metrics = train.run(settings).metrics["model"]
-            return f"RMSE {metrics['rmse']:.2f}, R2 {metrics['r2']:.3f} (gate passed)"
+            trained = train.run(settings, say)
+            gated = sorted({k.removeprefix("min_").removeprefix("max_").removesuffix(
+                "_improvement_over_baseline") for k in settings.config.gate})  # fmt: skip
+            shown = ", ".join(f"{m} {trained.metrics['model'][m]:.3f}" for m in gated)
+            return f"{shown} (gate passed)"
 
         def do_package():
             manifest = package.run(settings).manifest

@@ -1,7 +1,7 @@
 """`pipeline package`: build the reproducible model.tar.gz and its manifest.
 
-The tarball holds model.joblib at the root and code/inference.py. Its bytes depend only on
-those two files: entries are sorted; owners, modes and times are fixed; the gzip header has
+The tarball holds model.joblib and signature.json at the root and code/inference.py. Its
+bytes depend only on those three files: entries are sorted; owners, modes and times are fixed; the gzip header has
 no name or timestamp; and the deflate stream is written here as stored (uncompressed)
 blocks, because compressed output differs between zlib builds (zlib, zlib-ng, vendor forks)
 and Python uses whichever the system provides. The same inputs therefore give the same
@@ -10,17 +10,18 @@ sha256 on any machine.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import struct
 import tarfile
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
-
-from model import train as model_train
 from pipeline.core import manifest as manifest_core
+from pipeline.core import signature as signature_core
 from pipeline.core.versions import check_loadable
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
@@ -118,21 +119,32 @@ def _trained_metrics(settings: Settings) -> dict:
     return metrics
 
 
-def golden_examples(model_file: Path) -> list[dict]:
-    """Held-out inputs with the predictions this exact model file gives for them."""
-    _, X_test, _, _ = model_train.load_split()
-    inputs = model_train.golden_inputs(X_test)
-    predictions = joblib.load(model_file).predict(inputs)
-    return [
-        {"features": row.tolist(), "prediction": float(pred)}
-        for row, pred in zip(inputs, predictions, strict=True)
-    ]
+def golden_examples(files: dict[str, Path], rows: list[list]) -> list[dict]:
+    """Held-out rows with what the packaged handler answers for them (in JSON), computed by
+    the very files that go into the artifact, loaded as the serving image loads them."""
+    from model import inference
+
+    with tempfile.TemporaryDirectory(prefix="pipeline-golden-") as folder:
+        for name, source in files.items():
+            if "/" not in name:
+                shutil.copyfile(source, Path(folder) / name)
+        loaded = inference.model_fn(folder)
+        request = inference.input_fn(json.dumps(rows), "application/json")
+        body, _ = inference.output_fn(inference.predict_fn(request, loaded), "application/json")
+    answers = json.loads(body)
+    if len(answers) != len(rows):
+        raise ConfigError(f"the handler answered {len(answers)} predictions for "
+                          f"{len(rows)} golden rows")  # fmt: skip
+    return [{"features": row, "prediction": answer}
+            for row, answer in zip(rows, answers, strict=True)]  # fmt: skip
 
 
 def run(settings: Settings) -> PackageResult:
     manifest_core.validate_model_name(settings.model_name)
     image = config.load_serving_image(settings)
     metrics = _trained_metrics(settings)
+    signature = config.read_json(settings.signature_file, "python -m pipeline train")
+    golden_rows = config.read_json(settings.golden_inputs_file, "python -m pipeline train")
     training_env = metrics.get("training_env", {})
     check_loadable(
         training_env,
@@ -147,22 +159,28 @@ def run(settings: Settings) -> PackageResult:
         image.name,
         "the environment running `pipeline package`",
     )
-    git = git_state(settings.model_dir.parent)
+    git = git_state(settings.project_dir)
 
-    write_tarball(
-        settings.artifact_file,
-        {"model.joblib": settings.model_file, "code/inference.py": settings.inference_script},
-    )
+    files = {
+        "model.joblib": settings.model_file,
+        "signature.json": settings.signature_file,
+        "code/inference.py": settings.inference_script,
+    }
+    golden = golden_examples(files, golden_rows["rows"])
+    write_tarball(settings.artifact_file, files)
     sha256 = sha256_file(settings.artifact_file)
     manifest = manifest_core.build(
+        project=settings.project,
         model_name=settings.model_name,
         sha256=sha256,
         size=settings.artifact_file.stat().st_size,
         serving_image=image.to_manifest(),
         training_env=training_env,
-        metrics={k: metrics[k] for k in ("dataset", "split", "model", "baseline")},
+        metrics={k: metrics[k] for k in ("task", "data", "model", "baseline")},
+        signature=signature,
+        signature_sha256=signature_core.digest(signature),
         git=git,
-        golden_examples=golden_examples(settings.model_file),
+        golden_examples=golden,
     )
     config.write_json(settings.manifest_file, manifest)
     return PackageResult(settings.artifact_file, settings.manifest_file, manifest)

@@ -5,7 +5,8 @@ What is promoted is a digest the source environment released (its smoke passed t
 never a rebuild: with --digest, that digest, refused unless the source released it; without,
 the source's latest release. The order dev → staging → prod is enforced. Before deploying,
 the candidate's metrics (its manifest) are compared with those of the model released in the
-target (model/promotion-gate.toml); --force overrides, and the release records it. The
+target ([promotion] of pipeline.toml; a metric without a margin may not get worse at all);
+--force overrides, and the release records it. The
 deploy itself is `pipeline deploy` with the target's parameter file, so the artifact is
 re-checked in S3 and the target is smoked. prod needs an approval: `approve` is asked after
 the change-set preview.
@@ -21,7 +22,7 @@ from pipeline.core import gate
 from pipeline.core import releases as releases_core
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import Settings
-from pipeline.stages import bootstrap, config, deploy, releases
+from pipeline.stages import bootstrap, deploy, releases
 
 APPROVAL_REQUIRED = {"prod"}
 
@@ -61,8 +62,7 @@ def run(settings: Settings, source: str, target: str, digest: str | None = None,
     if target in APPROVAL_REQUIRED and approve is None:
         raise ConfigError(f"promoting to {target} needs an approval (--approve, or run it "
                           "interactively to confirm after the preview)")  # fmt: skip
-    margins = gate.parse_margins(config.read_toml(settings.promotion_gate_file),
-                                 str(settings.promotion_gate_file))  # fmt: skip
+    margins = settings.config.promotion or {}
     deploy.checked_environment(settings, target)  # exit 2 before any AWS call
     s3 = S3()
     bucket = bootstrap.output(settings, "ArtifactBucketName")

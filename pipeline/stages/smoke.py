@@ -2,7 +2,7 @@
 
 The endpoint and the artifact come from the environment's stack (outputs EndpointName and
 ModelData); the golden examples from the manifest beside that artifact. Every example is
-sent in CSV and in JSON through the SageMaker Runtime API, and each prediction must match
+sent in CSV, as JSON rows and as JSON records through the SageMaker Runtime API, and each prediction must match
 within core.golden's tolerance.
 """
 
@@ -42,18 +42,18 @@ def manifest_beside(s3: S3, model_data: str) -> dict:
 def check(endpoint: str, manifest: dict, runtime: SageMakerRuntime | None = None) -> SmokeResult:
     runtime = runtime or SageMakerRuntime()
     examples = manifest["golden_examples"]
-    for content_type, body in golden.request_bodies(examples).items():
+    bodies = golden.request_bodies(examples, manifest.get("signature"))
+    for name, (content_type, body) in bodies.items():
         try:
             answer = json.loads(runtime.invoke(endpoint, body, content_type))
         except (PipelineError, ValueError) as exc:
-            raise SmokeFailed(f"{endpoint}: {content_type} golden request failed: {exc}") from None
-        predictions = answer if isinstance(answer, list) else answer.get("predictions", [])
-        problems = golden.mismatches(examples, [float(p) for p in predictions])
+            raise SmokeFailed(f"{endpoint}: {name} golden request failed: {exc}") from None
+        problems = golden.mismatches(examples, answer)
         if problems:
-            raise SmokeFailed(f"{endpoint}: {content_type} predictions differ from the "
+            raise SmokeFailed(f"{endpoint}: {name} predictions differ from the "
                               f"manifest's golden examples: {'; '.join(problems)}")  # fmt: skip
-    return SmokeResult(endpoint, len(examples), f"{len(examples)} examples x CSV, JSON match "
-                       f"(rel tol {golden.REL_TOLERANCE:g})")  # fmt: skip
+    return SmokeResult(endpoint, len(examples), f"{len(examples)} examples x "
+                       f"{', '.join(bodies)} match (rel tol {golden.REL_TOLERANCE:g})")  # fmt: skip
 
 
 def run(settings: Settings, environment: str) -> SmokeResult:

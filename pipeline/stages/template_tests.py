@@ -119,10 +119,9 @@ def _check_stack(stack: dict, want_endpoint: str, model_data: str, example: dict
     checks["InService"] = "ok" if endpoint.status == "InService" else (
         f"{endpoint.status}: {endpoint.failure_reason}")  # fmt: skip
     if endpoint.status == "InService":
-        body = golden.request_bodies([example])["text/csv"]
-        answer = json.loads(runtime.invoke(want_endpoint, body, "text/csv"))
-        predictions = answer if isinstance(answer, list) else answer.get("predictions", [])
-        problems = golden.mismatches([example], [float(p) for p in predictions])
+        content_type, body = golden.request_bodies([example])["CSV"]
+        answer = json.loads(runtime.invoke(want_endpoint, body, content_type))
+        problems = golden.mismatches([example], answer)
         checks["golden invocation"] = "ok" if not problems else "; ".join(problems)
     return checks
 
@@ -153,6 +152,7 @@ def run(settings: Settings, progress: Callable[[str], None],
         "ModelDigest": manifest["artifact"]["sha256"],
         "ImageURI": image_uri.run(settings, region),
         "RoleARN": bootstrap.output(settings, "SageMakerExecutionRoleArn"),
+        "ProjectName": settings.project,
     }
     # taskcat syncs its project to this bucket; it cannot sync to a versioned one.
     taskcat_bucket = f"{settings.project}-taskcat-{identity.account_id()}-{region}"

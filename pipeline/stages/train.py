@@ -1,21 +1,42 @@
-"""`pipeline train`: fit, evaluate, apply the quality gate, write model.joblib and metrics.json.
+"""`pipeline train`: run the project's training script in SageMaker script mode, evaluate the
+model it writes on the test split, apply the quality gate, derive the model's signature.
 
-A model that misses the gate is never written, and any model or artifact left in the build
-directory by an earlier run is removed, so nothing stale can be packaged afterwards.
+The script runs in a subprocess with the variables SageMaker's training container sets
+(SM_MODEL_DIR, SM_CHANNEL_TRAIN, SM_CHANNEL_TEST, SM_CHANNELS, SM_HPS, ...) and the
+hyperparameters as `--name value` arguments, so the same file runs unchanged as a SageMaker
+training job. The pipeline, not the script, evaluates and gates. Writes build/model.joblib,
+build/metrics.json, build/signature.json and build/golden-inputs.json. A model that misses
+the gate is never written, and any model or artifact left by an earlier run is removed, so
+nothing stale can be packaged afterwards.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
+import json
 import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core import gate
-from pipeline.errors import QualityGateFailed
+from pipeline.core import project as project_core
+from pipeline.core import signature as signature_core
+from pipeline.errors import ConfigError, PipelineError, QualityGateFailed
 from pipeline.settings import Settings
-from pipeline.stages import config
+from pipeline.stages import config, dataset
 from pipeline.stages.environment import package_versions
+
+N_GOLDEN = 5
+LOG_TAIL = 20
+
+
+class TrainingFailed(PipelineError):
+    """The training script exited non-zero or wrote no model."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +44,7 @@ class TrainResult:
     metrics: dict
     model_file: Path
     model_sha256: str
+    signature: dict
 
 
 def sha256_file(path: Path) -> str:
@@ -35,29 +57,140 @@ def sha256_file(path: Path) -> str:
 
 def _remove_stale(settings: Settings) -> list[Path]:
     removed = []
-    for path in (settings.model_file, settings.artifact_file, settings.manifest_file):
+    for path in (settings.model_file, settings.artifact_file, settings.manifest_file,
+                 settings.signature_file, settings.golden_inputs_file):  # fmt: skip
         if path.exists():
             path.unlink()
             removed.append(path)
     return removed
 
 
-def run(settings: Settings) -> TrainResult:
-    thresholds = config.load_gate(settings)  # bad config fails before any work
+def _s3():
+    from pipeline.aws.s3 import S3
+
+    return S3()
+
+
+def script_environment(channels: dict[str, Path], model_dir: Path, output_dir: Path,
+                       hyperparameters: dict, entry_point: Path) -> dict[str, str]:  # fmt: skip
+    """The SM_* variables of SageMaker's training toolkit, for a single-host local run."""
+    args = project_core.hyperparameter_args(hyperparameters)
+    env = {
+        "SM_MODEL_DIR": str(model_dir),
+        "SM_CHANNELS": json.dumps(sorted(channels)),
+        "SM_HPS": json.dumps(hyperparameters, sort_keys=True),
+        "SM_USER_ARGS": json.dumps(args),
+        "SM_OUTPUT_DIR": str(output_dir),
+        "SM_OUTPUT_DATA_DIR": str(output_dir / "data"),
+        "SM_INPUT_DIR": str(channels["train"].parent),
+        "SM_NUM_CPUS": str(os.cpu_count() or 1),
+        "SM_NUM_GPUS": "0",
+        "SM_HOSTS": '["algo-1"]',
+        "SM_CURRENT_HOST": "algo-1",
+        "SM_MODULE_NAME": entry_point.stem,
+        "SM_MODULE_DIR": str(entry_point.parent),
+        "SM_LOG_LEVEL": "20",
+    }
+    for name, folder in channels.items():
+        env[f"SM_CHANNEL_{name.upper()}"] = str(folder)
+    return env
+
+
+def run_script(project: project_core.Project, channels: dict[str, Path], work: Path,
+               progress: Callable[[str], None]) -> Path:  # fmt: skip
+    """Run the entry point; the path of the model.joblib it wrote."""
+    model_dir, output_dir = work / "model", work / "output"
+    for folder in (model_dir, output_dir / "data"):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    env = {**os.environ, **script_environment(channels, model_dir, output_dir,
+                                              project.hyperparameters, project.entry_point)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project.entry_point.parent),
+                                                      os.environ.get("PYTHONPATH")]))
+    command = [sys.executable, str(project.entry_point),
+               *project_core.hyperparameter_args(project.hyperparameters)]  # fmt: skip
+    progress(f"training: {' '.join([project.entry_point.name, *command[2:]])}")
+    tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
+    with subprocess.Popen(command, cwd=project.entry_point.parent, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:  # fmt: skip
+        assert process.stdout is not None
+        for line in process.stdout:
+            tail.append(line.rstrip("\n"))
+            progress(f"  | {line.rstrip()}")
+        code = process.wait()
+    failure = output_dir / "failure"
+    reason = failure.read_text(errors="replace").strip()[:2000] if failure.exists() else ""
+    log = "\n  | ".join(tail)
+    if code != 0:
+        raise TrainingFailed(
+            f"{project.entry_point} exited with status {code}; no model was written."
+            + (f"\nFailure reason: {reason}" if reason else "")
+            + (f"\nLast {len(tail)} lines:\n  | {log}" if tail else "")
+        )
+    model_file = model_dir / "model.joblib"
+    if not model_file.is_file():
+        written = sorted(p.name for p in model_dir.iterdir())
+        raise TrainingFailed(
+            f"{project.entry_point} finished but wrote no model.joblib in SM_MODEL_DIR "
+            f"(it wrote {', '.join(written) or 'nothing'}); save the fitted estimator with "
+            "joblib.dump(model, os.path.join(os.environ['SM_MODEL_DIR'], 'model.joblib'))"
+        )
+    return model_file
+
+
+def _signature(project, data: dataset.Dataset, model, source: str) -> dict:
+    feature_names = getattr(model, "feature_names_in_", None)
+    classes = getattr(model, "classes_", None)
+    if project.probabilities and not hasattr(model, "predict_proba"):
+        raise ConfigError(f"{project.config_file}: [serving] probabilities = true, but "
+                          f"{source} has no predict_proba")  # fmt: skip
+    return signature_core.build(
+        task=project.task,
+        inputs=[dataset.describe(data.train, name) for name in data.features],
+        target=dataset.describe(data.train, data.target),
+        feature_names=[str(n) for n in feature_names] if feature_names is not None else None,
+        n_features=getattr(model, "n_features_in_", None),
+        classes=[dataset.json_value(c) for c in classes] if classes is not None else None,
+        probabilities=project.probabilities,
+        source=source,
+    )
+
+
+def run(settings: Settings, progress: Callable[[str], None] = lambda _: None) -> TrainResult:
+    project = settings.config
     image = config.load_serving_image(settings)
     training_env = package_versions(sorted(image.packages))
-    # Imported only now: scikit-learn takes seconds to import, and a bad config should fail fast.
+    dataset.check_reachable(project, _s3)  # exit 2 before anything is built
+    # Imported only now: scikit-learn and pandas take seconds, and bad config should fail fast.
     import joblib
 
-    from model import train as model_train
+    from pipeline.stages import evaluate
 
-    X_train, X_test, y_train, y_test = model_train.load_split()
-    model = model_train.fit(X_train, y_train)
-    metrics = model_train.evaluate(model, y_train, X_test, y_test)
-    failures = gate.evaluate(metrics, thresholds)
+    data = dataset.load(project, settings.build_dir / "data-cache", _s3)
+    progress(f"data: {len(data.train)} training rows, {len(data.test)} test rows, "
+             f"{len(data.features)} features, target {data.target!r}")  # fmt: skip
+    _remove_stale(settings)  # a failed run must not leave an older model to package
+    if settings.metrics_file.exists():
+        settings.metrics_file.unlink()
+    channels = dataset.write_channels(data, project.train.format, settings.channels_dir)
+    written = run_script(project, channels, settings.build_dir / "training", progress)
+    source = f"the model written by {project.entry_point.name}"
+    model = joblib.load(written)
+    signature = _signature(project, data, model, source)
+    X_test, y_test = data.test[data.features], data.test[data.target]
+    try:
+        metrics = evaluate.evaluate(model, project.task, data.train[data.features],
+                                    data.train[data.target], X_test, y_test)  # fmt: skip
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise TrainingFailed(f"{source} cannot be evaluated on the test split: "
+                             f"{type(exc).__name__}: {exc}") from None  # fmt: skip
+    metrics["data"] = {"train": data.train_file, "test": data.test_file,
+                       "n_train": len(data.train), "n_test": len(data.test)}  # fmt: skip
+    metrics["task"] = project.task
+    failures = gate.evaluate(metrics, project.gate)
     metrics["gate"] = {
-        "file": settings.quality_gate_file.name,
-        "thresholds": thresholds,
+        "file": str(project.config_file),
+        "thresholds": project.gate,
         "passed": not failures,
         "failures": [str(f) for f in failures],
     }
@@ -71,13 +204,17 @@ def run(settings: Settings) -> TrainResult:
         lines = "\n  - ".join(str(f) for f in failures)
         gone = f"\nRemoved stale: {', '.join(map(str, removed))}" if removed else ""
         raise QualityGateFailed(
-            f"quality gate failed ({settings.quality_gate_file}); no model was written:\n"
+            f"quality gate failed ([gate] of {project.config_file}); no model was written:\n"
             f"  - {lines}{gone}\nMetrics: {settings.metrics_file}"
         )
 
     tmp = settings.model_file.with_name(settings.model_file.name + ".tmp")
-    joblib.dump(model, tmp)
+    shutil.copyfile(written, tmp)
     os.replace(tmp, settings.model_file)
     metrics["model_sha256"] = sha256_file(settings.model_file)
+    golden = [[dataset.json_value(v) for v in row]
+              for row in X_test.head(N_GOLDEN).itertuples(index=False, name=None)]  # fmt: skip
+    config.write_json(settings.signature_file, signature)
+    config.write_json(settings.golden_inputs_file, {"rows": golden})
     config.write_json(settings.metrics_file, metrics)
-    return TrainResult(metrics, settings.model_file, metrics["model_sha256"])
+    return TrainResult(metrics, settings.model_file, metrics["model_sha256"], signature)
