@@ -18,10 +18,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def build_artifact() -> Settings:
     """Train and package into a temporary build directory (the repo's build/ is left alone)."""
-    settings = replace(Settings.from_env({}), build_dir=Path(tempfile.mkdtemp(prefix="bench-")))
+    root_config = Path(__file__).resolve().parent.parent / "pipeline.toml"
+    settings = replace(Settings.from_env({}, config=root_config),
+                       build_dir=Path(tempfile.mkdtemp(prefix="bench-")))  # fmt: skip
     train.run(settings)
     package.run(settings)
     return settings
+
+
+def golden_row(settings: Settings) -> list:
+    """The first golden example's input row of the built artifact's manifest."""
+    manifest = json.loads(settings.manifest_file.read_text())
+    return manifest["golden_examples"][0]["features"]
 
 
 def timed(fn, n: int) -> list[float]:

@@ -28,8 +28,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import build_artifact, median, write_results  # noqa: E402
-from model import train as model_train  # noqa: E402
+from bench.common import build_artifact, golden_row, median, write_results  # noqa: E402
 from pipeline.local import model_server  # noqa: E402
 
 CLIENTS = 8
@@ -41,9 +40,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def request_bytes(port: int) -> bytes:
-    _, X_test, _, _ = model_train.load_split()
-    body = (",".join(repr(float(v)) for v in X_test[0]) + "\n").encode()
+def request_bytes(port: int, row: list[float]) -> bytes:
+    body = (",".join(repr(float(v)) for v in row) + "\n").encode()
     head = (
         f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Content-Type: text/csv\r\nAccept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -72,8 +70,8 @@ async def _client(port: int, request: bytes, count: int, latencies: list[float])
     return errors
 
 
-async def _load(port: int, total: int) -> tuple[float, list[float], int]:
-    request = request_bytes(port)
+async def _load(port: int, total: int, row: list) -> tuple[float, list[float], int]:
+    request = request_bytes(port, row)
     latencies: list[float] = []
     started = time.perf_counter()
     errors = await asyncio.gather(
@@ -157,13 +155,13 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def run_once(kind: str, start, workers: int, total: int, log) -> dict:
+def run_once(kind: str, start, workers: int, total: int, log, row: list) -> dict:
     proc, port = start(workers, log)
     try:
         wait_ping(port)
-        asyncio.run(_load(port, CLIENTS * 50))  # warm-up: every worker loads its model
+        asyncio.run(_load(port, CLIENTS * 50, row))  # warm-up: every worker loads its model
         with PeakRss(proc.pid) as rss:
-            elapsed, latencies, errors = asyncio.run(_load(port, total))
+            elapsed, latencies, errors = asyncio.run(_load(port, total, row))
         latencies.sort()
         return {
             "server": kind,
@@ -200,7 +198,8 @@ def main() -> int:
     with log_path.open("w") as log:
         for round_number in range(1, args.rounds + 1):
             for kind in ("baseline", "ours"):
-                result = run_once(kind, starts[kind], args.workers, args.requests, log)
+                result = run_once(kind, starts[kind], args.workers, args.requests, log,
+                                  golden_row(settings))
                 runs[kind].append(result)
                 print(
                     f"round {round_number} {kind:<8} {result['req_per_s']:>8.0f} req/s  "

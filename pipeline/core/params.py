@@ -65,11 +65,14 @@ def check_file(template_parameters: dict, document: object, source: str) -> list
     tags = document.get("Tags", {})
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         problems.append(Problem(source, "Tags", "must map tag names to strings"))
+    elif "project" in tags:
+        problems.append(Problem(source, "Tags.project", "is set by the pipeline from [project] "
+                                "name in pipeline.toml; remove it"))  # fmt: skip
     values = document["Parameters"]
     for key, value in sorted(values.items()):
         if key in PIPELINE_FILLED:
             problems.append(Problem(source, key, "is filled by the pipeline at deploy time (from "
-                                    "the manifest or bootstrap outputs); remove it"))  # fmt: skip
+                                    "pipeline.toml, the manifest or bootstrap outputs); remove it"))  # fmt: skip
         elif key not in template_parameters:
             problems.append(Problem(source, key, "is not a parameter of the template; remove it "
                                     "or fix its spelling"))  # fmt: skip

@@ -143,8 +143,6 @@ def run(settings: Settings) -> PackageResult:
     manifest_core.validate_model_name(settings.model_name)
     image = config.load_serving_image(settings)
     metrics = _trained_metrics(settings)
-    signature = config.read_json(settings.signature_file, "python -m pipeline train")
-    golden_rows = config.read_json(settings.golden_inputs_file, "python -m pipeline train")
     training_env = metrics.get("training_env", {})
     check_loadable(
         training_env,
@@ -159,6 +157,8 @@ def run(settings: Settings) -> PackageResult:
         image.name,
         "the environment running `pipeline package`",
     )
+    signature = config.read_json(settings.signature_file, "python -m pipeline train")
+    golden_rows = config.read_json(settings.golden_inputs_file, "python -m pipeline train")
     git = git_state(settings.project_dir)
 
     files = {

@@ -41,32 +41,36 @@ def test_train_then_package_exit_zero_and_write_the_build(cli_build):
     manifest = json.loads((build / "manifest.json").read_text())
     assert manifest["artifact"]["sha256"] in packaged.stdout
     assert sorted(p.name for p in build.iterdir()) == [
+        "channels",  # the data as the training script saw it
+        "golden-inputs.json",
         "manifest.json",
         "metrics.json",
         "model.joblib",
         "model.tar.gz",
+        "signature.json",
+        "training",  # SM_MODEL_DIR and SM_OUTPUT_DIR of the script
     ]
 
 
 def test_failing_gate_exits_one_naming_the_metric(cli_build, tmp_path):
-    env = {
-        "PIPELINE_BUILD_DIR": str(tmp_path / "b"),
-        "PIPELINE_QUALITY_GATE": str(FIXTURES / "gates" / "unreachable_r2.toml"),
-    }
-    result = pipeline("train", env=env)
+    config = FIXTURES / "projects" / "unreachable-gate" / "pipeline.toml"
+    env = {"PIPELINE_BUILD_DIR": str(tmp_path / "b")}
+    result = pipeline("train", "--config", str(config), env=env)
     assert result.returncode == 1
     assert "min_r2" in result.stderr and "by 0.5374" in result.stderr
     assert not (tmp_path / "b" / "model.joblib").exists()
 
 
-def test_bad_gate_config_exits_two(tmp_path):
-    env = {
-        "PIPELINE_BUILD_DIR": str(tmp_path / "b"),
-        "PIPELINE_QUALITY_GATE": str(FIXTURES / "gates" / "unknown_key.toml"),
-    }
-    result = pipeline("train", env=env)
-    assert result.returncode == 2
-    assert "unknown_key.toml: unknown key(s) max_rsme" in result.stderr
+def test_bad_config_exits_two_before_building(tmp_path):
+    config = FIXTURES / "configs" / "gate_nan.toml"
+    env = {"PIPELINE_BUILD_DIR": str(tmp_path / "b")}
+    for command in ("train", "package", "deploy", "lint"):
+        args = ["--env", "dev"] if command == "deploy" else []
+        result = pipeline(command, *args, "--config", str(config), env=env)
+        assert result.returncode == 2, (command, result.stderr)
+        assert f"{config}: [gate] max_rmse: must be a finite number" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "b").exists()
 
 
 def test_image_uri_prints_the_uri():

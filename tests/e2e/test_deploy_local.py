@@ -46,7 +46,7 @@ def test_deploy_local_runs_every_stage_prints_the_summary_and_stops_the_sandbox(
     assert rows["taskcat"][2].startswith("3 tests passed")
     for env_name in ("dev", "staging", "prod"):
         assert (
-            f"diabetes-{env_name}: smoke ok, release releases/{env_name}/"
+            f"diabetes-{env_name}: smoke ok, release releases/diabetes/{env_name}/"
             in (rows[f"{'deploy' if env_name == 'dev' else 'promote'} {env_name}"][2])
         )
     digest = json.loads((tmp_path / "build" / "manifest.json").read_text())["artifact"]["sha256"]
@@ -60,9 +60,9 @@ def test_deploy_local_runs_every_stage_prints_the_summary_and_stops_the_sandbox(
 
 
 def test_deploy_local_names_the_failing_stage_and_skips_the_rest(tmp_path):
-    env = {"PIPELINE_BUILD_DIR": str(tmp_path / "build"),
-           "PIPELINE_QUALITY_GATE": str(FIXTURES / "gates" / "unreachable_r2.toml")}  # fmt: skip
-    result = pipeline("deploy-local", env=env)
+    config = FIXTURES / "projects" / "unreachable-gate" / "pipeline.toml"
+    result = pipeline("deploy-local", "--config", str(config),
+                      env={"PIPELINE_BUILD_DIR": str(tmp_path / "build")})  # fmt: skip
     assert result.returncode == 1
     rows = _rows(result.stdout)
     assert rows["train"][1] == "failed" and "quality gate failed" in rows["train"][2]

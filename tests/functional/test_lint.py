@@ -46,7 +46,7 @@ def plant(settings: Settings, fixture: str) -> Path:
         ("wrong_type.json", "InstanceCount", "'two' is not a number"),
         ("not_a_string.json", "InstanceCount", "2 must be a string"),
         ("not_allowed_value.json", "EndpointType", "'Batch' is not one of RealTime, Serverless"),
-        ("bad_pattern.json", "ProjectName", "does not match AllowedPattern"),
+        ("bad_pattern.json", "EndpointName", "does not match AllowedPattern"),
         ("below_min.json", "InstanceCount", "0 is below MinValue 1"),
         ("pipeline_filled_key.json", "ModelData", "is filled by the pipeline"),
         ("malformed.json", None, "malformed JSON at line"),

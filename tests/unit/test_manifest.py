@@ -12,7 +12,7 @@ def test_s3_key_is_content_addressed():
 
 @pytest.mark.parametrize("name", ["Diabetes", "has_underscore", "-lead", "a" * 64, ""])
 def test_bad_model_name_is_refused(name):
-    with pytest.raises(ConfigError, match="PIPELINE_MODEL_NAME"):
+    with pytest.raises(ConfigError, match=r"\[model\] name in pipeline.toml"):
         manifest.validate_model_name(name)
 
 
@@ -23,7 +23,10 @@ def test_s3_key_refuses_a_non_digest():
 
 def _manifest():
     return manifest.build(
+        project="p",
         model_name="m",
+        signature={},
+        signature_sha256="0" * 64,
         sha256=SHA,
         size=10,
         serving_image={},

@@ -3,7 +3,7 @@ from pipeline.core.params import PIPELINE_FILLED, check_file, check_same_keys
 TEMPLATE = {
     "EnvironmentName": {"Type": "String", "AllowedValues": ["dev", "prod"]},
     "InstanceCount": {"Type": "Number", "Default": 1, "MinValue": 1, "MaxValue": 4},
-    "ProjectName": {"Type": "String", "Default": "p", "AllowedPattern": "^[a-z]+$",
+    "Prefix": {"Type": "String", "Default": "p", "AllowedPattern": "^[a-z]+$",
                     "MaxLength": 5},
     "ModelData": {"Type": "String"},
 }  # fmt: skip
@@ -24,14 +24,14 @@ def test_a_valid_file_has_no_problems():
 def test_pipeline_filled_keys_are_neither_required_nor_allowed():
     assert "ModelData" in PIPELINE_FILLED
     assert messages(check_file(TEMPLATE, doc(ModelData="s3://b/k"), "dev.json")) == [
-        "dev.json: ModelData: is filled by the pipeline at deploy time (from the manifest or "
-        "bootstrap outputs); remove it"
+        "dev.json: ModelData: is filled by the pipeline at deploy time (from pipeline.toml, "
+        "the manifest or bootstrap outputs); remove it"
     ]
 
 
 def test_max_length_and_max_value_are_checked():
-    found = messages(check_file(TEMPLATE, doc(ProjectName="toolong", InstanceCount="5"), "f"))
-    assert "f: ProjectName: longer than MaxLength 5" in found
+    found = messages(check_file(TEMPLATE, doc(Prefix="toolong", InstanceCount="5"), "f"))
+    assert "f: Prefix: longer than MaxLength 5" in found
     assert "f: InstanceCount: 5 is above MaxValue 4" in found
 
 
