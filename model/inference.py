@@ -95,6 +95,18 @@ class Signature:
         self.probabilities = bool((document.get("output") or {}).get("probabilities", False))
         self.all_number = all(kind == "number" for kind in self.types)
         self.numeric = all(kind in NUMERIC_TYPES for kind in self.types)
+        # Built once: pyarrow's options for the all-number fast path.
+        positional = [f"c{i}" for i in range(self.width)]
+        self.fast_csv_options = (
+            # One thread: the server runs one worker per core, so threads would only contend.
+            pa_csv.ReadOptions(column_names=positional, use_threads=False),
+            pa_csv.ConvertOptions(
+                column_types={name: pa.float64() for name in positional},
+                null_values=[],  # an empty cell is for the general path to judge
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
 
 
 def _signature_problem(document):
@@ -372,17 +384,9 @@ def _fast_csv_matrix(data, signature):
                 quotechar='"', comments=None, encoding="utf-8",
             )  # fmt: skip
         else:
-            names = [f"c{i}" for i in range(signature.width)]
+            read_options, convert_options = signature.fast_csv_options
             table = pa_csv.read_csv(
-                pa.py_buffer(data),
-                # One thread: the server runs one worker per core, so threads would contend.
-                read_options=pa_csv.ReadOptions(column_names=names, use_threads=False),
-                convert_options=pa_csv.ConvertOptions(
-                    column_types={name: pa.float64() for name in names},
-                    null_values=[],
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
+                pa.py_buffer(data), read_options=read_options, convert_options=convert_options
             )
             if table.num_rows == 0:
                 return None
