@@ -7,10 +7,15 @@ default path, i.e. sagemaker-containers' default CSV decoder and default encoder
 sagemaker_sklearn_container.serving's default_input_fn / default_output_fn use them
 (decode, then astype(float32); encode to the Accept type).
 Target: at least 4x the baseline.
+Second baseline, same run: the numeric-only handler that model/inference.py replaced, frozen in
+bench/baseline_inference.py, on the same rows and model. The signature-driven handler, given a
+10-number-column signature, must stay within 10% of it (ratio >= 0.9).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -30,6 +35,28 @@ from model import train as model_train  # noqa: E402
 
 LIMIT = 6291456
 ROUNDS = 7
+FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+
+
+def load_baseline_handler():
+    """The numeric-only handler as it was before signatures (bench/baseline_inference.py)."""
+    path = Path(__file__).resolve().parent / "baseline_inference.py"
+    spec = importlib.util.spec_from_file_location("baseline_inference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_signature(build_dir: Path) -> None:
+    """The diabetes model's signature: 10 number columns, fitted on an array."""
+    signature = {
+        "signature_version": 1,
+        "task": "regression",
+        "inputs": [{"name": name, "type": "number", "nullable": False} for name in FEATURES],
+        "target": {"name": "target", "type": "number"},
+        "feature_names": False,
+    }
+    (build_dir / "signature.json").write_text(json.dumps(signature))
 
 
 def make_payload() -> tuple[str, int]:
@@ -53,14 +80,25 @@ def main() -> int:
     from sagemaker_containers.beta.framework import encoders
 
     settings = build_artifact()
-    model = inference.model_fn(str(settings.build_dir))
+    if not (settings.build_dir / "signature.json").exists():
+        write_signature(settings.build_dir)
+    served = inference.model_fn(str(settings.build_dir))
+    model = served.model
+    baseline = load_baseline_handler()
+    old_model = baseline.model_fn(str(settings.build_dir))
     payload, rows = make_payload()
-    print(f"payload: {len(payload)} bytes, {rows} rows of {inference.N_FEATURES} features")
+    print(f"payload: {len(payload)} bytes, {rows} rows of {served.signature.width} features")
 
-    def ours(accept):
-        return lambda: inference.output_fn(
-            inference.predict_fn(inference.input_fn(payload, "text/csv"), model), accept
-        )
+    def handler(module, loaded):
+        def for_accept(accept):
+            return lambda: module.output_fn(
+                module.predict_fn(module.input_fn(payload, "text/csv"), loaded), accept
+            )
+
+        return for_accept
+
+    ours = handler(inference, served)
+    old = handler(baseline, old_model)
 
     def stock(accept):
         def run():
@@ -70,28 +108,39 @@ def main() -> int:
         return run
 
     # Same answers, up to the float32 cast the stock default applies.
-    ours_pred = np.asarray(inference.input_fn(payload, "text/csv"))
+    ours_rows = inference.features(inference.input_fn(payload, "text/csv"), served.signature)
     stock_pred = encoders.decode(payload, "text/csv").astype(np.float32)
-    diff = float(np.max(np.abs(model.predict(ours_pred) - model.predict(stock_pred))))
+    diff = float(np.max(np.abs(model.predict(ours_rows) - model.predict(stock_pred))))
+    # The old handler's answers, exactly.
+    assert ours("application/json")() == old("application/json")()
 
     figures = {"payload_bytes": len(payload), "rows": rows, "rounds": ROUNDS, "results": {}}
     for accept in ("application/json", "text/csv"):
-        timings = {"ours": [], "stock": []}
-        for _ in range(ROUNDS):  # interleaved, so drift on a shared machine hits both alike
+        timings = {"ours": [], "stock": [], "old": []}
+        for _ in range(ROUNDS):  # interleaved, so drift on a shared machine hits all alike
             timings["ours"] += timed(ours(accept), 1)
+            timings["old"] += timed(old(accept), 1)
             timings["stock"] += timed(stock(accept), 1)
         ours_rps = rows / median(timings["ours"])
+        old_rps = rows / median(timings["old"])
         stock_rps = rows / median(timings["stock"])
         figures["results"][accept] = {
             "ours_rows_per_s": round(ours_rps),
             "stock_rows_per_s": round(stock_rps),
             "ratio": round(ours_rps / stock_rps, 2),
+            "old_handler_rows_per_s": round(old_rps),
+            "ratio_vs_old_handler": round(ours_rps / old_rps, 3),
             "ours_median_s": round(median(timings["ours"]), 4),
+            "old_handler_median_s": round(median(timings["old"]), 4),
             "stock_median_s": round(median(timings["stock"]), 4),
         }
         print(
             f"Accept {accept:<17} ours {ours_rps:>10,.0f} rows/s   stock {stock_rps:>10,.0f} "
             f"rows/s   ratio {ours_rps / stock_rps:.2f}x (target >= 4x)"
+        )
+        print(
+            f"Accept {accept:<17} ours {ours_rps:>10,.0f} rows/s   old handler "
+            f"{old_rps:>10,.0f} rows/s   ratio {ours_rps / old_rps:.3f} (target >= 0.9)"
         )
     figures["max_abs_prediction_diff_vs_stock_float32"] = diff
     print(f"max |prediction difference| vs the stock float32 path: {diff:.3g}")

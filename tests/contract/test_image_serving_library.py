@@ -16,8 +16,11 @@ import collections.abc
 import json
 import warnings
 
+import joblib
 import numpy as np
 import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import LinearRegression
 
 from model import inference
 from tests.conftest import FIXTURES, expected_predictions
@@ -33,9 +36,25 @@ PAYLOADS = FIXTURES / "payloads"
 
 
 @pytest.fixture(scope="module")
-def client(built):
+def model_dir(tmp_path_factory):
+    """The diabetes regression, fitted on an array, with its 10-number-column signature."""
+    path = tmp_path_factory.mktemp("model")
+    joblib.dump(LinearRegression().fit(*load_diabetes(return_X_y=True)), path / "model.joblib")
+    signature = {
+        "signature_version": 1,
+        "task": "regression",
+        "inputs": [{"name": f"x{i}", "type": "number", "nullable": False} for i in range(10)],
+        "target": {"name": "target", "type": "number"},
+        "feature_names": False,
+    }
+    (path / "signature.json").write_text(json.dumps(signature))
+    return path
+
+
+@pytest.fixture(scope="module")
+def client(model_dir):
     transformer = framework.transformer.Transformer(
-        model_fn=lambda _: inference.model_fn(str(built.build_dir)),
+        model_fn=lambda _: inference.model_fn(str(model_dir)),
         input_fn=inference.input_fn,
         predict_fn=inference.predict_fn,
         output_fn=inference.output_fn,
@@ -52,7 +71,7 @@ def client(built):
 )  # fmt: skip
 @pytest.mark.parametrize("accept", ["application/json", "text/csv", "*/*"])
 def test_handler_predicts_unchanged_in_the_image_stack(
-    client, built, fixture, content_type, accept
+    client, model_dir, fixture, content_type, accept
 ):
     response = client.post(
         "/invocations", data=(PAYLOADS / fixture).read_bytes(),
@@ -63,7 +82,9 @@ def test_handler_predicts_unchanged_in_the_image_stack(
         got = np.loadtxt(response.data.decode().splitlines(), ndmin=1)
     else:
         got = np.asarray(json.loads(response.data))
-    np.testing.assert_array_equal(got, expected_predictions(built.model_file, PAYLOADS / fixture))
+    np.testing.assert_array_equal(
+        got, expected_predictions(model_dir / "model.joblib", PAYLOADS / fixture)
+    )
 
 
 def test_image_answers_500_not_415_for_a_wrapped_unsupported_content_type(client):

@@ -83,8 +83,8 @@ def test_predictions_equal_the_joblib_model(server, built, fixture, content_type
 @pytest.mark.parametrize(("fixture", "content_type", "accept", "status", "message"), [
     ("unsupported.txt", "text/plain", JSON, 415, "unsupported Content-Type 'text/plain'"),
     ("many_rows.csv", CSV, "text/html", 406, "unsupported Accept 'text/html'"),
-    ("bad_wrong_width_row3.csv", CSV, JSON, 500, "expected 10 features, got 9 in row 3"),
-    ("bad_non_numeric.csv", CSV, JSON, 500, "non-numeric value 'abc' in row 2, column 3"),
+    ("bad_wrong_width_row3.csv", CSV, JSON, 500, "row 3 has 9 values but the model takes 10"),
+    ("bad_non_numeric.csv", CSV, JSON, 500, "'abc' is not a number"),
     ("bad_nan.csv", CSV, JSON, 500, "is not finite"),
     ("bad_inf.json", JSON, JSON, 500, "is not finite"),
     ("bad_empty.csv", CSV, JSON, 500, "empty request body"),
