@@ -17,7 +17,8 @@ MODEL_NAME_ENV = "PIPELINE_MODEL_NAME"
 QUALITY_GATE_ENV = "PIPELINE_QUALITY_GATE"
 SANDBOX_STATE_ENV = "PIPELINE_SANDBOX_STATE"
 INFRA_DIR_ENV = "PIPELINE_INFRA_DIR"
-# The ProjectName of the stacks: <project>-bootstrap, <project>-<env>.
+# The ProjectName of the endpoint stacks <project>-<env> (the bootstrap stack is the
+# account's, shared by every project: pipeline/stages/bootstrap.py).
 PROJECT_ENV = "PIPELINE_PROJECT"
 # The build account's artifact bucket, for environment accounts whose bootstrap stack does
 # not hold it (AccountRole env). Unset: this account's bootstrap output ArtifactBucketName.

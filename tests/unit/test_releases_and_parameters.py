@@ -49,5 +49,12 @@ def test_the_sweeper_prices_real_time_endpoints_and_spares_the_bootstrap_stack()
     assert "price unknown" in hourly_cost({"EndpointType": "RealTime",
                                            "InstanceType": "ml.p3.2xlarge"}, prices)[1]  # fmt: skip
     assert is_swept("diabetes-dev", "diabetes") and is_swept("tCaT-diabetes-dev-ab", "diabetes")
-    assert not is_swept("diabetes-bootstrap", "diabetes")
+    assert not is_swept("sagemaker-pipeline-bootstrap", "diabetes")
     assert not is_swept("other-dev", "diabetes")
+    # the shared bootstrap stack, whatever the project is called
+    assert not is_swept("sagemaker-pipeline-bootstrap", "sagemaker")
+    assert not is_swept("sagemaker-pipeline-bootstrap", "sagemaker-pipeline")
+    # another project whose name starts with this one's
+    assert not is_swept("diabetes-v2-dev", "diabetes")
+    assert not is_swept("tCaT-diabetes-v2-dev-ab", "diabetes")
+    assert is_swept("diabetes-v2-dev", "diabetes-v2")
