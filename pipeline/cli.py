@@ -503,9 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(--digest, else build/manifest.json) in the bucket, bytes included; create a change "
         "set for stack <project>-<env> with every parameter explicit; print the preview "
         "(also to $GITHUB_STEP_SUMMARY); execute, wait, print the outputs; smoke the "
-        "endpoint; record the release under releases/<env>/. A stack in ROLLBACK_COMPLETE "
-        "is deleted and created again; one with another deploy in progress is refused "
-        "unless --wait.",
+        "endpoint; record the release under releases/<project>/<env>/. A stack in "
+        "ROLLBACK_COMPLETE is deleted and created again; one with another deploy in progress "
+        "is refused unless --wait.",
     )
     p.add_argument("--env", required=True, help="environment: infra/params/<env>.json")
     p.add_argument("--digest", help="sha256 of an uploaded artifact (default: the local one)")
@@ -605,8 +605,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "releases",
         help="print the latest release record of an environment (or all with --all)",
-        description="Release records live in the artifact bucket under releases/<env>/, one "
-        "per deploy whose smoke test passed, never overwritten.",
+        description="Release records live in the artifact bucket under "
+        "releases/<project>/<env>/, one per deploy whose smoke test passed, never overwritten.",
     )
     p.add_argument("--env", required=True)
     p.add_argument("--all", action="store_true", help="one line per release, oldest first")

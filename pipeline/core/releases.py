@@ -1,7 +1,9 @@
 """Release records: what was deployed where, kept as history beside the artifacts (pure).
 
-A record is written when a deploy's smoke test passes, to releases/<env>/<time>-<digest>.json,
-never overwritten. Keys sort by time, so the newest is the greatest.
+A record is written when a deploy's smoke test passes, to
+releases/<project>/<env>/<time>-<digest>.json, never overwritten. Keys sort by time, so the
+newest is the greatest. The project is part of the key because the artifact bucket is the
+account's, shared by every project.
 """
 
 from __future__ import annotations
@@ -13,23 +15,24 @@ ENVIRONMENTS = ("dev", "staging", "prod")  # promotion order; no environment is 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
-def prefix(environment: str) -> str:
-    return f"releases/{environment}/"
+def prefix(project: str, environment: str) -> str:
+    return f"releases/{project}/{environment}/"
 
 
-def key(environment: str, digest: str, when: datetime) -> str:
+def key(project: str, environment: str, digest: str, when: datetime) -> str:
     stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    return f"{prefix(environment)}{stamp}-{digest[:12]}.json"
+    return f"{prefix(project, environment)}{stamp}-{digest[:12]}.json"
 
 
 def is_digest(text: str) -> bool:
     return bool(_DIGEST.match(text))
 
 
-def record(*, environment: str, digest: str, artifact_key: str, manifest_key: str,
+def record(*, project: str, environment: str, digest: str, artifact_key: str, manifest_key: str,
            parameters: dict[str, str], outputs: dict[str, str], commit: str, when: datetime,
            actor: str, kind: str = "deploy", extra: dict | None = None) -> dict:  # fmt: skip
     return {
+        "project": project,
         "environment": environment,
         "digest": digest,
         "artifact_key": artifact_key,

@@ -183,8 +183,9 @@ def run(settings: Settings, env_name: str, digest: str | None = None, dry_run: b
             f"{env_name}` to the last release"
         ) from None
     record = releases_core.record(
-        environment=env_name, digest=chosen.digest, artifact_key=chosen.key,
-        manifest_key=chosen.manifest_key, parameters=parameters, outputs=result.outputs,
+        project=settings.project, environment=env_name, digest=chosen.digest,
+        artifact_key=chosen.key, manifest_key=chosen.manifest_key, parameters=parameters,
+        outputs=result.outputs,
         commit=environment.git_state(settings.model_dir.parent)["commit"]
         if (settings.model_dir.parent / ".git").exists() else "unknown",
         when=releases.now(), actor=releases.actor(), kind=kind, extra=extra_record,

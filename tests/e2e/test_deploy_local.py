@@ -46,7 +46,7 @@ def test_deploy_local_runs_every_stage_prints_the_summary_and_stops_the_sandbox(
     assert rows["taskcat"][2].startswith("3 tests passed")
     for env_name in ("dev", "staging", "prod"):
         assert (
-            f"diabetes-{env_name}: smoke ok, release releases/{env_name}/"
+            f"diabetes-{env_name}: smoke ok, release releases/diabetes/{env_name}/"
             in (rows[f"{'deploy' if env_name == 'dev' else 'promote'} {env_name}"][2])
         )
     digest = json.loads((tmp_path / "build" / "manifest.json").read_text())["artifact"]["sha256"]

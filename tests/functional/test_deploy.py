@@ -71,13 +71,13 @@ def test_create_via_cli_then_update_to_a_new_digest_then_a_no_op(built, artifact
     assert "VolumeKey" not in result.stdout  # dev is serverless: no volume key, no canary
     assert "EndpointName = diabetes-dev" in result.stdout
     assert "smoke: diabetes-dev: 5 examples x CSV, JSON match" in result.stdout
-    assert "release recorded: releases/dev/" in result.stdout
+    assert "release recorded: releases/diabetes/dev/" in result.stdout
 
     updated = run(built, "dev", artifacts["B"])
     rows = deploy.preview(updated.change_set)
     assert ("Model", "AWS::SageMaker::Model", "Modify", "yes") in rows
     assert updated.outputs["ModelData"].endswith(f"/{artifacts['B']}/model.tar.gz")
-    assert updated.smoke is not None and updated.release_key.startswith("releases/dev/")
+    assert updated.smoke is not None and updated.release_key.startswith("releases/diabetes/dev/")
 
     again = run(built, "dev", artifacts["B"])
     assert again.change_set.no_changes and again.release_key is None

@@ -103,7 +103,8 @@ def test_a_smoke_failure_during_promotion_keeps_the_targets_release_and_rollback
     # deploy writes it (a smoke that passed in dev, e.g. on another image build).
     key_prefix = f"models/diabetes-linear/{world['WRONG']}/"
     releases.write(deploy.S3(), BUCKET, {
-        "environment": "dev", "digest": world["WRONG"], "artifact_key": key_prefix + "model.tar.gz",
+        "project": "diabetes", "environment": "dev", "digest": world["WRONG"],
+        "artifact_key": key_prefix + "model.tar.gz",
         "manifest_key": key_prefix + "manifest.json", "parameters": {}, "outputs": {},
         "git_commit": "test", "time": releases.now().isoformat(), "actor": "test", "kind": "deploy",
     })  # fmt: skip

@@ -13,10 +13,11 @@ DIGEST = "ab" * 32
 
 
 def test_release_keys_sort_by_time_and_the_latest_is_the_greatest():
-    early = releases.key("dev", DIGEST, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
-    late = releases.key("dev", "cd" * 32, datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC))
-    assert early == "releases/dev/20260102T030405.000000Z-abababababab.json"
-    assert releases.latest([late, early, "releases/dev/README"]) == late
+    early = releases.key("diabetes", "dev", DIGEST, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    late = releases.key("diabetes", "dev", "cd" * 32, datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC))
+    # the bucket is shared by every project of the account: records are per project
+    assert early == "releases/diabetes/dev/20260102T030405.000000Z-abababababab.json"
+    assert releases.latest([late, early, "releases/diabetes/dev/README"]) == late
     assert releases.latest([]) is None
 
 
