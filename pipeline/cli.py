@@ -346,14 +346,10 @@ def _releases(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _bootstrap(args: argparse.Namespace, settings: Settings) -> None:
-    from pipeline.errors import ConfigError
     from pipeline.stages import bootstrap
 
-    if args.account_role == "env" and not (args.artifact_bucket and args.artifact_key):
-        raise ConfigError("--account-role env needs --artifact-bucket and --artifact-key "
-                          "(the build account's bootstrap outputs)")  # fmt: skip
     outputs = bootstrap.run(
-        settings, args.account_role, args.environment_accounts or [], args.artifact_bucket,
+        settings, args.account_role, args.environment_accounts, args.artifact_bucket,
         args.artifact_key, lambda message: print(message, flush=True),
     )  # fmt: skip
     for key, value in sorted(outputs.items()):
@@ -517,9 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(--digest, else build/manifest.json) in the bucket, bytes included; create a change "
         "set for stack <project>-<env> with every parameter explicit; print the preview "
         "(also to $GITHUB_STEP_SUMMARY); execute, wait, print the outputs; smoke the "
-        "endpoint; record the release under releases/<project>/<env>/. A stack in ROLLBACK_COMPLETE "
-        "is deleted and created again; one with another deploy in progress is refused "
-        "unless --wait.",
+        "endpoint; record the release under releases/<project>/<env>/. A stack in "
+        "ROLLBACK_COMPLETE is deleted and created again; one with another deploy in progress "
+        "is refused unless --wait.",
     )
     p.add_argument("--env", required=True, help="environment: infra/params/<env>.json")
     p.add_argument("--digest", help="sha256 of an uploaded artifact (default: the local one)")
@@ -619,8 +615,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "releases",
         help="print the latest release record of an environment (or all with --all)",
-        description="Release records live in the artifact bucket under releases/<project>/<env>/, one "
-        "per deploy whose smoke test passed, never overwritten.",
+        description="Release records live in the artifact bucket under "
+        "releases/<project>/<env>/, one per deploy whose smoke test passed, never overwritten.",
     )
     p.add_argument("--env", required=True)
     p.add_argument("--all", action="store_true", help="one line per release, oldest first")
@@ -629,16 +625,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "bootstrap",
         help="deploy infra/bootstrap.yaml in this account and print its outputs",
-        description="Deploy the once-per-account stack: in the build account the artifact "
-        "bucket and its KMS key, in an environment account the SageMaker execution role "
-        "(`both` for one account doing both). Uses the standard AWS credentials and "
-        "AWS_ENDPOINT_URL; waits, then prints the outputs later stages resolve values from.",
+        description="Deploy the once-per-account stack that every project shares (stack "
+        "sagemaker-pipeline-bootstrap): in the build account the artifact bucket and its KMS "
+        "key, in an environment account the SageMaker execution role (`both` for one account "
+        "doing both). An option not given keeps the existing stack's value (else the "
+        "default), so bootstrapping an account again, for another project, changes nothing. "
+        "Uses the standard AWS credentials and AWS_ENDPOINT_URL; waits, then prints the "
+        "outputs later stages resolve values from.",
     )
-    p.add_argument("--account-role", choices=["build", "env", "both"], default="both")
-    p.add_argument("--environment-accounts", nargs="*", metavar="ACCOUNT_ID",
-                   help="(build) accounts whose execution roles may read models/")  # fmt: skip
-    p.add_argument("--artifact-bucket", default="", help="(env) the build account's bucket")
-    p.add_argument("--artifact-key", default="", help="(env) the build account's key ARN")
+    p.add_argument("--account-role", choices=["build", "env", "both"], default=None,
+                   help="default: the existing stack's, else both")  # fmt: skip
+    p.add_argument("--environment-accounts", nargs="*", metavar="ACCOUNT_ID", default=None,
+                   help="(build) accounts whose execution roles and GitHub roles may use the "
+                   "artifacts (default: the existing stack's, else this account only)")  # fmt: skip
+    p.add_argument("--artifact-bucket", default=None, help="(env) the build account's bucket")
+    p.add_argument("--artifact-key", default=None, help="(env) the build account's key ARN")
     p.set_defaults(handler=_bootstrap)
 
     p = sub.add_parser(

@@ -1,7 +1,9 @@
 """Release records: what was deployed where, kept as history beside the artifacts (pure).
 
 A record is written when a deploy's smoke test passes, to
-releases/<project>/<env>/<time>-<digest>.json, never overwritten (projects share the bucket). Keys sort by time, so the newest is the greatest.
+releases/<project>/<env>/<time>-<digest>.json, never overwritten. Keys sort by time, so the
+newest is the greatest. The project is part of the key because the artifact bucket is the
+account's, shared by every project.
 """
 
 from __future__ import annotations

@@ -651,6 +651,27 @@ def head_object_reports_composite_checksums() -> None:
     S3Response.head_object = head_object
 
 
+def list_parameters_reported_as_given() -> None:
+    """AWS: DescribeStacks reports a CommaDelimitedList (or List<...>) parameter as the
+    comma-separated string it was given ("a,b"; "" stays ""). moto reported the Python list
+    it parsed the value into ("['a', 'b']", "['']"), so a value read back and given again
+    (bootstrap keeping the existing stack's options) looked like a change."""
+    from moto.cloudformation.models import Stack
+
+    original = Stack.parameter_list.fget
+
+    def parameter_list(self):
+        listed = original(self)
+        resolved = self.resource_map.resolved_parameters
+        for parameter in listed:
+            value = resolved.get(parameter["ParameterKey"])
+            if isinstance(value, list) and parameter["ParameterValue"] != "****":
+                parameter["ParameterValue"] = ",".join(str(v) for v in value)
+        return listed
+
+    Stack.parameter_list = property(parameter_list)
+
+
 CORRECTIONS = (
     outputs_after_change_sets,
     no_op_change_set_fails,
@@ -662,6 +683,7 @@ CORRECTIONS = (
     kms_key_tags_from_templates,
     condition_references_in_conditions,
     head_object_reports_composite_checksums,
+    list_parameters_reported_as_given,
 )
 
 

@@ -193,9 +193,9 @@ def run(settings: Settings, env_name: str, digest: str | None = None, dry_run: b
             f"{env_name}` to the last release"
         ) from None
     record = releases_core.record(
-        project=settings.project, environment=env_name, digest=chosen.digest, artifact_key=chosen.key,
-        manifest_key=chosen.manifest_key, parameters=parameters, outputs=result.outputs,
-        commit=_commit(settings),
+        project=settings.project, environment=env_name, digest=chosen.digest,
+        artifact_key=chosen.key, manifest_key=chosen.manifest_key, parameters=parameters,
+        outputs=result.outputs, commit=_commit(settings),
         when=releases.now(), actor=releases.actor(), kind=kind, extra=extra_record,
     )  # fmt: skip
     result.release_key = releases.write(s3, bucket, record)

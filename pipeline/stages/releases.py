@@ -29,8 +29,8 @@ def actor(environ=os.environ) -> str:
 
 
 def write(s3: S3, bucket: str, record: dict) -> str:
-    key = core.key(record["project"], record["environment"], record["digest"],
-                   datetime.fromisoformat(record["time"]))
+    when = datetime.fromisoformat(record["time"])
+    key = core.key(record["project"], record["environment"], record["digest"], when)
     s3.put_new(bucket, key, (json.dumps(record, indent=2) + "\n").encode(), "application/json")
     return key
 
@@ -40,7 +40,8 @@ def history(settings: Settings, environment: str, s3: S3 | None = None,
     """Every release of the environment, oldest first."""
     s3 = s3 or S3()
     bucket = bucket or bootstrap.output(settings, "ArtifactBucketName")
-    keys = sorted(k for k in s3.keys(bucket, core.prefix(settings.project, environment)) if k.endswith(".json"))
+    prefix = core.prefix(settings.project, environment)
+    keys = sorted(k for k in s3.keys(bucket, prefix) if k.endswith(".json"))
     return [json.loads(s3.read(bucket, key)) for key in keys]
 
 
@@ -51,10 +52,10 @@ def latest(settings: Settings, environment: str, s3: S3 | None = None,
                           f"{', '.join(core.ENVIRONMENTS)}")  # fmt: skip
     s3 = s3 or S3()
     bucket = bucket or bootstrap.output(settings, "ArtifactBucketName")
-    newest = core.latest(s3.keys(bucket, core.prefix(settings.project, environment)))
+    prefix = core.prefix(settings.project, environment)
+    newest = core.latest(s3.keys(bucket, prefix))
     if newest is None:
-        raise ConfigError(f"no release recorded for {environment} in s3://{bucket}/"
-                          f"{core.prefix(settings.project, environment)}")  # fmt: skip
+        raise ConfigError(f"no release recorded for {environment} in s3://{bucket}/{prefix}")
     return json.loads(s3.read(bucket, newest))
 
 

@@ -2,19 +2,22 @@
 
 teardown deletes one environment's endpoint stack after a typed confirmation (the
 environment's name again). sweep, for the sandbox account, deletes this project's stacks
-(its environments' and taskcat's) that are older than a TTL, and estimates the hourly cost
-that saves from each endpoint's instance type and count. Neither ever touches the bootstrap
-stack, the artifact bucket or the release records.
+(its environments' and taskcat's; no other project's) that are older than a TTL, and
+estimates the hourly cost that saves from each endpoint's instance type and count. Neither
+ever touches the account's shared bootstrap stack, the artifact bucket or the release
+records.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pipeline.aws.cloudformation import CloudFormation
+from pipeline.core.releases import ENVIRONMENTS
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 from pipeline.stages import bootstrap, config, deploy, smoke
@@ -69,10 +72,14 @@ def hourly_cost(parameters: dict[str, str], prices: dict[str, float]) -> tuple[f
 
 
 def is_swept(name: str, project: str) -> bool:
-    """This project's endpoint stacks and taskcat's; never its bootstrap stack."""
-    if name == bootstrap.stack_name(project):
+    """This project's endpoint stacks (<project>-<env>) and taskcat's (tCaT-<project>-<env>-*);
+    never the account's shared bootstrap stack, nor another project's stacks whose name
+    merely starts with this project's (diabetes-v2-dev is not diabetes')."""
+    if name == bootstrap.stack_name():
         return False
-    return name.startswith((f"{project}-", f"tCaT-{project}-"))
+    envs = "|".join(re.escape(e) for e in ENVIRONMENTS)
+    own = re.escape(project)
+    return re.fullmatch(rf"{own}-(?:{envs})|tCaT-{own}-(?:{envs})-[0-9A-Za-z]+", name) is not None
 
 
 def run_sweep(settings: Settings, ttl_hours: float, now: datetime | None = None,

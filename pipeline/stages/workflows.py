@@ -42,7 +42,7 @@ REPLACED = {
 ACCOUNT = "123456789012"  # the sandbox's
 VARIABLES = {
     "AWS_REGION": "us-east-1",
-    "ARTIFACT_BUCKET": f"diabetes-artifacts-{ACCOUNT}-us-east-1",
+    "ARTIFACT_BUCKET": f"sagemaker-pipeline-artifacts-{ACCOUNT}-us-east-1",  # bootstrap's
     "BUILD_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/diabetes-github-build",
     "TEST_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/diabetes-github-test",
     "PROD_PREVIEW_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/diabetes-github-preview-prod",

@@ -354,3 +354,22 @@ def test_negated_condition_references_and_tagged_kms_keys(clients, endpoint_type
     # (moto answers an empty stack with one empty entry; only named resources count)
     created_ids = [r["LogicalResourceId"] for r in resources if "LogicalResourceId" in r]
     assert created_ids == (["Key"] if mode == "realtime" else [])
+
+
+def test_list_parameters_are_reported_as_the_comma_separated_string_given(clients):
+    cfn, _ = clients
+    template = """
+Parameters:
+  Ids: {Type: CommaDelimitedList, Default: ""}
+  Empty: {Type: CommaDelimitedList, Default: ""}
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+"""
+    stack = f"corrections-lists-{next(_names)}"
+    cfn.create_stack(StackName=stack, TemplateBody=template, Parameters=[
+        {"ParameterKey": "Ids", "ParameterValue": "111111111111,222222222222"},
+        {"ParameterKey": "Empty", "ParameterValue": ""},
+    ])  # fmt: skip
+    listed = cfn.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]
+    values = {p["ParameterKey"]: p["ParameterValue"] for p in listed}
+    assert values == {"Ids": "111111111111,222222222222", "Empty": ""}

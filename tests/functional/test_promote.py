@@ -24,7 +24,7 @@ from pipeline.stages import (
 from tests.artifacts import variant
 from tests.conftest import sandbox_environment
 
-BUCKET = "diabetes-artifacts-123456789012-us-east-1"
+BUCKET = "sagemaker-pipeline-artifacts-123456789012-us-east-1"  # the shared bootstrap's
 FAST = {"sleep": lambda _: time.sleep(0.05)}
 
 
@@ -103,7 +103,8 @@ def test_a_smoke_failure_during_promotion_keeps_the_targets_release_and_rollback
     # deploy writes it (a smoke that passed in dev, e.g. on another image build).
     key_prefix = f"models/diabetes-linear/{world['WRONG']}/"
     releases.write(deploy.S3(), BUCKET, {
-        "environment": "dev", "digest": world["WRONG"], "artifact_key": key_prefix + "model.tar.gz",
+        "project": "diabetes", "environment": "dev", "digest": world["WRONG"],
+        "artifact_key": key_prefix + "model.tar.gz",
         "manifest_key": key_prefix + "manifest.json", "parameters": {}, "outputs": {},
         "git_commit": "test", "time": releases.now().isoformat(), "actor": "test", "kind": "deploy",
     })  # fmt: skip
@@ -152,6 +153,6 @@ def test_teardown_needs_the_environment_typed_again_then_deletes_its_stack(built
 def test_sweep_deletes_only_stale_project_stacks_and_estimates_the_saving(built, world):
     assert teardown.run_sweep(built, ttl_hours=1000) == []  # nothing is that old
     swept = teardown.run_sweep(built, ttl_hours=0)
-    assert [s.stack for s in swept] == ["diabetes-staging"]  # never diabetes-bootstrap
+    assert [s.stack for s in swept] == ["diabetes-staging"]  # never the bootstrap stack
     assert swept[0].hourly_cost == pytest.approx(0.115)  # RealTime, 1 x ml.m5.large
-    assert CloudFormation().status("diabetes-bootstrap") == "CREATE_COMPLETE"
+    assert CloudFormation().status("sagemaker-pipeline-bootstrap") == "CREATE_COMPLETE"

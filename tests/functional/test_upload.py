@@ -15,7 +15,7 @@ import pytest
 from pipeline.local.sandbox import Sandbox
 from tests.e2e.test_cli import pipeline
 
-BUCKET = "diabetes-artifacts-123456789012-us-east-1"  # the bootstrap stack's
+BUCKET = "sagemaker-pipeline-artifacts-123456789012-us-east-1"  # the bootstrap stack's
 
 
 def s3_client(env: dict[str, str]):

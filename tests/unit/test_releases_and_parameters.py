@@ -13,10 +13,11 @@ DIGEST = "ab" * 32
 
 
 def test_release_keys_sort_by_time_and_the_latest_is_the_greatest():
-    early = releases.key("churn", "dev", DIGEST, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
-    late = releases.key("churn", "dev", "cd" * 32, datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC))
-    assert early == "releases/churn/dev/20260102T030405.000000Z-abababababab.json"
-    assert releases.latest([late, early, "releases/churn/dev/README"]) == late
+    early = releases.key("diabetes", "dev", DIGEST, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    late = releases.key("diabetes", "dev", "cd" * 32, datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC))
+    # the bucket is shared by every project of the account: records are per project
+    assert early == "releases/diabetes/dev/20260102T030405.000000Z-abababababab.json"
+    assert releases.latest([late, early, "releases/diabetes/dev/README"]) == late
     assert releases.latest([]) is None
 
 
@@ -49,5 +50,12 @@ def test_the_sweeper_prices_real_time_endpoints_and_spares_the_bootstrap_stack()
     assert "price unknown" in hourly_cost({"EndpointType": "RealTime",
                                            "InstanceType": "ml.p3.2xlarge"}, prices)[1]  # fmt: skip
     assert is_swept("diabetes-dev", "diabetes") and is_swept("tCaT-diabetes-dev-ab", "diabetes")
-    assert not is_swept("diabetes-bootstrap", "diabetes")
+    assert not is_swept("sagemaker-pipeline-bootstrap", "diabetes")
     assert not is_swept("other-dev", "diabetes")
+    # the shared bootstrap stack, whatever the project is called
+    assert not is_swept("sagemaker-pipeline-bootstrap", "sagemaker")
+    assert not is_swept("sagemaker-pipeline-bootstrap", "sagemaker-pipeline")
+    # another project whose name starts with this one's
+    assert not is_swept("diabetes-v2-dev", "diabetes")
+    assert not is_swept("tCaT-diabetes-v2-dev-ab", "diabetes")
+    assert is_swept("diabetes-v2-dev", "diabetes-v2")
