@@ -198,8 +198,9 @@ def main() -> int:
     with log_path.open("w") as log:
         for round_number in range(1, args.rounds + 1):
             for kind in ("baseline", "ours"):
-                result = run_once(kind, starts[kind], args.workers, args.requests, log,
-                                  golden_row(settings))
+                result = run_once(
+                    kind, starts[kind], args.workers, args.requests, log, golden_row(settings)
+                )
                 runs[kind].append(result)
                 print(
                     f"round {round_number} {kind:<8} {result['req_per_s']:>8.0f} req/s  "

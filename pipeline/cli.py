@@ -31,9 +31,12 @@ def _train(args: argparse.Namespace, settings: Settings) -> None:
     result = train.run(settings, lambda message: print(message, flush=True))
     print(_metrics_table(result.metrics))
     print(f"quality gate: passed ([gate] of {settings.config.config_file})")
-    print(f"signature: {len(result.signature['inputs'])} inputs ("
-          + ", ".join(f"{c['name']}: {c['type']}" for c in result.signature["inputs"][:8])
-          + (", ..." if len(result.signature["inputs"]) > 8 else "") + ")")
+    print(
+        f"signature: {len(result.signature['inputs'])} inputs ("
+        + ", ".join(f"{c['name']}: {c['type']}" for c in result.signature["inputs"][:8])
+        + (", ..." if len(result.signature["inputs"]) > 8 else "")
+        + ")"
+    )
     print(f"wrote {result.model_file} (sha256 {result.model_sha256})")
     print(f"wrote {settings.metrics_file}, {settings.signature_file}")
 

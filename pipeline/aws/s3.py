@@ -66,8 +66,10 @@ class S3:
         try:
             info = self.head(bucket, key)
         except AwsError as exc:
-            raise ConfigError(f"{where}: {uri} cannot be read ({exc.code or exc}); check the "
-                              "URI and that your credentials may read it") from None
+            raise ConfigError(
+                f"{where}: {uri} cannot be read ({exc.code or exc}); check the "
+                "URI and that your credentials may read it"
+            ) from None
         except BotoCoreError as exc:
             raise ConfigError(f"{where}: {uri} cannot be reached ({exc}); check your AWS "
                               "credentials, region and endpoint") from None  # fmt: skip

@@ -83,6 +83,8 @@ def regressions(candidate: dict, deployed: dict, margins: dict[str, float]) -> l
             worse = new[name] > limit
         if worse:
             allowed = f"{margin:.0%}" if metric.relative_margin else f"{margin:g}"
-            problems.append(f"{metric.label} {new[name]:.4f} is worse than the deployed "
-                            f"{old[name]:.4f} by more than {allowed} (limit {limit:.4f})")
+            problems.append(
+                f"{metric.label} {new[name]:.4f} is worse than the deployed "
+                f"{old[name]:.4f} by more than {allowed} (limit {limit:.4f})"
+            )
     return problems

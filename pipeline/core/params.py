@@ -72,7 +72,8 @@ def check_file(template_parameters: dict, document: object, source: str) -> list
     for key, value in sorted(values.items()):
         if key in PIPELINE_FILLED:
             problems.append(Problem(source, key, "is filled by the pipeline at deploy time (from "
-                                    "pipeline.toml, the manifest or bootstrap outputs); remove it"))  # fmt: skip
+                                    "pipeline.toml, the manifest or bootstrap outputs); "
+                                    "remove it"))  # fmt: skip
         elif key not in template_parameters:
             problems.append(Problem(source, key, "is not a parameter of the template; remove it "
                                     "or fix its spelling"))  # fmt: skip

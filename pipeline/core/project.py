@@ -253,8 +253,10 @@ def parse(data: dict, config_file: Path) -> Project:
                               "columns, or leave the key out to use every column but the "
                               "target")  # fmt: skip
         if target in features:
-            raise ConfigError(f"{_where(source, 'data', 'features')}: lists the target "
-                              f"{target!r}; a model cannot take its own answer as an input")
+            raise ConfigError(
+                f"{_where(source, 'data', 'features')}: lists the target "
+                f"{target!r}; a model cannot take its own answer as an input"
+            )
         duplicates = sorted({f for f in features if features.count(f) > 1})
         if duplicates:
             raise ConfigError(f"{_where(source, 'data', 'features')}: {duplicates[0]!r} is "
@@ -302,8 +304,10 @@ def missing_files(project: Project) -> list[str]:
     source = str(project.config_file)
     problems = []
     if not project.entry_point.is_file():
-        problems.append(f"{_where(source, 'model', 'entry_point')}: {project.entry_point} "
-                        "does not exist; write the training script there or fix the path")
+        problems.append(
+            f"{_where(source, 'model', 'entry_point')}: {project.entry_point} "
+            "does not exist; write the training script there or fix the path"
+        )
     for key, data in (("train", project.train), ("test", project.test)):
         if data is not None and not data.is_s3 and not Path(data.location).is_file():
             problems.append(f"{_where(source, 'data', key)}: {data.location} does not exist")

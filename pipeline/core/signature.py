@@ -48,8 +48,10 @@ def build(*, task: str, inputs: list[Column], target: Column, feature_names: lis
         raise ConfigError(f"{source}: the model takes {n_features} inputs, but the project "
                           f"has {len(names)} features ({', '.join(names)})")  # fmt: skip
     if n_features is None and feature_names is None:
-        raise ConfigError(f"{source}: the model records neither n_features_in_ nor "
-                          "feature_names_in_; is it a fitted scikit-learn estimator?")
+        raise ConfigError(
+            f"{source}: the model records neither n_features_in_ nor "
+            "feature_names_in_; is it a fitted scikit-learn estimator?"
+        )
     signature = {
         "signature_version": SIGNATURE_VERSION,
         "task": task,

@@ -92,8 +92,10 @@ def load(project: Project, cache: Path, s3_factory) -> Dataset:
     frame = _read(train_path, project.train, where)
     features = _columns(project, frame, where, project.train.location)
     if not features:
-        raise ConfigError(f"{project.config_file}: [data]: {project.train.location} has no "
-                          "column besides the target; a model needs at least one input")
+        raise ConfigError(
+            f"{project.config_file}: [data]: {project.train.location} has no "
+            "column besides the target; a model needs at least one input"
+        )
     if frame[project.target].isna().any():
         row = int(frame[project.target].isna().to_numpy().argmax()) + 2  # header is line 1
         raise ConfigError(f"{where}: {project.train.location} row {row}: the target "
@@ -111,14 +113,18 @@ def load(project: Project, cache: Path, s3_factory) -> Dataset:
     else:
         n_test = math.ceil(project.test_size * len(frame))
         if n_test < 1 or n_test >= len(frame):
-            raise ConfigError(f"{project.config_file}: [data] test_size {project.test_size} "
-                              f"of {len(frame)} rows leaves no train or no test rows")
+            raise ConfigError(
+                f"{project.config_file}: [data] test_size {project.test_size} "
+                f"of {len(frame)} rows leaves no train or no test rows"
+            )
         train, test = train_test_split(frame[columns], test_size=project.test_size,
                                        random_state=project.seed)  # fmt: skip
         test_file = f"{project.train.location} (test_size {project.test_size}, seed {project.seed})"
     if project.task == "classification" and train[project.target].nunique() < 2:
-        raise ConfigError(f"{where}: the training rows hold one class only "
-                          f"({train[project.target].iloc[0]!r}); a classifier needs two")
+        raise ConfigError(
+            f"{where}: the training rows hold one class only "
+            f"({train[project.target].iloc[0]!r}); a classifier needs two"
+        )
     return Dataset(train.reset_index(drop=True), test.reset_index(drop=True), features,
                    project.target, project.train.location, test_file)  # fmt: skip
 

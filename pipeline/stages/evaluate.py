@@ -66,8 +66,13 @@ def evaluate(model, task: str, X_train, y_train, X_test, y_test) -> dict:
     base_scores = np.full(len(y_true), prior[1]) if scores is not None else None
     return {
         "model": _classification(y_true, model.predict(X_test), scores, proba, classes),
-        "baseline": _classification(y_true, np.full(len(y_true), majority, dtype=object)
-                                    if classes.dtype == object else
-                                    np.full(len(y_true), majority), base_scores,
-                                    base_proba, classes),  # fmt: skip
+        "baseline": _classification(
+            y_true,
+            np.full(len(y_true), majority, dtype=object)
+            if classes.dtype == object
+            else np.full(len(y_true), majority),
+            base_scores,
+            base_proba,
+            classes,
+        ),  # fmt: skip
     }

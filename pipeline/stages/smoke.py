@@ -2,8 +2,8 @@
 
 The endpoint and the artifact come from the environment's stack (outputs EndpointName and
 ModelData); the golden examples from the manifest beside that artifact. Every example is
-sent in CSV, as JSON rows and as JSON records through the SageMaker Runtime API, and each prediction must match
-within core.golden's tolerance.
+sent in CSV, as JSON rows and as JSON records through the SageMaker Runtime API, and each
+answer must match within core.golden's tolerance.
 """
 
 from __future__ import annotations

@@ -103,10 +103,15 @@ def run_script(project: project_core.Project, channels: dict[str, Path], work: P
     for folder in (model_dir, output_dir / "data"):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-    env = {**os.environ, **script_environment(channels, model_dir, output_dir,
-                                              project.hyperparameters, project.entry_point)}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project.entry_point.parent),
-                                                      os.environ.get("PYTHONPATH")]))
+    env = {
+        **os.environ,
+        **script_environment(
+            channels, model_dir, output_dir, project.hyperparameters, project.entry_point
+        ),
+    }
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(project.entry_point.parent), os.environ.get("PYTHONPATH")])
+    )
     command = [sys.executable, str(project.entry_point),
                *project_core.hyperparameter_args(project.hyperparameters)]  # fmt: skip
     progress(f"training: {' '.join([project.entry_point.name, *command[2:]])}")

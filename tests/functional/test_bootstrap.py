@@ -4,12 +4,15 @@ named after the account-level namespace, shared by every project."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import boto3
 import pytest
 
 from tests.conftest import sandbox_environment
 from tests.e2e.test_cli import pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ACCOUNT = "123456789012"  # the sandbox's
 STACK = "sagemaker-pipeline-bootstrap"
@@ -52,19 +55,21 @@ def _client(service: str, env: dict[str, str]):
 
 
 def test_two_projects_bootstrap_one_stack_and_the_second_executes_nothing():
-    """Two projects (their own ProjectName each) bootstrap the same account: one stack, the
+    """Two projects (diabetes and the churn example) bootstrap the same account: one stack, the
     second run finds it as the first left it, even the options it did not repeat."""
     with sandbox_environment() as box:
         env = {**box.env, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
-        first = pipeline("bootstrap", "--environment-accounts", ACCOUNT,
-                         env={**env, "PIPELINE_PROJECT": "alpha"})  # fmt: skip
+        first = pipeline("bootstrap", "--environment-accounts", ACCOUNT, "--config",
+                         str(ROOT / "pipeline.toml"), env=env)  # fmt: skip
         assert first.returncode == 0, first.stderr
         assert f"deploying {STACK}" in first.stdout
         cfn = _client("cloudformation", env)
         before = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
         events = cfn.describe_stack_events(StackName=STACK)["StackEvents"]
 
-        second = pipeline("bootstrap", env={**env, "PIPELINE_PROJECT": "beta"})
+        second = pipeline(
+            "bootstrap", "--config", str(ROOT / "examples" / "churn" / "pipeline.toml"), env=env
+        )
         assert second.returncode == 0, second.stderr
         assert f"{STACK}: no changes" in second.stdout
         outputs = [line for line in first.stdout.splitlines() if "=" in line]
@@ -72,7 +77,7 @@ def test_two_projects_bootstrap_one_stack_and_the_second_executes_nothing():
 
         live = [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]
                 if s["StackStatus"] != "DELETE_COMPLETE"]  # fmt: skip
-        assert live == [STACK]  # no alpha-bootstrap, no beta-bootstrap
+        assert live == [STACK]  # no diabetes-bootstrap, no churn-bootstrap
         after = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
         assert after["StackStatus"] == before["StackStatus"] == "CREATE_COMPLETE"
         assert after.get("LastUpdatedTime") == before.get("LastUpdatedTime")

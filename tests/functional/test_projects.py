@@ -105,8 +105,9 @@ def test_two_projects_deploy_side_by_side_in_one_account(tmp_path):
     with sandbox_environment():
         projects = {
             "diabetes": settings_for(ROOT / "pipeline.toml", tmp_path / "diabetes"),
-            "churn": settings_for(ROOT / "examples" / "churn" / "pipeline.toml",
-                                  tmp_path / "churn"),  # fmt: skip
+            "churn": settings_for(
+                ROOT / "examples" / "churn" / "pipeline.toml", tmp_path / "churn"
+            ),  # fmt: skip
         }
         for settings in projects.values():
             bootstrap.run(settings, "both", [], "", "", lambda _: None)  # once per account

@@ -20,8 +20,6 @@ from pipeline.errors import ConfigError, QualityGateFailed, VersionMismatch
 from pipeline.stages import package, train
 from tests.conftest import FIXTURES
 
-
-
 BUILT = ("model.joblib", "metrics.json", "signature.json", "golden-inputs.json")
 
 

@@ -79,7 +79,8 @@ def test_promotion_margins_know_each_metric_direction():
 def test_a_metric_without_a_margin_may_not_get_worse():
     worse = {"model": {**REGRESSION["model"], "mae": 42.80}}
     assert gate.regressions(worse, REGRESSION, {"max_rmse_increase": 0.02}) == [
-        "MAE 42.8000 is worse than the deployed 42.7900 by more than 0% (limit 42.7900)"]
+        "MAE 42.8000 is worse than the deployed 42.7900 by more than 0% (limit 42.7900)"
+    ]
 
 
 def test_margin_keys():

@@ -70,8 +70,9 @@ def test_valid_config_resolves_paths_against_its_folder():
 def test_build_dir_is_the_project_folder_unless_set():
     settings = Settings.from_env({}, config=CONFIGS / "valid.toml")
     assert settings.build_dir == (CONFIGS / "build").absolute()
-    assert Settings.from_env({"PIPELINE_BUILD_DIR": "/tmp/x"},
-                             config=CONFIGS / "valid.toml").build_dir == Path("/tmp/x")
+    assert Settings.from_env(
+        {"PIPELINE_BUILD_DIR": "/tmp/x"}, config=CONFIGS / "valid.toml"
+    ).build_dir == Path("/tmp/x")
 
 
 def test_missing_config_says_how_to_pass_one(tmp_path):
