@@ -396,19 +396,23 @@ def _deploy_local(args: argparse.Namespace, settings: Settings) -> None:
     endpoints = ", ".join(f"{env}: {name}" for env, name in result.endpoints.items())
     print(f"digest {result.digest}; endpoints {endpoints}")
     if result.sandbox_env:
+        import shlex
+
+        from pipeline.core.signature import csv_cell
         from pipeline.local.sandbox import shell_form
 
-        body = ",".join(repr(v) for v in result.example)
+        body = ",".join(csv_cell(v) for v in result.example)  # one golden row, as CSV
+        script = ("import boto3; print(boto3.client('sagemaker-runtime').invoke_endpoint("
+                  f"EndpointName={result.endpoints['prod']!r}, ContentType='text/csv', "
+                  f"Body={body!r})['Body'].read().decode())")  # fmt: skip
         print(
             "\nThe sandbox is still running, serving the three endpoints. In another shell:\n"
             f"{shell_form(result.sandbox_env)}\n"
             f"aws sagemaker-runtime invoke-endpoint --endpoint-name {result.endpoints['prod']} "
-            f"--content-type text/csv --body '{body}' --cli-binary-format raw-in-base64-out "
-            "/dev/stdout\n"
-            "python -c \"import boto3; print(boto3.client('sagemaker-runtime').invoke_endpoint("
-            f"EndpointName='{result.endpoints['prod']}', ContentType='text/csv', "
-            f"Body='{body}')['Body'].read().decode())\"\n"
-            "Stop it with: python -m pipeline sandbox down"
+            f"--content-type text/csv --body {shlex.quote(body)} --cli-binary-format "
+            "raw-in-base64-out /dev/stdout\n"
+            f"python -c {shlex.quote(script)}\n"
+            f"Stop it with: python -m pipeline sandbox down --config {settings.config.config_file}"
         )
 
 
@@ -676,7 +680,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--keep", action="store_true",
                    help="leave the sandbox running with the three endpoints, and print how to "
-                   "invoke them; stop it with `sandbox down`")  # fmt: skip
+                   "invoke them; stop it with `sandbox down` (same --config)")  # fmt: skip
     p.add_argument("--target", choices=["local", "aws"], default="local",
                    help="aws: the same stages against the account of your credentials")  # fmt: skip
     p.add_argument("--region", help="with --target aws: the region to deploy to")

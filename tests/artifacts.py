@@ -29,7 +29,8 @@ def variant(built: Settings, dest: Path, note: str, *, intercept_shift: float = 
     script = dest / "inference.py"
     script.write_text(built.inference_script.read_text() + f"\n# variant: {note}\n")
     artifact = dest / "model.tar.gz"
-    write_tarball(artifact, {"model.joblib": model_file, "code/inference.py": script})
+    write_tarball(artifact, {"model.joblib": model_file, "signature.json": built.signature_file,
+                             "code/inference.py": script})  # fmt: skip
     manifest = json.loads(built.manifest_file.read_text())
     sha = sha256_file(artifact)
     key = manifest_core.s3_key(manifest["model_name"], sha)

@@ -45,7 +45,13 @@ def expected_predictions(model_file: Path, payload: Path) -> np.ndarray:
         doc = json.loads(payload.read_text())
         doc = doc["instances"] if isinstance(doc, dict) else doc
         rows = np.asarray(doc, dtype=float).reshape(-1, 10)
-    return joblib.load(model_file).predict(rows)
+    model = joblib.load(model_file)
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:  # fitted on a DataFrame: give it one, with the same columns
+        import pandas as pd
+
+        rows = pd.DataFrame(rows, columns=list(names))
+    return model.predict(rows)
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ class DeployLocalResult:
     digest: str | None = None
     endpoints: dict[str, str] | None = None
     sandbox_env: dict[str, str] | None = None  # set when the sandbox was kept running
-    example: list[float] | None = None
+    example: list | None = None  # one golden input row, in signature order
 
 
 class DeployLocalFailed(PipelineError):
@@ -153,7 +153,8 @@ def run(settings: Settings, progress: Callable[[str], None], keep: bool = False,
             if keep:
                 result.sandbox_env = sandbox.env
                 sandbox.detach()
-                return f"kept running at {sandbox.url} (`python -m pipeline sandbox down`)"
+                return (f"kept running at {sandbox.url} (`python -m pipeline sandbox down "
+                        f"--config {settings.config.config_file}`)")  # fmt: skip
             sandbox.stop()
             return "stopped"
 

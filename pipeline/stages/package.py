@@ -2,10 +2,10 @@
 
 The tarball holds model.joblib and signature.json at the root and code/inference.py. Its
 bytes depend only on those three files: entries are sorted; owners, modes and times are
-fixed; the gzip header has no name or timestamp; and the deflate stream is written here as stored (uncompressed)
-blocks, because compressed output differs between zlib builds (zlib, zlib-ng, vendor forks)
-and Python uses whichever the system provides. The same inputs therefore give the same
-sha256 on any machine.
+fixed; the gzip header has no name or timestamp; and the deflate stream is written here as
+stored (uncompressed) blocks, because compressed output differs between zlib builds (zlib,
+zlib-ng, vendor forks) and Python uses whichever the system provides. The same inputs
+therefore give the same sha256 on any machine.
 """
 
 from __future__ import annotations

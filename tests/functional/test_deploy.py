@@ -70,7 +70,7 @@ def test_create_via_cli_then_update_to_a_new_digest_then_a_no_op(built, artifact
     assert "| Endpoint | AWS::SageMaker::Endpoint | Add | - |" in result.stdout
     assert "VolumeKey" not in result.stdout  # dev is serverless: no volume key, no canary
     assert "EndpointName = diabetes-dev" in result.stdout
-    assert "smoke: diabetes-dev: 5 examples x CSV, JSON match" in result.stdout
+    assert "smoke: diabetes-dev: 5 examples x CSV, JSON rows, JSON records match" in result.stdout
     assert "release recorded: releases/diabetes/dev/" in result.stdout
 
     updated = run(built, "dev", artifacts["B"])

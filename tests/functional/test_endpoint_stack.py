@@ -24,7 +24,7 @@ def aws(built, shared_sandbox):
     filled = {  # what the deploy engine fills from the manifest and bootstrap outputs
         "ModelData": f"s3://endpoint-stack-artifacts/{key}", "ImageURI": IMAGE,
         "RoleARN": "arn:aws:iam::123456789012:role/sagemaker-execution",
-        "ModelDigest": manifest["artifact"]["sha256"],
+        "ModelDigest": manifest["artifact"]["sha256"], "ProjectName": "diabetes",
     }  # fmt: skip
     return {"cfn": boto3.client("cloudformation", **options),
             "sagemaker": boto3.client("sagemaker", **options),

@@ -36,7 +36,11 @@ def server(built, tmp_path_factory):
 
 
 def _artifact_with(built, tmp_path, *scripts: Path) -> Path:
-    files = {"model.joblib": built.model_file, "code/inference.py": Path("model/inference.py")}
+    files = {
+        "model.joblib": built.model_file,
+        "signature.json": built.signature_file,
+        "code/inference.py": Path("model/inference.py"),
+    }
     files.update({f"code/{s.name}": s for s in scripts})
     artifact = tmp_path / "model.tar.gz"
     write_tarball(artifact, files)
