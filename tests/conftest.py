@@ -35,16 +35,20 @@ def fresh_settings(tmp_path) -> Settings:
     return replace(Settings.from_env({}), build_dir=tmp_path / "build")
 
 
+def payload_rows(payload: Path) -> np.ndarray:
+    """The rows of a numeric (10-column) payload fixture, read without the handler."""
+    if payload.suffix == ".csv":
+        return np.loadtxt(payload, delimiter=",", ndmin=2)
+    if payload.suffix == ".npy":
+        return np.load(payload).reshape(-1, 10)
+    doc = json.loads(payload.read_text())
+    doc = doc["instances"] if isinstance(doc, dict) else doc
+    return np.asarray(doc, dtype=float).reshape(-1, 10)
+
+
 def expected_predictions(model_file: Path, payload: Path) -> np.ndarray:
     """What the joblib model, loaded directly, predicts for a payload fixture's rows."""
-    if payload.suffix == ".csv":
-        rows = np.loadtxt(payload, delimiter=",", ndmin=2)
-    elif payload.suffix == ".npy":
-        rows = np.load(payload).reshape(-1, 10)
-    else:
-        doc = json.loads(payload.read_text())
-        doc = doc["instances"] if isinstance(doc, dict) else doc
-        rows = np.asarray(doc, dtype=float).reshape(-1, 10)
+    rows = payload_rows(payload)
     model = joblib.load(model_file)
     names = getattr(model, "feature_names_in_", None)
     if names is not None:  # fitted on a DataFrame: give it one, with the same columns

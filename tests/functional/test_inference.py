@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from model import inference
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, payload_rows
 
 PAYLOADS = FIXTURES / "payloads"
 CSV, JSON, NPY = "text/csv", "application/json", "application/x-npy"
@@ -147,15 +147,7 @@ def _decode(body, content_type) -> np.ndarray:
 
 
 def _diabetes_rows(payload) -> pd.DataFrame:
-    if payload.suffix == ".csv":
-        rows = np.loadtxt(payload, delimiter=",", ndmin=2)
-    elif payload.suffix == ".npy":
-        rows = np.load(payload).reshape(-1, 10)
-    else:
-        doc = json.loads(payload.read_text())
-        doc = doc["instances"] if isinstance(doc, dict) else doc
-        rows = np.asarray(doc, dtype=float).reshape(-1, 10)
-    return pd.DataFrame(rows, columns=DIABETES)
+    return pd.DataFrame(payload_rows(payload), columns=DIABETES)
 
 
 def _expected(diabetes, payload) -> np.ndarray:
