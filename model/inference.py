@@ -88,6 +88,7 @@ class Signature:
         self.names = [column["name"] for column in inputs]
         self.types = [column["type"] for column in inputs]
         self.nullable = [bool(column.get("nullable", False)) for column in inputs]
+        self.categories = [frozenset(column.get("categories") or ()) for column in inputs]
         self.width = len(self.names)
         self.index = {name: position for position, name in enumerate(self.names)}
         self.classes = document.get("classes")
@@ -250,15 +251,47 @@ def _text(body, params):
 def _csv_bytes(body, params):
     """The body as UTF-8 bytes, without a copy when it already is."""
     if isinstance(body, str):
-        return body.encode("utf-8")
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate, from a lenient decoder
+            raise InvalidInputError(f"request body is not valid text: {exc}") from None
     if params.get("charset", "utf-8").lower() in UTF8_CHARSETS:
         return bytes(body)
     return _text(body, params).encode("utf-8")
 
 
+def _npy_header_problem(body):
+    """Why the .npy header does not describe this body, or None. numpy allocates the array
+    the header claims before it reads the data, so a 200-byte body claiming 10**10 rows must
+    be refused from its header alone."""
+    stream = io.BytesIO(body)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version in ((2, 0), (3, 0)):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            return f"unsupported .npy version {version}"
+    except (ValueError, EOFError, OSError, SyntaxError) as exc:
+        return f"cannot read .npy body: {exc}"
+    if dtype.hasobject:
+        return "cannot read .npy body: object arrays need pickle, which is never used here"
+    claimed, held = math.prod(shape) * dtype.itemsize, len(body) - stream.tell()
+    if claimed > held:
+        return (f".npy header claims {claimed} bytes of data for shape {shape}, but the body "
+                f"holds {held}")  # fmt: skip
+    if claimed < held:  # a second array or junk after the first: never predict on a part
+        return f".npy body has {held - claimed} bytes after its array; send exactly one array"
+    return None
+
+
 def _read_npy(body):
     if isinstance(body, str):
         raise InvalidInputError("application/x-npy bodies must be binary .npy data")
+    problem = _npy_header_problem(bytes(body))
+    if problem:
+        raise InvalidInputError(problem)
     stream = io.BytesIO(body)
     try:
         array = np.load(stream, allow_pickle=False)
@@ -300,6 +333,10 @@ def input_fn(input_data, content_type):
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInputError("request body nests JSON too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise InvalidInputError(f"request body cannot be read as JSON: {exc}") from None
     return Request(JSON, document, text)
 
 
@@ -346,14 +383,18 @@ def _check_finite_matrix(matrix, signature):
 
 
 def _first_line(data):
-    end = data.find(b"\n")
-    return (data if end < 0 else data[:end]).decode("utf-8", "replace").rstrip("\r")
+    ends = [at for at in (data.find(b"\n"), data.find(b"\r")) if at >= 0]
+    line = data[: min(ends)] if ends else data
+    return line.decode("utf-8", "replace").removeprefix("\ufeff")
 
 
 def _csv_header(data, signature):
     """The file's column names if its first row is a header (any cell is a signature name),
     else None. A header must name every column exactly once and nothing else."""
-    cells = [cell.strip() for cell in next(csv.reader([_first_line(data)]), [])]
+    try:
+        cells = [cell.strip() for cell in next(csv.reader([_first_line(data)]), [])]
+    except csv.Error as exc:  # e.g. a field longer than the csv module's limit
+        raise InvalidInputError(f"cannot parse the first CSV row: {exc}") from None
     if not any(cell in signature.index for cell in cells):
         return None
     seen = set()
@@ -410,9 +451,12 @@ def _csv_rows(data, skip):
 
 
 def _csv_width_problem(data, skip, signature):
-    for number, row in _csv_rows(data, skip):
-        if len(row) != signature.width:
-            return _width_error(number, len(row), signature)
+    try:
+        for number, row in _csv_rows(data, skip):
+            if len(row) != signature.width:
+                return _width_error(number, len(row), signature)
+    except csv.Error as exc:
+        return InvalidInputError(f"cannot parse CSV: {exc}")
     return None
 
 
@@ -470,7 +514,15 @@ def _failed_row(exc, cells, target):
 def _csv_column(raw, position, signature):
     name, kind = signature.names[position], signature.types[position]
     if kind == "string":
-        # As pandas reads CSV: only an empty cell is missing; other text is kept as sent.
+        # As pandas reads CSV: only an empty cell is missing; other text is kept as sent,
+        # except that spaces around a value are dropped when only the trimmed value is a
+        # category seen in training ("a, b, small" means "small", not an unseen " small").
+        known = signature.categories[position]
+        if known:
+            seen = pa.array(sorted(known), pa.string())
+            trimmed = pc.utf8_trim_whitespace(raw)
+            fix = pc.and_(pc.invert(pc.is_in(raw, seen)), pc.is_in(trimmed, seen))
+            raw = pc.if_else(fix, trimmed, raw)
         missing = np.asarray(pc.equal(raw, ""))
         values = raw.to_numpy(zero_copy_only=False).astype(object)
     else:
@@ -529,6 +581,14 @@ def _checked_numbers(values, missing, has_missing, position, signature):
     return values
 
 
+def _fits_double(value):
+    try:
+        float(value if value is not None else 0.0)
+    except OverflowError:
+        return False
+    return True
+
+
 def _with_missing(values, missing, has_missing):
     """int64 or bool values; with missing values, as pandas reads them from CSV: integers as
     float64 with NaN, booleans as objects (True, False, NaN)."""
@@ -585,7 +645,7 @@ def _fast_json_matrix(rows, text, signature):
         return None
     try:
         array = np.asarray(rows)
-    except ValueError:  # ragged nesting
+    except (ValueError, OverflowError):  # ragged nesting, or an integer beyond a double
         return None
     if array.dtype.kind not in "iuf" or array.ndim != 2 or array.shape[1] != signature.width:
         return None
@@ -648,7 +708,11 @@ def _json_column(values, position, signature):
         return _with_missing(truth, missing, has_missing)
     if kind == "integer" and not has_missing and all(type(value) is int for value in values):
         return np.asarray(values, dtype=np.int64)
-    numbers = np.asarray([math.nan if value is None else value for value in values], np.float64)
+    try:
+        numbers = np.asarray([math.nan if v is None else v for v in values], np.float64)
+    except OverflowError:
+        row = next(n for n, v in enumerate(values, 1) if not _fits_double(v))
+        raise _not_finite(row, name, f"{str(values[row - 1])[:20]}...") from None
     return _checked_numbers(numbers, missing, has_missing, position, signature)
 
 
@@ -735,7 +799,10 @@ def predict_fn(input_data, model):
     signature = model.signature
     data = features(input_data, signature)
     if signature.task == "regression":
-        return Prediction(model.model.predict(data), signature)
+        # Finite inputs can still overflow a linear model; output_fn refuses a non-finite
+        # prediction, naming the row, so numpy's warning would only add noise to the log.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return Prediction(model.model.predict(data), signature)
     labels = [model.labels[label] for label in np.asarray(model.model.predict(data)).tolist()]
     probabilities = model.model.predict_proba(data) if signature.probabilities else None
     return Prediction(labels, signature, probabilities)
@@ -790,6 +857,12 @@ def output_fn(prediction, accept):
     if not isinstance(prediction, Prediction) or prediction.signature.task == "regression":
         raw = prediction.values if isinstance(prediction, Prediction) else prediction
         values = np.asarray(raw, dtype=np.float64).reshape(-1)
+        if not np.isfinite(values).all():  # finite inputs can still overflow a model
+            row = int(np.argmax(~np.isfinite(values))) + 1
+            raise InvalidInputError(
+                f"row {row}: the model's prediction is {values[row - 1]}, which no response "
+                "type can carry; the input is outside what this model answers"
+            )
         if chosen == JSON:
             return json.dumps(values.tolist()), JSON
         if chosen == CSV:

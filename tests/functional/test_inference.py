@@ -280,6 +280,17 @@ def test_json_response_matches_the_stock_default_encoder_shape(diabetes):
         ("bad_not_npy.npy", NPY, "cannot read .npy body"),
         ("bad_two_arrays.npy", NPY, "bytes after its array"),
         ("bad_trailing_junk.npy", NPY, "4 bytes after its array"),
+        # limits: nothing an attacker sends may escape as an internal error (a 500)
+        ("bad_deep_nesting.json", JSON, "nests JSON too deeply"),
+        ("bad_huge_integer_digits.json", JSON, "cannot be read as JSON: Exceeds the limit"),
+        ("bad_integer_beyond_double.json", JSON, "row 1, column 'age': value 1000"),
+        (
+            "bad_npy_header_claims_huge_shape.npy",
+            NPY,
+            ".npy header claims 800000000000 bytes of data for shape (10000000000, 10)",
+        ),
+        ("bad_csv_field_too_long.csv", CSV, "cannot parse the first CSV row: field larger"),
+        ("bad_prediction_overflows.json", JSON, "row 1: the model's prediction is -inf"),
     ],
 )
 def test_bad_input_raises_with_a_message(diabetes, fixture, content_type, message):
@@ -324,6 +335,9 @@ def test_unsupported_format_error_carries_the_handlers_message():
         ("churn_inputs_records.json", JSON, 3),
         ("churn_one_record.json", JSON, 1),
         ("churn_one_row.json", JSON, 1),
+        ("churn_cr_line_endings.csv", CSV, 3),  # old Mac / Excel line endings
+        ("churn_bom_header.csv", CSV, 3),  # a header saved by Excel as "UTF-8 with BOM"
+        ("churn_spaces_around_values.csv", CSV, 3),  # " basic " is the category "basic"
     ],
 )
 @pytest.mark.parametrize("accept", [JSON, CSV])
