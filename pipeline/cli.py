@@ -276,22 +276,26 @@ def _approval(args: argparse.Namespace):
 
 
 def _promote(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.core import environments
     from pipeline.stages import promote
 
-    approve = _approval(args) if args.to in promote.APPROVAL_REQUIRED else None
+    approve = _approval(args) if environments.get(args.to).protected else None
     result = promote.run(
         settings, args.source, args.to, args.digest, args.force, approve,
         progress=lambda message: print(message, flush=True), show_preview=_show_preview,
-        wait=args.wait,
+        wait=args.wait, dry_run=args.dry_run,
     )  # fmt: skip
     _report_deploy(result)
 
 
 def _rollback(args: argparse.Namespace, settings: Settings) -> None:
+    from pipeline.core import environments
     from pipeline.stages import rollback
 
+    approve = _approval(args) if environments.get(args.env).protected else None
     result = rollback.run(settings, args.env, progress=lambda m: print(m, flush=True),
-                          show_preview=_show_preview, wait=args.wait)  # fmt: skip
+                          show_preview=_show_preview, wait=args.wait, approve=approve,
+                          dry_run=args.dry_run)  # fmt: skip
     _report_deploy(result)
 
 
@@ -522,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(also to $GITHUB_STEP_SUMMARY); execute, wait, print the outputs; smoke the "
         "endpoint; record the release under releases/<project>/<env>/. A stack in "
         "ROLLBACK_COMPLETE is deleted and created again; one with another deploy in progress "
-        "is refused unless --wait.",
+        "is refused unless --wait. A protected environment (prod) is refused, dry runs "
+        "included: it takes only promotions (`promote`).",
     )
     p.add_argument("--env", required=True, help="environment: infra/params/<env>.json")
     p.add_argument("--digest", help="sha256 of an uploaded artifact (default: the local one)")
@@ -549,7 +554,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="source", required=True, help="source environment")
     p.add_argument("--to", required=True, help="target environment")
     p.add_argument("--digest", help="the released digest to promote (CI always passes it)")
-    p.add_argument("--approve", action="store_true", help="approve a prod deploy")
+    p.add_argument("--approve", action="store_true",
+                   help="approve the change to a protected environment (prod)")  # fmt: skip
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="stop after the preview, deleting the change set (no approval needed)",
+    )
     p.add_argument("--force", action="store_true",
                    help="promote despite the gate against the target (recorded)")  # fmt: skip
     p.add_argument("--wait", action="store_true",
@@ -560,9 +571,15 @@ def build_parser() -> argparse.ArgumentParser:
         "rollback",
         help="redeploy an environment's previous passing release",
         description="Deploy the newest release of ENV whose digest is not the one the stack "
-        "serves now, with its recorded parameters; smoke it; record it as a rollback.",
+        "serves now, with its recorded parameters; smoke it; record it as a rollback. A "
+        "protected environment (prod) needs --approve, or a typed confirmation after the "
+        "preview when run at a terminal.",
     )
     p.add_argument("--env", required=True)
+    p.add_argument("--approve", action="store_true",
+                   help="approve the rollback of a protected environment (prod)")  # fmt: skip
+    p.add_argument("--dry-run", action="store_true",
+                   help="stop after the preview, deleting the change set")  # fmt: skip
     p.add_argument("--wait", action="store_true",
                    help="wait for another deploy in progress instead of refusing")  # fmt: skip
     p.set_defaults(handler=_rollback)

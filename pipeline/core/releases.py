@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-ENVIRONMENTS = ("dev", "staging", "prod")  # promotion order; no environment is skipped
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -50,11 +49,3 @@ def record(*, project: str, environment: str, digest: str, artifact_key: str, ma
 def latest(keys: list[str]) -> str | None:
     records = sorted(k for k in keys if k.endswith(".json"))
     return records[-1] if records else None
-
-
-def source_of(target: str) -> str:
-    """The environment a target is promoted from: dev → staging → prod, none skipped."""
-    if target not in ENVIRONMENTS or target == ENVIRONMENTS[0]:
-        raise ValueError(f"{target} is not promoted into; promotion goes "
-                         f"{' → '.join(ENVIRONMENTS)}")  # fmt: skip
-    return ENVIRONMENTS[ENVIRONMENTS.index(target) - 1]

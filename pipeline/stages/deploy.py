@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pipeline.aws import identity
 from pipeline.aws.cloudformation import ChangeSet, CloudFormation
 from pipeline.aws.s3 import S3
+from pipeline.core import environments
 from pipeline.core import manifest as manifest_core
 from pipeline.core import releases as releases_core
 from pipeline.core.params import PIPELINE_FILLED, stack_parameters
@@ -128,7 +129,15 @@ def run(settings: Settings, env_name: str, digest: str | None = None, dry_run: b
         approve: Callable[[DeployResult], bool] | None = None, kind: str = "deploy",
         extra_record: dict | None = None, sleep: Callable[[float], None] = time.sleep,
         parameters_override: dict[str, str] | None = None) -> DeployResult:  # fmt: skip
-    """Deploy; `parameters_override` (a rollback's recorded parameters) replaces the file's."""
+    """Deploy; `parameters_override` (a rollback's recorded parameters) replaces the file's.
+    `kind` is who calls: `deploy` never changes a protected environment; promote and
+    rollback check their own rules first, and the engine itself never changes a protected
+    stack without an approval (exit 2 before any AWS call)."""
+    if kind == "deploy":
+        environments.check_deploy(env_name)
+    if environments.get(env_name).protected and approve is None and not dry_run:
+        raise ConfigError(f"{env_name} is protected: changing it needs an approval. Nothing "
+                          "was sent.")  # fmt: skip
     env_file = checked_environment(settings, env_name)
     template_parameters = lint.template_parameters(settings)
     cfn, s3 = CloudFormation(progress=progress), S3()

@@ -18,13 +18,11 @@ import json
 from collections.abc import Callable
 
 from pipeline.aws.s3 import S3
-from pipeline.core import gate
+from pipeline.core import environments, gate
 from pipeline.core import releases as releases_core
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import Settings
 from pipeline.stages import bootstrap, deploy, releases
-
-APPROVAL_REQUIRED = {"prod"}
 
 
 class GateRegression(PipelineError):
@@ -50,18 +48,10 @@ def run(settings: Settings, source: str, target: str, digest: str | None = None,
         progress: Callable[[str], None] = lambda _: None,
         show_preview: Callable[[deploy.DeployResult], None] = lambda _: None,
         **deploy_options) -> deploy.DeployResult:  # fmt: skip
-    try:
-        expected = releases_core.source_of(target)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    if source != expected:
-        raise ConfigError(f"{target} is promoted from {expected}, not {source}: "
-                          f"{' → '.join(releases_core.ENVIRONMENTS)}, none skipped")  # fmt: skip
+    environments.check_promotion(source, target, approve is not None,
+                                 dry_run=deploy_options.get("dry_run", False))  # fmt: skip
     if digest is not None and not releases_core.is_digest(digest):
         raise ConfigError(f"--digest {digest!r} is not a sha256 hex digest")
-    if target in APPROVAL_REQUIRED and approve is None:
-        raise ConfigError(f"promoting to {target} needs an approval (--approve, or run it "
-                          "interactively to confirm after the preview)")  # fmt: skip
     margins = settings.config.promotion or {}
     deploy.checked_environment(settings, target)  # exit 2 before any AWS call
     s3 = S3()

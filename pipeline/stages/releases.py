@@ -13,6 +13,7 @@ import socket
 from datetime import UTC, datetime
 
 from pipeline.aws.s3 import S3
+from pipeline.core import environments
 from pipeline.core import releases as core
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
@@ -47,9 +48,7 @@ def history(settings: Settings, environment: str, s3: S3 | None = None,
 
 def latest(settings: Settings, environment: str, s3: S3 | None = None,
            bucket: str | None = None) -> dict:  # fmt: skip
-    if environment not in core.ENVIRONMENTS:
-        raise ConfigError(f"unknown environment {environment!r}; use one of "
-                          f"{', '.join(core.ENVIRONMENTS)}")  # fmt: skip
+    environments.get(environment)  # ConfigError for an unknown one
     s3 = s3 or S3()
     bucket = bucket or bootstrap.output(settings, "ArtifactBucketName")
     prefix = core.prefix(settings.project, environment)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline.aws.cloudformation import CloudFormation
+from pipeline.core import environments
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 from pipeline.stages import deploy, releases, smoke
@@ -18,7 +19,10 @@ from pipeline.stages import deploy, releases, smoke
 
 def run(settings: Settings, environment: str, progress: Callable[[str], None] = lambda _: None,
         show_preview: Callable[[deploy.DeployResult], None] = lambda _: None,
+        approve: Callable[[deploy.DeployResult], bool] | None = None,
         **deploy_options) -> deploy.DeployResult:  # fmt: skip
+    environments.check_rollback(environment, approve is not None,
+                                dry_run=deploy_options.get("dry_run", False))  # fmt: skip
     deploy.checked_environment(settings, environment)
     stack = CloudFormation().stack(smoke.stack_name(settings, environment))
     serving = {p["ParameterKey"]: p["ParameterValue"]
@@ -35,4 +39,4 @@ def run(settings: Settings, environment: str, progress: Callable[[str], None] = 
                       extra_record={"rolled_back_from": serving,
                                     "restored_release_time": target["time"]},
                       parameters_override=target["parameters"], progress=progress,
-                      show_preview=show_preview, **deploy_options)  # fmt: skip
+                      show_preview=show_preview, approve=approve, **deploy_options)  # fmt: skip

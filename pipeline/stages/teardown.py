@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pipeline.aws.cloudformation import CloudFormation
-from pipeline.core.releases import ENVIRONMENTS
+from pipeline.core.environments import NAMES as ENVIRONMENTS
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 from pipeline.stages import bootstrap, config, deploy, smoke

@@ -96,3 +96,25 @@ def test_every_subcommand_has_help(command):
 
 def test_bad_usage_exits_two():
     assert pipeline("no-such-stage").returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (["deploy", "--env", "prod", "--digest", "a" * 64], "prod is protected: it takes only"),
+        (["deploy", "--env", "prod", "--digest", "a" * 64, "--dry-run"], "prod is protected"),
+        (["promote", "--from", "dev", "--to", "prod", "--digest", "a" * 64, "--approve"],
+         "prod is promoted from staging, not dev"),
+        (["promote", "--from", "staging", "--to", "prod", "--digest", "a" * 64],
+         "promoting to it needs an approval"),
+        (["rollback", "--env", "prod"], "rolling it back needs an approval"),
+    ],
+)  # fmt: skip
+def test_protected_environment_changes_are_refused_before_anything_is_sent(args, refusal):
+    # No sandbox and no credentials: a refusal that needed AWS would fail differently.
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True,
+                            text=True, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+                            timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert refusal in result.stderr and "Nothing was sent" in result.stderr

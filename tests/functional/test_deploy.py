@@ -137,19 +137,30 @@ def test_a_failing_update_leaves_the_old_model_answering_and_records_nothing(bui
 
 def test_a_missing_digest_is_refused_and_nothing_changes(built, artifacts):
     missing = "0" * 64
+    before = CloudFormation().stack("diabetes-staging")
     with pytest.raises(ConfigError, match=f"digest {missing} is not in the artifact bucket"):
-        run(built, "prod", missing)
-    assert CloudFormation().status("diabetes-prod") is None
+        run(built, "staging", missing)
+    assert CloudFormation().stack("diabetes-staging") == before
 
 
 def test_the_smoke_test_fails_on_a_wrong_prediction_and_records_nothing(built, artifacts):
+    before = releases.history(built, "staging")
     with pytest.raises(smoke.SmokeFailed) as failed:
-        run(built, "prod", artifacts["WRONG"])
+        run(built, "staging", artifacts["WRONG"])
     message = str(failed.value)
     assert "predictions differ from the manifest's golden examples: example 1: expected" in message
     assert "No release was recorded" in message
-    with pytest.raises(ConfigError, match="no release recorded for prod"):
-        releases.latest(built, "prod")
+    assert releases.history(built, "staging") == before
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_deploy_to_a_protected_environment_is_refused_before_any_call(built, artifacts, dry_run):
+    # prod takes only promotions of a staging release, with approval; a digest released in
+    # dev (or anywhere) does not change that, and a dry run is no way around it either.
+    with pytest.raises(ConfigError, match="prod is protected: it takes only a release of "
+                       "staging, promoted with an approval"):  # fmt: skip
+        run(built, "prod", artifacts["A"], dry_run=dry_run, approve=lambda _: True)
+    assert CloudFormation().status("diabetes-prod") is None
 
 
 class CountingHandler(http.server.BaseHTTPRequestHandler):

@@ -79,6 +79,10 @@ def test_promotion_without_a_source_release_is_refused():
 def test_prod_needs_an_approval(built, world):
     with pytest.raises(ConfigError, match="needs an approval"):
         promote.run(built, "staging", "prod", world["A"], **FAST)
+    preview = promote.run(built, "staging", "prod", world["A"], dry_run=True, **FAST)
+    assert preview.dry_run and preview.release_key is None  # a preview needs no approval
+    with pytest.raises(ConfigError, match="prod is protected: rolling it back needs an approval"):
+        rollback.run(built, "prod", **FAST)
     with pytest.raises(PipelineError, match="not approved; the change set was deleted"):
         promote.run(built, "staging", "prod", world["A"], approve=lambda _: False, **FAST)
     assert CloudFormation().status("diabetes-prod") is None

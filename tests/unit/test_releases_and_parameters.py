@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.core import releases
+from pipeline.core import environments, releases
 from pipeline.core.params import stack_parameters
+from pipeline.errors import ConfigError
 
 DIGEST = "ab" * 32
 
@@ -23,13 +24,51 @@ def test_release_keys_sort_by_time_and_the_latest_is_the_greatest():
 
 @pytest.mark.parametrize(("target", "source"), [("staging", "dev"), ("prod", "staging")])
 def test_promotion_comes_from_the_previous_environment(target, source):
-    assert releases.source_of(target) == source
+    assert environments.source_of(target) == source
 
 
 @pytest.mark.parametrize("target", ["dev", "qa"])
 def test_dev_and_unknown_environments_are_not_promoted_into(target):
-    with pytest.raises(ValueError, match="dev → staging → prod"):
-        releases.source_of(target)
+    with pytest.raises(ConfigError, match="dev → staging → prod"):
+        environments.source_of(target)
+
+
+def test_only_prod_is_declared_protected():
+    assert [e.name for e in environments.DECLARED if e.protected] == ["prod"]
+
+
+def test_deploy_is_refused_only_for_a_protected_environment():
+    environments.check_deploy("dev")
+    environments.check_deploy("staging")
+    with pytest.raises(ConfigError, match=r"prod is protected.*promote --from staging --to prod"):
+        environments.check_deploy("prod")
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "approved", "dry_run", "refusal"),
+    [
+        ("dev", "staging", False, False, None),
+        ("staging", "prod", True, False, None),
+        ("staging", "prod", False, True, None),  # a preview changes nothing
+        ("staging", "prod", False, False, "prod is protected: promoting to it needs an approval"),
+        ("dev", "prod", True, False, "prod is promoted from staging, not dev"),
+        ("prod", "staging", True, False, "staging is promoted from dev, not prod"),
+        ("qa", "staging", True, False, "unknown environment 'qa'"),
+    ],
+)
+def test_promotion_rules(source, target, approved, dry_run, refusal):
+    if refusal is None:
+        environments.check_promotion(source, target, approved, dry_run)
+    else:
+        with pytest.raises(ConfigError, match=refusal):
+            environments.check_promotion(source, target, approved, dry_run)
+
+
+def test_rolling_back_a_protected_environment_needs_an_approval():
+    environments.check_rollback("staging", approved=False)
+    environments.check_rollback("prod", approved=True)
+    with pytest.raises(ConfigError, match="rolling it back needs an approval"):
+        environments.check_rollback("prod", approved=False)
 
 
 def test_every_parameter_is_explicit_and_a_removed_key_takes_the_default():
