@@ -177,6 +177,7 @@ def run(settings: Settings) -> PackageResult:
         serving_image=image.to_manifest(),
         training_env=training_env,
         metrics={k: metrics[k] for k in ("task", "data", "model", "baseline")},
+        reproducibility=metrics.get("reproducibility", {}),
         signature=signature,
         signature_sha256=signature_core.digest(signature),
         git=git,

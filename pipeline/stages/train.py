@@ -16,6 +16,7 @@ import collections
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,30 @@ def _s3():
     return S3()
 
 
+# The BLAS kernel and thread count decide the last bits of a fit (LinearRegression's
+# coefficients differ at ~1e-12 between OpenBLAS's Prescott and Haswell kernels), so the
+# training process gets the most generic kernel of its architecture, which every CPU of that
+# architecture runs, and one BLAS thread. Then the same data, script and seed give the same
+# model.joblib bytes on any machine of the architecture, whatever kernel it would detect.
+# OpenMP threads (scikit-learn's own parallel code) are left alone.
+PINNED_BLAS_KERNEL = {"x86_64": "Prescott", "AMD64": "Prescott", "aarch64": "ARMV8"}
+
+
+def reproducibility() -> dict[str, str | int | None]:
+    """The BLAS settings of the training process, as recorded in metrics and manifest."""
+    return {"architecture": platform.machine(),
+            "openblas_coretype": PINNED_BLAS_KERNEL.get(platform.machine()),
+            "blas_threads": 1}  # fmt: skip
+
+
+def blas_environment() -> dict[str, str]:
+    pinned = reproducibility()
+    env = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    if pinned["openblas_coretype"]:
+        env["OPENBLAS_CORETYPE"] = str(pinned["openblas_coretype"])
+    return env
+
+
 def script_environment(channels: dict[str, Path], model_dir: Path, output_dir: Path,
                        hyperparameters: dict, entry_point: Path) -> dict[str, str]:  # fmt: skip
     """The SM_* variables of SageMaker's training toolkit, for a single-host local run."""
@@ -105,6 +130,7 @@ def run_script(project: project_core.Project, channels: dict[str, Path], work: P
         folder.mkdir(parents=True)
     env = {
         **os.environ,
+        **blas_environment(),
         **script_environment(
             channels, model_dir, output_dir, project.hyperparameters, project.entry_point
         ),
@@ -200,6 +226,7 @@ def run(settings: Settings, progress: Callable[[str], None] = lambda _: None) ->
         "failures": [str(f) for f in failures],
     }
     metrics["training_env"] = training_env
+    metrics["reproducibility"] = reproducibility()
 
     settings.build_dir.mkdir(parents=True, exist_ok=True)
     if failures:

@@ -38,6 +38,25 @@ def test_training_twice_gives_a_byte_identical_model(tmp_path, fresh_settings):
     assert first.model_sha256 == second.model_sha256 == _sha(other.model_file)
 
 
+def test_the_machines_blas_kernel_does_not_change_the_model_bytes(tmp_path, fresh_settings,
+                                                                   monkeypatch):  # fmt: skip
+    # Unpinned, OpenBLAS's Prescott and Haswell kernels fit coefficients that differ at
+    # ~1e-12 (different bytes); the training process gets one pinned kernel whatever the
+    # machine would pick, so both give the bytes of the default run.
+    if not train.reproducibility()["openblas_coretype"]:
+        pytest.skip(f"no pinned kernel for {train.reproducibility()['architecture']}")
+    digests = set()
+    for kernel in ("Haswell", "Prescott"):
+        monkeypatch.setenv("OPENBLAS_CORETYPE", kernel)
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+        digests.add(train.run(replace(fresh_settings, build_dir=tmp_path / kernel)).model_sha256)
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    digests.add(train.run(fresh_settings).model_sha256)
+    assert len(digests) == 1
+    recorded = json.loads(fresh_settings.metrics_file.read_text())["reproducibility"]
+    assert recorded["blas_threads"] == 1 and recorded["openblas_coretype"]
+
+
 def test_metrics_hold_model_and_baseline_on_the_held_out_split(built):
     metrics = json.loads(built.metrics_file.read_text())
     for who in ("model", "baseline"):

@@ -31,6 +31,7 @@ def _manifest():
         size=10,
         serving_image={},
         training_env={},
+        reproducibility={},
         metrics={},
         git={},
         golden_examples=[],
