@@ -85,9 +85,9 @@ def test_access_denied_on_a_head_names_the_setting_and_exits_two():
 
 def unreachable(service: str):
     """A real client whose every request fails to connect, at once (no retries)."""
+    once = Config(retries={"mode": "standard", "max_attempts": 1})
     client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x", endpoint_url=URL,
-                          config=Config(retries={"mode": "standard", "max_attempts": 1}))  # fmt: skip
+                          aws_secret_access_key="x", endpoint_url=URL, config=once)  # fmt: skip
 
     def refuse(**_):
         raise EndpointConnectionError(endpoint_url=URL)
