@@ -135,6 +135,20 @@ def test_a_failing_update_leaves_the_old_model_answering_and_records_nothing(bui
     assert history(built, "dev") == before
 
 
+def test_a_second_failed_update_lists_only_its_own_failures(built, artifacts):
+    messages = []
+    for _ in range(2):
+        with pytest.raises(PipelineError) as failed:
+            run(built, "dev", artifacts["UNLOADABLE"])
+        messages.append(str(failed.value))
+    events = boto3.client("cloudformation").describe_stack_events(StackName="diabetes-dev")
+    history = [e for e in events["StackEvents"] if e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert len(history) >= 2  # the stack's history holds both failures (and earlier ones)
+    assert messages[1].count("  - Endpoint: Endpoint diabetes-dev update failed") == 1
+    assert "numpy" in messages[1] and messages[1] == messages[0]
+    assert CloudFormation().status("diabetes-dev") == "UPDATE_ROLLBACK_COMPLETE"
+
+
 def test_a_missing_digest_is_refused_and_nothing_changes(built, artifacts):
     missing = "0" * 64
     with pytest.raises(ConfigError, match=f"digest {missing} is not in the artifact bucket"):
