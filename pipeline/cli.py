@@ -421,6 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline",
         description="Take the scikit-learn model from training to a SageMaker endpoint.",
+        epilog="Exit codes: 0 success, 1 a stage failed, 2 bad usage or configuration "
+        "(credentials, region and endpoint included; nothing changed), 3 an internal error "
+        "(a bug, printed with its traceback).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
