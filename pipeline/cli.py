@@ -1,7 +1,8 @@
 """Command-line interface: one subcommand per stage.
 
 The only module that prints summaries and decides exit codes: 0 success, 1 a stage failed,
-2 bad usage or configuration (nothing was changed). Nothing imports this module.
+2 bad usage or configuration (nothing was changed), 3 an internal error (a bug: printed with
+its traceback). `main` is the one error boundary. Nothing imports this module.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import INTERNAL_ERROR, ConfigError, PipelineError
 from pipeline.settings import Settings
 
 
@@ -424,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline",
         description="Take the scikit-learn model from training to a SageMaker endpoint.",
+        epilog="Exit codes: 0 success, 1 a stage failed, 2 bad usage or configuration "
+        "(credentials, region and endpoint included; nothing changed), 3 an internal error "
+        "(a bug, printed with its traceback).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
@@ -716,6 +720,26 @@ def build_parser() -> argparse.ArgumentParser:
 NO_PROJECT = frozenset({"image-uri", "serve", "sandbox", "all-green", "workflows", "bootstrap"})
 
 
+def _unexpected(command: str, exc: Exception) -> int:
+    """The last line of defence. A botocore failure that escaped the AWS wrappers is still
+    one line (exit 2 for credentials, region, endpoint; 1 otherwise); anything else is a bug:
+    its traceback, then one line, exit 3 (never 1, which says a stage failed)."""
+    botocore = sys.modules.get("botocore.exceptions")  # loaded if botocore raised it
+    if botocore and isinstance(exc, botocore.BotoCoreError | botocore.ClientError):
+        from pipeline.aws.errors import translate
+
+        error = translate(exc)
+        print(f"error: {command}: {error}", file=sys.stderr)
+        return error.exit_code
+    import traceback
+
+    traceback.print_exc(file=sys.stderr)
+    print(f"error: {command}: internal error ({type(exc).__name__}: {exc}): a bug in the "
+          "pipeline, not in its input; please report it with the traceback above (exit "
+          f"{INTERNAL_ERROR})", file=sys.stderr)  # fmt: skip
+    return INTERNAL_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable = args.handler
@@ -730,6 +754,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"error: {args.command}: interrupted", file=sys.stderr)
         return 1
+    except Exception as exc:
+        return _unexpected(args.command, exc)
     if args.command not in ("image-uri", "serve", "sandbox", "lint"):
         print(f"{args.command}: done in {time.monotonic() - started:.1f}s", file=sys.stderr)
     return 0

@@ -2,7 +2,10 @@
 
 Only `pipeline.cli.main` catches these broadly and maps them to exit codes:
 1 for a stage that ran and failed, 2 for bad usage or configuration (nothing was changed).
+Any other exception reaching it is a bug: exit INTERNAL_ERROR (3), with its traceback.
 """
+
+INTERNAL_ERROR = 3
 
 
 class PipelineError(Exception):

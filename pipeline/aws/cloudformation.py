@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from pipeline.aws.errors import AwsError, new_client
-from pipeline.errors import PipelineError
+from pipeline.aws.errors import AwsError, configuration_problem, guarded, new_client, translate
+from pipeline.errors import ConfigError, PipelineError
 
 NO_CHANGES = "didn't contain changes"
 
@@ -41,6 +41,7 @@ def _busy(status: str) -> bool:
     return status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
 
 
+@guarded("cloudformation")
 class CloudFormation:
     def __init__(self, client=None, progress: Callable[[str], None] = lambda _: None):
         self._client = client or new_client("cloudformation")
@@ -50,6 +51,8 @@ class CloudFormation:
         try:
             return fn(**kwargs)
         except ClientError as exc:
+            if problem := configuration_problem(exc, "cloudformation"):
+                raise problem from None
             error = exc.response.get("Error", {})
             raise AwsError(error.get("Message", str(exc)), error.get("Code", "")) from None
 
@@ -59,16 +62,25 @@ class CloudFormation:
         except ClientError as exc:
             if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
                 return None
-            raise AwsError(str(exc)) from None
+            raise translate(exc, "cloudformation") from None
 
     def outputs(self, name: str) -> dict[str, str]:
         stack = self.stack(name) or {}
         return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
-    def failures(self, name: str) -> list[str]:
-        events = self._call(self._client.describe_stack_events, StackName=name)["StackEvents"]
-        return [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
-                for e in events if e["ResourceStatus"].endswith("_FAILED")]  # fmt: skip
+    def failures(self, name: str, before: Collection[str]) -> list[str]:
+        """One operation's failed resources, oldest first: the *_FAILED events newer than
+        every event in `before` (the stack's event ids read before the operation started).
+        The stack's history holds every earlier operation's failures too; they are not this
+        one's."""
+        failed = []
+        for event in self._events(name):  # newest first
+            if event["EventId"] in before:
+                break
+            if event["ResourceStatus"].endswith("_FAILED"):
+                failed.append(f"{event['LogicalResourceId']}: "
+                              f"{event.get('ResourceStatusReason', '')}")  # fmt: skip
+        return failed[::-1]
 
     def live_stacks(self, statuses: tuple[str, ...]) -> list[dict]:
         """Stacks in these statuses, described (with parameters and times)."""
@@ -78,7 +90,7 @@ class CloudFormation:
             for page in paginator.paginate(StackStatusFilter=list(statuses)):
                 names += [s["StackId"] for s in page["StackSummaries"]]
         except ClientError as exc:
-            raise AwsError(str(exc)) from None
+            raise translate(exc, "cloudformation") from None
         return [stack for stack_id in names if (stack := self.stack(stack_id)) is not None]
 
     def status(self, name: str) -> str | None:
@@ -161,9 +173,33 @@ class CloudFormation:
                 poll: float = 2.0) -> dict[str, str]:  # fmt: skip
         """Execute and wait, reporting each new stack event; returns the Outputs."""
         name = change_set.stack
-        seen = {e["EventId"] for e in self._events(name)}
+        before = frozenset(e["EventId"] for e in self._events(name))
+        seen = set(before)
         self._call(self._client.execute_change_set, ChangeSetName=change_set.id)
         self._progress(f"{name}: executing the {change_set.kind.lower()} change set")
+        try:
+            status = self._follow(name, seen, sleep, poll)
+            failed = status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+            reasons = self.failures(name, before) if failed else []
+            outputs = {} if failed else self.outputs(name)
+        except (BotoCoreError, ClientError, ConfigError) as exc:
+            # The change set runs on without us: this is a failed stage (exit 1), not a
+            # configuration error, whatever the lost connection's cause.
+            problem = exc if isinstance(exc, ConfigError) else translate(exc, "cloudformation")
+            raise PipelineError(
+                f"stack {name}: lost track of the {change_set.kind} after executing its change "
+                f"set ({problem}); the stack may still be changing: when AWS answers again, "
+                f"check it (`aws cloudformation describe-stacks --stack-name {name}`) or deploy "
+                "again with --wait"
+            ) from None
+        if failed:
+            listed = "\n  - ".join(reasons) or "no resource reported a reason"
+            raise PipelineError(f"stack {name} failed ({status}):\n  - {listed}")
+        return outputs
+
+    def _follow(self, name: str, seen: set[str], sleep: Callable[[float], None],
+                poll: float) -> str:  # fmt: skip
+        """Report each new event until the stack settles; its final status."""
         while True:
             for event in reversed(self._events(name)):
                 if event["EventId"] not in seen:
@@ -174,12 +210,8 @@ class CloudFormation:
                                    f"{event['ResourceStatus']}{reason}")  # fmt: skip
             status = self.status(name) or "DELETE_COMPLETE"
             if not _busy(status):
-                break
+                return status
             sleep(poll)
-        if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
-            reasons = "\n  - ".join(self.failures(name)) or "no resource reported a reason"
-            raise PipelineError(f"stack {name} failed ({status}):\n  - {reasons}")
-        return self.outputs(name)
 
     def _events(self, name: str) -> list[dict]:
         return self._call(self._client.describe_stack_events, StackName=name)["StackEvents"]
@@ -203,4 +235,6 @@ class CloudFormation:
                 StackName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 900}, **kwargs
             )
         except WaiterError as exc:
+            if problem := configuration_problem(exc, "cloudformation"):
+                raise problem from None
             raise PipelineError(f"{name}: {waiter} failed: {exc}") from None

@@ -1,19 +1,44 @@
-"""Errors the AWS wrappers raise, so callers never see botocore's ClientError."""
+"""Errors the AWS wrappers raise, so callers never see botocore's exceptions.
+
+`translate` turns any botocore failure into one line that names what is missing and what to
+do: a ConfigError (exit 2) for the caller's configuration (credentials, region, endpoint,
+permissions), an AwsError (exit 1) for a call that reached AWS and failed. Every wrapper class
+is decorated with `guarded`, so whatever a wrapper does not handle itself (paginators, waiters,
+transfers included) still leaves it as such a line.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
 
 import boto3
-from botocore.exceptions import NoRegionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+    WaiterError,
+)
 
 from pipeline.errors import ConfigError, PipelineError
 
+SANDBOX_HINT = "for the embedded sandbox: `python -m pipeline sandbox up --print-env`"
 
-def new_client(service: str):
-    """A boto3 client from the standard chain (AWS_ENDPOINT_URL*, AWS_DEFAULT_REGION, ...)."""
-    try:
-        return boto3.client(service)
-    except NoRegionError:
-        raise ConfigError(f"{service}: no AWS region configured; set AWS_DEFAULT_REGION "
-                          "(for the embedded sandbox: `python -m pipeline sandbox up "
-                          "--print-env`)") from None  # fmt: skip
+# Codes AWS answers when the credentials themselves are wrong or stale.
+EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired",
+                     "TokenRefreshRequired", "InvalidToken"})  # fmt: skip
+REJECTED = frozenset({"InvalidClientTokenId", "UnrecognizedClientException",
+                      "SignatureDoesNotMatch", "InvalidAccessKeyId", "AuthFailure",
+                      "InvalidSignatureException", "IncompleteSignature",
+                      "MissingAuthenticationToken"})  # fmt: skip
+DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
+                    "AuthorizationError", "AllAccessDisabled"})  # fmt: skip
 
 
 class AwsError(PipelineError):
@@ -26,3 +51,115 @@ class AwsError(PipelineError):
 
 class NotFound(AwsError):
     """The named resource does not exist."""
+
+
+class AwsConfigError(ConfigError, AwsError):
+    """AWS refused the caller (credentials expired or rejected, access denied). Exit 2."""
+
+
+def new_client(service: str):
+    """A boto3 client from the standard chain (AWS_ENDPOINT_URL*, AWS_DEFAULT_REGION, ...)."""
+    try:
+        return boto3.client(service)
+    except NoRegionError:
+        raise ConfigError(f"{service}: no AWS region configured; set AWS_DEFAULT_REGION "
+                          f"(or AWS_REGION; {SANDBOX_HINT})") from None  # fmt: skip
+    except ValueError as exc:  # botocore: "Invalid endpoint: ..."
+        raise ConfigError(f"{service}: {exc}; fix AWS_ENDPOINT_URL "
+                          f"(or AWS_ENDPOINT_URL_<SERVICE>)") from None  # fmt: skip
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def configuration_problem(exc: Exception, service: str = "") -> ConfigError | None:
+    """The ConfigError for a failure of the caller's setup (credentials, region, endpoint,
+    permissions), or None when the call reached AWS and failed on its own terms."""
+    where = f"{service}: " if service else ""
+    if isinstance(exc, NoCredentialsError):
+        return ConfigError(f"{where}no AWS credentials found; set AWS_ACCESS_KEY_ID and "
+                           "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (`aws configure` / `aws sso "
+                           f"login`; {SANDBOX_HINT})")  # fmt: skip
+    if isinstance(exc, PartialCredentialsError):
+        return ConfigError(f"{where}incomplete AWS credentials ({_one_line(exc)}); set the "
+                           "missing variable or use a complete profile")  # fmt: skip
+    if isinstance(exc, NoRegionError):
+        return ConfigError(f"{where}no AWS region configured; set AWS_DEFAULT_REGION "
+                           f"(or AWS_REGION; {SANDBOX_HINT})")  # fmt: skip
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
+        url = getattr(exc, "kwargs", {}).get("endpoint_url", "the AWS endpoint")
+        return ConfigError(f"{where}cannot reach {url}; check AWS_ENDPOINT_URL (a stopped "
+                           "sandbox? start it with `python -m pipeline sandbox up`), the "
+                           "region and the network")  # fmt: skip
+    code = _code(exc)
+    if code in EXPIRED:
+        return AwsConfigError(f"{where}the AWS credentials have expired ({code}); refresh "
+                              "them (`aws sso login`, or new session credentials) and run "
+                              "again", code)  # fmt: skip
+    if code in REJECTED:
+        return AwsConfigError(f"{where}AWS rejected the credentials ({code}); check "
+                              "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or "
+                              "AWS_PROFILE, and that they belong to this region's "
+                              "partition", code)  # fmt: skip
+    if code in DENIED:
+        action = f"{service}:{exc.operation_name}" if isinstance(exc, ClientError) else service
+        return AwsConfigError(f"{where}access denied to {action} ({code}: "
+                              f"{_one_line(_message(exc))}); use credentials whose role "
+                              "allows it", code)  # fmt: skip
+    return None
+
+
+def _error(exc: Exception) -> dict:
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {})
+    if isinstance(exc, WaiterError):  # a waiter's poll answered with an error
+        return (exc.last_response or {}).get("Error", {})
+    return {}
+
+
+def _code(exc: Exception) -> str:
+    return _error(exc).get("Code", "")
+
+
+def _message(exc: Exception) -> str:
+    return _error(exc).get("Message", "") or str(exc)
+
+
+def translate(exc: BotoCoreError | ClientError, service: str = "") -> PipelineError:
+    """One actionable line for any botocore failure (see the module docstring)."""
+    problem = configuration_problem(exc, service)
+    if problem is not None:
+        return problem
+    where = f"{service}: " if service else ""
+    if isinstance(exc, ReadTimeoutError | ConnectionClosedError):
+        return AwsError(f"{where}the connection to {exc.kwargs.get('endpoint_url', 'AWS')} "
+                        "was lost mid-call (timed out or closed); what the call started may "
+                        "have happened: check the resource's state, then run again")  # fmt: skip
+    if isinstance(exc, ClientError):
+        code = _code(exc)
+        return AwsError(f"{where}{exc.operation_name} failed ({code}): "
+                        f"{_one_line(_message(exc))}", code)  # fmt: skip
+    return AwsError(f"{where}{_one_line(exc)}", _code(exc))
+
+
+def guarded(service: str):
+    """Class decorator: any botocore exception escaping a public method becomes translated."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        def call(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except (BotoCoreError, ClientError) as exc:
+                raise translate(exc, service) from None
+
+        return call
+
+    def decorate(cls):
+        for name, member in list(vars(cls).items()):
+            if inspect.isfunction(member) and not name.startswith("_"):
+                setattr(cls, name, wrap(member))
+        return cls
+
+    return decorate

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.aws.errors import AwsError, new_client
+from pipeline.aws.errors import AwsError, configuration_problem, new_client
 from pipeline.errors import ConfigError
 
 
@@ -20,5 +20,7 @@ def account_id(client=None) -> str:
     try:
         return (client or new_client("sts")).get_caller_identity()["Account"]
     except (ClientError, BotoCoreError) as exc:
+        if problem := configuration_problem(exc, "sts"):
+            raise problem from None
         raise AwsError(f"could not identify the AWS account (sts:GetCallerIdentity): {exc}; "
                        "check the credentials") from None  # fmt: skip

@@ -10,7 +10,14 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.aws.errors import AwsError, NotFound, new_client
+from pipeline.aws.errors import (
+    AwsError,
+    NotFound,
+    configuration_problem,
+    guarded,
+    new_client,
+    translate,
+)
 from pipeline.errors import ConfigError
 
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
@@ -24,6 +31,7 @@ def parse_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
+@guarded("s3")
 class S3:
     def __init__(self, client=None):
         self._client = client or new_client("s3")
@@ -32,6 +40,8 @@ class S3:
         try:
             return fn(**kwargs)
         except ClientError as exc:
+            if problem := configuration_problem(exc, "s3"):
+                raise problem from None
             code = exc.response.get("Error", {}).get("Code", "")
             kind = NotFound if code in _MISSING else AwsError
             if code in ("PreconditionFailed", "ConditionalRequestConflict"):
@@ -65,14 +75,13 @@ class S3:
         bucket, key = parse_uri(uri)
         try:
             info = self.head(bucket, key)
+        except ConfigError as exc:  # credentials, region, endpoint or permissions
+            raise ConfigError(f"{where}: {uri} cannot be read: {exc}") from None
         except AwsError as exc:
             raise ConfigError(
                 f"{where}: {uri} cannot be read ({exc.code or exc}); check the "
                 "URI and that your credentials may read it"
             ) from None
-        except BotoCoreError as exc:
-            raise ConfigError(f"{where}: {uri} cannot be reached ({exc}); check your AWS "
-                              "credentials, region and endpoint") from None  # fmt: skip
         if info is None:
             raise ConfigError(f"{where}: {uri} does not exist")
         return info
@@ -112,7 +121,8 @@ class S3:
                        UploadId=upload_id, MultipartUpload={"Parts": done},
                        IfNoneMatch="*")  # fmt: skip
         except BaseException:
-            with contextlib.suppress(ClientError):  # the original error is the one to report
+            # the original error is the one to report
+            with contextlib.suppress(ClientError, BotoCoreError):
                 self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
             raise
 
@@ -134,7 +144,7 @@ class S3:
             return False
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code", "") not in _MISSING:
-                raise AwsError(f"s3://{bucket}: {exc}") from None
+                raise translate(exc, "s3") from None
         location = {} if region == "us-east-1" else {
             "CreateBucketConfiguration": {"LocationConstraint": region}}  # fmt: skip
         self._call(f"s3://{bucket}", self._client.create_bucket, Bucket=bucket, **location)
@@ -151,6 +161,8 @@ class S3:
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
                 found += [item["Key"] for item in page.get("Contents", [])]
         except ClientError as exc:
+            if problem := configuration_problem(exc, "s3"):
+                raise problem from None
             code = exc.response.get("Error", {}).get("Code", "")
             raise (NotFound if code in _MISSING else AwsError)(
                 f"s3://{bucket}/{prefix}: {code or exc}", code) from None  # fmt: skip

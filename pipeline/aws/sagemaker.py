@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from pipeline.aws.errors import AwsError, NotFound, new_client
+from pipeline.aws.errors import AwsError, NotFound, configuration_problem, guarded, new_client
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Endpoint:
     failure_reason: str | None
 
 
+@guarded("sagemaker")
 class SageMaker:
     def __init__(self, client=None):
         self._client = client or new_client("sagemaker")
@@ -26,6 +27,8 @@ class SageMaker:
         try:
             answer = self._client.describe_endpoint(EndpointName=name)
         except ClientError as exc:
+            if problem := configuration_problem(exc, "sagemaker"):
+                raise problem from None
             error = exc.response.get("Error", {})
             message = error.get("Message", str(exc))
             kind = NotFound if "Could not find endpoint" in message else AwsError
@@ -39,6 +42,7 @@ class SageMaker:
         )
 
 
+@guarded("sagemaker-runtime")
 class SageMakerRuntime:
     """InvokeEndpoint through the standard client (AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME honoured)."""
 
@@ -52,6 +56,8 @@ class SageMakerRuntime:
                 EndpointName=endpoint, Body=body, ContentType=content_type, Accept=accept
             )
         except ClientError as exc:
+            if problem := configuration_problem(exc, "sagemaker-runtime"):
+                raise problem from None
             error = exc.response.get("Error", {})
             code = error.get("Code", "")
             message = f"InvokeEndpoint {endpoint}: {code}: {error.get('Message', exc)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -13,11 +14,13 @@ from tests.conftest import FIXTURES
 
 
 def pipeline(*args, env=None, cwd=None, timeout=120):
+    """Run the CLI; `env` adds to this process's environment (a None value removes a name)."""
+    merged = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={name: value for name, value in merged.items() if value is not None},
         cwd=cwd,
         timeout=timeout,
         check=False,
@@ -118,3 +121,37 @@ def test_protected_environment_changes_are_refused_before_anything_is_sent(args,
                             timeout=60, check=False)  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert refusal in result.stderr and "Nothing was sent" in result.stderr
+
+
+def no_aws(**env) -> dict:
+    """No AWS variable of this process, no config files, no instance metadata; then `env`."""
+    cleared = {name: None for name in os.environ if name.startswith("AWS_")}
+    return {**cleared, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_CONFIG_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_DEFAULT_REGION": "us-east-1", **env}  # fmt: skip
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("case", "env", "says"),
+    [
+        ("no credentials", no_aws(), "cloudformation: no AWS credentials found; set "
+         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"),
+        ("no region", no_aws(AWS_DEFAULT_REGION=None, AWS_ACCESS_KEY_ID="k",
+                             AWS_SECRET_ACCESS_KEY="s"), "no AWS region configured"),
+        ("unreachable endpoint", no_aws(AWS_ACCESS_KEY_ID="k", AWS_SECRET_ACCESS_KEY="s",
+                                        AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}"),
+         "cannot reach http://127.0.0.1:"),
+    ],
+)  # fmt: skip
+def test_missing_aws_configuration_exits_two_with_one_line(case, env, says):
+    result = pipeline("releases", "--env", "dev", env=env)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: releases: ")
+    assert says in result.stderr

@@ -135,6 +135,20 @@ def test_a_failing_update_leaves_the_old_model_answering_and_records_nothing(bui
     assert history(built, "dev") == before
 
 
+def test_a_second_failed_update_lists_only_its_own_failures(built, artifacts):
+    messages = []
+    for _ in range(2):
+        with pytest.raises(PipelineError) as failed:
+            run(built, "dev", artifacts["UNLOADABLE"])
+        messages.append(str(failed.value))
+    events = boto3.client("cloudformation").describe_stack_events(StackName="diabetes-dev")
+    history = [e for e in events["StackEvents"] if e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert len(history) >= 2  # the stack's history holds both failures (and earlier ones)
+    assert messages[1].count("  - Endpoint: Endpoint diabetes-dev update failed") == 1
+    assert "numpy" in messages[1] and messages[1] == messages[0]
+    assert CloudFormation().status("diabetes-dev") == "UPDATE_ROLLBACK_COMPLETE"
+
+
 def test_a_missing_digest_is_refused_and_nothing_changes(built, artifacts):
     missing = "0" * 64
     before = CloudFormation().stack("diabetes-staging")
@@ -221,3 +235,31 @@ def test_a_concurrent_deploy_is_refused_and_wait_waits_for_it(built, tmp_path):
         finally:
             output, _ = first.communicate(timeout=60)
         assert first.returncode == 0, output
+
+
+def test_a_sandbox_that_dies_mid_deploy_exits_one_with_one_line(built):
+    with sandbox_environment(stack_delay=30) as box:
+        bootstrap.run(built, "both", [], "", "", progress=lambda _: None)
+        upload.run(built)
+        digest = upload.scan(built.artifact_file).sha256
+        deploying = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "deploy", "--env", "dev", "--digest", digest],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            cfn = CloudFormation()
+            deadline = time.monotonic() + 60
+            while cfn.status("diabetes-dev") != "CREATE_IN_PROGRESS":
+                assert time.monotonic() < deadline and deploying.poll() is None
+                time.sleep(0.05)
+            box.stop()  # the change set is running: the sandbox dies under the deploy
+            _, err = deploying.communicate(timeout=120)
+        finally:
+            if deploying.poll() is None:
+                deploying.kill()
+    assert deploying.returncode == 1, err
+    assert "Traceback" not in err and err.count("error: ") == 1
+    assert err.splitlines()[-1].startswith(
+        "error: deploy: stack diabetes-dev: lost track of the CREATE after executing its "
+        "change set (cloudformation: cannot reach http://127.0.0.1:"
+    ), err
