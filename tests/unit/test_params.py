@@ -37,7 +37,7 @@ def test_max_length_and_max_value_are_checked():
 
 def test_a_document_that_is_not_the_expected_shape_is_one_problem():
     assert messages(check_file(TEMPLATE, ["dev"], "f")) == [
-        'f: must be an object {"Parameters": {...}, "Tags": {...}}'
+        'f: must be an object {"Parameters": {...}, "Tags": {...}}, not an array'
     ]
 
 
