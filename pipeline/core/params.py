@@ -99,33 +99,33 @@ def _kind(value: object) -> str:
 
 
 class _Object(dict):
-    """A decoded JSON object that remembers the keys it saw more than once."""
+    """A decoded JSON object that remembers every key given more than once, in it or in the
+    objects inside it (as dotted paths), including in a value that a later duplicate dropped."""
 
     duplicates: tuple[str, ...] = ()
 
 
+def _nested(value: object) -> list[str]:
+    if isinstance(value, _Object):
+        return list(value.duplicates)
+    if isinstance(value, list):
+        return [f"{i}.{path}" for i, item in enumerate(value) for path in _nested(item)]
+    return []
+
+
 def _object(pairs: list[tuple[str, object]]) -> _Object:
-    result = _Object(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        result.duplicates = tuple(dict.fromkeys(k for k, _ in pairs if k in seen or seen.add(k)))
+    result, seen, found = _Object(pairs), set(), []
+    for key, value in pairs:
+        if key in seen:
+            found.append(key)
+        seen.add(key)
+        found += [f"{key}.{path}" for path in _nested(value)]
+    result.duplicates = tuple(dict.fromkeys(found))
     return result
 
 
 def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON; write numbers as strings of digits")
-
-
-def _duplicates(value: object, path: str) -> list[str]:
-    found = []
-    if isinstance(value, dict):
-        found += [f"{path}{k}" for k in getattr(value, "duplicates", ())]
-        for k, v in value.items():
-            found += _duplicates(v, f"{path}{k}.")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            found += _duplicates(v, f"{path}{i}.")
-    return found
 
 
 def decode(raw: bytes, source: str) -> tuple[object, list[Problem]]:
@@ -149,7 +149,7 @@ def decode(raw: bytes, source: str) -> tuple[object, list[Problem]]:
                               f"{exc.colno}: {exc.msg}; fix the syntax")]  # fmt: skip
     except ValueError as exc:  # NaN, Infinity, -Infinity
         return None, [Problem(source, None, f"malformed JSON: {exc}")]
-    duplicates = _duplicates(document, "")
+    duplicates = _nested(document)
     if duplicates:
         once = "appears more than once; JSON would silently keep the last one, so keep one"
         return None, [Problem(source, key, once) for key in duplicates]
