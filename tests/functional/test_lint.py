@@ -260,6 +260,19 @@ def test_bad_parameter_file_stops_deploy_before_any_aws_call(infra_copy, monkeyp
     assert str(target) in str(raised.value)
 
 
+def test_symlink_to_another_environments_file_exits_two_from_deploy(infra_copy, tmp_path):
+    target = infra_copy.params_dir / "dev.json"
+    target.unlink()
+    target.symlink_to("prod.json")
+    nowhere = "http://127.0.0.1:9"  # nothing listens: any AWS call would fail, not exit 2
+    result = pipeline("deploy", "--env", "dev", env={
+        "AWS_ENDPOINT_URL": nowhere, "PIPELINE_INFRA_DIR": str(infra_copy.infra_dir),
+        "PIPELINE_BUILD_DIR": str(tmp_path / "build")})  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert f"{target}: resolves to " in result.stderr
+    assert "nothing was sent to AWS" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_a_planted_template_error_fails_cfn_lint(infra_copy):
     template = infra_copy.endpoint_template
     template.write_text(template.read_text().replace(
