@@ -26,7 +26,7 @@ from pipeline.aws.s3 import S3
 from pipeline.core import environments
 from pipeline.core import manifest as manifest_core
 from pipeline.core import releases as releases_core
-from pipeline.core.params import PIPELINE_FILLED, stack_parameters
+from pipeline.core.params import PIPELINE_FILLED, PIPELINE_TAGS, stack_parameters
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import Settings
 from pipeline.stages import bootstrap, environment, image_uri, lint, releases, smoke
@@ -66,11 +66,11 @@ def checked_environment(settings: Settings, name: str) -> dict:
     if name not in files:
         raise ConfigError(f"no parameter file {settings.params_dir / (name + '.json')}; "
                           f"environments: {', '.join(sorted(files)) or 'none'}")  # fmt: skip
-    problems = lint.validate_params(settings)
+    documents, problems = lint.load_params(settings)
     if problems:
         raise ConfigError("parameter files are invalid; nothing was sent to AWS:\n  "
                           + "\n  ".join(map(str, problems)))  # fmt: skip
-    return read_json(settings.params_dir / f"{name}.json", "the repository")
+    return documents[name]
 
 
 def artifact(settings: Settings, s3: S3, bucket: str, digest: str | None) -> Artifact:
@@ -179,6 +179,7 @@ def run(settings: Settings, env_name: str, digest: str | None = None, dry_run: b
     template = settings.endpoint_template.read_text()
     tags = {**env_file.get("Tags", {}), "project": settings.project,
             "model-digest": chosen.digest}  # fmt: skip
+    assert set(PIPELINE_TAGS) <= set(tags)
     result.change_set = cfn.create_change_set(stack, template, parameters, tags=tags)
     show_preview(result)
     if result.change_set.no_changes or dry_run:

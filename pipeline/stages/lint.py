@@ -10,6 +10,8 @@ understands !Ref and the other short forms.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,7 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline import tools
-from pipeline.core.params import PIPELINE_FILLED, Problem, check_file, check_same_keys
+from pipeline.core.params import (
+    MAX_FILE_BYTES,
+    PIPELINE_FILLED,
+    Problem,
+    check_file,
+    check_same_keys,
+    decode,
+)
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import Settings
 
@@ -42,23 +51,72 @@ def template_parameters(settings: Settings) -> dict:
     return dict(template.get("Parameters", {}))
 
 
-def validate_params(settings: Settings) -> list[Problem]:
+def _read(path: Path) -> bytes:
+    """At most MAX_FILE_BYTES + 1 bytes, so a huge file is never read whole."""
+    with open(path, "rb") as handle:
+        return handle.read(MAX_FILE_BYTES + 1)
+
+
+def _read_params_file(path: Path, seen: dict[tuple[int, int], Path]) -> tuple[object, list]:
+    """The bytes of one <env>.json decoded, or why not: a dangling symlink, a directory or
+    other non-file, a file too large (refused before it is read), one that cannot be read,
+    or one that is another environment's file under this name (a symlink or hard link)."""
+    source = str(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        target = os.readlink(path) if path.is_symlink() else "nothing"
+        return None, [Problem(source, None, f"is a symlink to {target}, which does not exist; "
+                              "remove it or point it at a file")]  # fmt: skip
+    except OSError as exc:
+        return None, [Problem(source, None, f"cannot be read ({exc.strerror}); fix it")]
+    if stat.S_ISDIR(info.st_mode):
+        return None, [Problem(source, None, "is a directory, not a parameter file; remove or "
+                              "rename it")]  # fmt: skip
+    if not stat.S_ISREG(info.st_mode):
+        return None, [Problem(source, None, "is not a regular file; a parameter file is a "
+                              "JSON file")]  # fmt: skip
+    if info.st_size > MAX_FILE_BYTES:
+        return None, [Problem(source, None, f"is {info.st_size} bytes; a parameter file may be "
+                              f"at most {MAX_FILE_BYTES} bytes (1 MiB)")]  # fmt: skip
+    real = path.resolve()
+    if real.stem != path.stem:
+        return None, [Problem(source, None, f"resolves to {real}, the file of another "
+                              f"environment; give {path.stem} its own file")]  # fmt: skip
+    identity = (info.st_dev, info.st_ino)
+    if identity in seen:
+        return None, [Problem(source, None, f"is the same file as {seen[identity]}; give "
+                              f"{path.stem} its own file")]  # fmt: skip
+    seen[identity] = path
+    try:
+        raw = _read(path)
+    except OSError as exc:
+        return None, [Problem(source, None, f"cannot be read ({exc.strerror}); fix its "
+                              "permissions")]  # fmt: skip
+    return decode(raw, source)
+
+
+def load_params(settings: Settings) -> tuple[dict[str, dict], list[Problem]]:
+    """Every <env>.json, read once: {environment: document} and the problems of all of them
+    (checked against the endpoint template's Parameters and against each other)."""
     parameters = template_parameters(settings)
     files = sorted(settings.params_dir.glob("*.json"))
     if not files:
-        return [Problem(str(settings.params_dir), None, "no <env>.json parameter files")]
-    problems, documents = [], {}
+        return {}, [Problem(str(settings.params_dir), None, "no <env>.json parameter files")]
+    problems, documents, seen = [], {}, {}
     for path in files:
-        try:
-            documents[str(path)] = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(str(path), None, f"malformed JSON at line {exc.lineno} "
-                                    f"column {exc.colno}: {exc.msg}; fix the syntax"))  # fmt: skip
+        document, found = _read_params_file(path, seen)
+        problems += found
+        if found:
             continue
-        problems += check_file(parameters, documents[str(path)], str(path))
-    comparable = {s: d for s, d in documents.items() if isinstance(d, dict)}
-    problems += check_same_keys(comparable, set(parameters) - PIPELINE_FILLED)
-    return problems
+        documents[str(path)] = document
+        problems += check_file(parameters, document, str(path), environment=path.stem)
+    problems += check_same_keys(documents, set(parameters) - PIPELINE_FILLED)
+    return {Path(s).stem: d for s, d in documents.items()}, problems
+
+
+def validate_params(settings: Settings) -> list[Problem]:
+    return load_params(settings)[1]
 
 
 def cfn_lint(settings: Settings) -> list[str]:

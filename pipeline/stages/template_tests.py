@@ -95,8 +95,7 @@ def endpoint_name(project: str, test: str) -> str:
     return f"{project}-tc-{test}-{uuid.uuid4().hex[:8]}"[:63]
 
 
-def _parameters(settings: Settings, environment: str, injected: dict[str, str]) -> dict:
-    document = read_json(settings.params_dir / f"{environment}.json", "the repository")
+def _parameters(document: dict, injected: dict[str, str]) -> dict:
     return {**document["Parameters"], **injected}
 
 
@@ -132,7 +131,7 @@ def run(settings: Settings, progress: Callable[[str], None],
     local build's."""
     started = time.monotonic()
     config = load_tests(settings)
-    problems = lint.validate_params(settings)
+    documents, problems = lint.load_params(settings)
     if problems:
         raise ConfigError("parameter files are invalid:\n" + "\n".join(map(str, problems)))
     region = identity.region()
@@ -167,7 +166,7 @@ def run(settings: Settings, progress: Callable[[str], None],
         result = TestResult(name, endpoint_name(settings.project, name))
         results.append(result)
         tests[name] = {"template": TEMPLATE, "parameters": _parameters(
-            settings, name, {**injected, "EndpointName": result.endpoint})}  # fmt: skip
+            documents[name], {**injected, "EndpointName": result.endpoint})}  # fmt: skip
     project = {**config.get("project", {}), "regions": [region], "s3_bucket": taskcat_bucket}
     request = {"project_root": str(work / "project"),
                "config": {"project": project, "tests": tests}}  # fmt: skip

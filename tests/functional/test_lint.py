@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 from pipeline.stages import lint
 from tests.conftest import FIXTURES
@@ -71,6 +73,204 @@ def test_bad_parameters_exit_two_from_the_cli(infra_copy):
     assert result.returncode == 2
     assert "InstanceCnt: is not a parameter of the template" in result.stdout
     assert "| parameter files | 1 | FAIL |" in result.stdout
+
+
+def refused(settings: Settings, target: Path, key: str | None, message: str) -> list[str]:
+    """The problems of validate_params, after checking one names `target`, `key`, `message`."""
+    problems = [str(p) for p in lint.validate_params(settings)]
+    prefix = f"{target}: {key}: " if key else f"{target}: "
+    assert any(p.startswith(prefix) and message in p for p in problems), problems
+    return problems
+
+
+NOT_A_NUMBER = "is not a number; write plain decimal digits without spaces"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "value"),
+    [
+        ("number_nan.json", "nan"),
+        ("number_inf.json", "inf"),
+        ("number_underscore.json", "1_0"),
+        ("number_hex.json", "0x10"),
+        ("number_exponent.json", "1e3"),
+    ],
+)
+def test_number_not_in_plain_decimal_is_refused(infra_copy, fixture, value):
+    refused(infra_copy, plant(infra_copy, fixture), "InstanceCount", f"{value!r} {NOT_A_NUMBER}")
+
+
+def test_number_with_spaces_is_refused(infra_copy):
+    target = plant(infra_copy, "number_whitespace.json")
+    refused(infra_copy, target, "InstanceCount", f"' 2 ' {NOT_A_NUMBER}")
+
+
+def test_fraction_for_an_integer_number_is_refused(infra_copy):
+    target = plant(infra_copy, "number_fraction_for_integer.json")
+    refused(infra_copy, target, "InstanceCount", "'1.5' is not a whole number")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "key"),
+    [
+        ("duplicate_parameter.json", "Parameters.InstanceCount"),
+        ("duplicate_top_level_key.json", "Tags"),
+        ("duplicate_tag.json", "Tags.environment"),
+    ],
+)
+def test_duplicate_key_is_refused_naming_it(infra_copy, fixture, key):
+    target = plant(infra_copy, fixture)
+    problems = refused(infra_copy, target, key, "appears more than once")
+    assert [p for p in problems if p.startswith(f"{target}: ")] == [
+        f"{target}: {key}: appears more than once; JSON would silently keep the last one, so "
+        "keep one"
+    ]
+
+
+def test_null_parameters_is_refused(infra_copy):
+    target = plant(infra_copy, "parameters_null.json")
+    refused(infra_copy, target, "Parameters", "must be an object of parameter names")
+
+
+def test_null_tags_is_refused(infra_copy):
+    target = plant(infra_copy, "tags_null.json")
+    refused(infra_copy, target, "Tags", "must be an object of tag names to strings, not null")
+
+
+def test_top_level_array_is_refused(infra_copy):
+    target = plant(infra_copy, "top_level_array.json")
+    refused(infra_copy, target, None, 'must be an object {"Parameters": {...}, "Tags": {...}}, '
+            "not an array")  # fmt: skip
+
+
+def test_non_utf8_file_is_refused(infra_copy):
+    target = plant(infra_copy, "not_utf8.json")
+    refused(infra_copy, target, None, "is not UTF-8 (byte 0xe9 at offset")
+
+
+def test_dangling_symlink_is_refused(infra_copy):
+    target = infra_copy.params_dir / "dev.json"
+    target.unlink()
+    target.symlink_to("gone.json")
+    refused(infra_copy, target, None, "is a symlink to gone.json, which does not exist")
+
+
+def test_directory_named_like_a_parameter_file_is_refused(infra_copy):
+    target = infra_copy.params_dir / "dev.json"
+    target.unlink()
+    target.mkdir()
+    refused(infra_copy, target, None, "is a directory, not a parameter file")
+
+
+def test_unreadable_file_is_refused(infra_copy, monkeypatch):
+    target = infra_copy.params_dir / "dev.json"
+    target.chmod(0)
+    if os.access(target, os.R_OK):  # root reads anything: make the read fail as it would
+
+        def unreadable(path):
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(lint, "_read", unreadable)
+    refused(infra_copy, target, None, "cannot be read (Permission denied)")
+
+
+def test_symlink_to_another_environments_file_is_refused(infra_copy):
+    target = infra_copy.params_dir / "dev.json"
+    target.unlink()
+    target.symlink_to("prod.json")
+    refused(infra_copy, target, None, "resolves to")
+    assert "the file of another environment" in str(lint.validate_params(infra_copy)[0])
+
+
+def test_hard_link_to_another_environments_file_is_refused(infra_copy):
+    target = infra_copy.params_dir / "staging.json"
+    target.unlink()
+    target.hardlink_to(infra_copy.params_dir / "prod.json")
+    refused(infra_copy, target, None, "is the same file as")
+
+
+def test_environment_name_of_another_environment_is_refused(infra_copy):
+    target = plant(infra_copy, "environment_name_of_another_environment.json")
+    refused(infra_copy, target, "EnvironmentName", "is 'prod' but this is the file of "
+            "environment 'dev'; set it to \"dev\"")  # fmt: skip
+
+
+def test_environment_tag_of_another_environment_is_refused(infra_copy):
+    target = plant(infra_copy, "environment_tag_of_another_environment.json")
+    refused(infra_copy, target, "Tags.environment", "is 'prod' but this is the file of "
+            "environment 'dev'")  # fmt: skip
+
+
+def test_parameter_value_over_4096_bytes_is_refused(infra_copy):
+    target = plant(infra_copy, "parameter_value_too_long.json")
+    refused(infra_copy, target, "InstanceType", "is 4106 bytes; CloudFormation takes at most "
+            "4096 bytes per parameter value")  # fmt: skip
+
+
+def test_tag_key_over_128_characters_is_refused(infra_copy):
+    target = plant(infra_copy, "tag_key_too_long.json")
+    refused(infra_copy, target, f"Tags.{'k' * 40}...", "tag key is 129 characters")
+
+
+def test_tag_value_over_256_characters_is_refused(infra_copy):
+    target = plant(infra_copy, "tag_value_too_long.json")
+    refused(infra_copy, target, "Tags.owner", "value is 257 characters; CloudFormation takes "
+            "at most 256")  # fmt: skip
+
+
+def test_more_than_50_tags_with_the_pipelines_are_refused(infra_copy):
+    target = plant(infra_copy, "too_many_tags.json")
+    refused(infra_copy, target, "Tags", "49 tags plus the pipeline's project, model-digest make "
+            "51; CloudFormation takes at most 50 per stack")  # fmt: skip
+
+
+def test_file_over_1_mib_is_refused_before_it_is_read(infra_copy, monkeypatch):
+    target = infra_copy.params_dir / "dev.json"
+    os.truncate(target, 200 * 1024 * 1024)  # sparse: 200 MB of zero bytes, never written
+
+    read = lint._read
+
+    def never_the_big_one(path):
+        assert path != target, f"{path} was read"
+        return read(path)
+
+    monkeypatch.setattr(lint, "_read", never_the_big_one)
+    problems = refused(infra_copy, target, None, "is 209715200 bytes; a parameter file may "
+                       "be at most 1048576 bytes (1 MiB)")  # fmt: skip
+    assert [p for p in problems if p.startswith(str(target))] == [problems[0]]
+
+
+BAD_FILES = sorted(p.name for p in (FIXTURES / "params").glob("*.json"))
+
+
+@pytest.mark.parametrize("fixture", BAD_FILES)
+def test_bad_parameter_file_stops_deploy_before_any_aws_call(infra_copy, monkeypatch, fixture):
+    from pipeline.stages import deploy
+
+    def no_aws(*args, **kwargs):
+        raise AssertionError("an AWS call was attempted")
+
+    for name in ("CloudFormation", "S3"):
+        monkeypatch.setattr(deploy, name, no_aws)
+    monkeypatch.setattr(deploy.bootstrap, "output", no_aws)
+    monkeypatch.setattr(deploy.identity, "region", no_aws)
+    target = plant(infra_copy, fixture)
+    with pytest.raises(ConfigError, match="nothing was sent to AWS") as raised:
+        deploy.run(infra_copy, "dev")
+    assert str(target) in str(raised.value)
+
+
+def test_symlink_to_another_environments_file_exits_two_from_deploy(infra_copy, tmp_path):
+    target = infra_copy.params_dir / "dev.json"
+    target.unlink()
+    target.symlink_to("prod.json")
+    nowhere = "http://127.0.0.1:9"  # nothing listens: any AWS call would fail, not exit 2
+    result = pipeline("deploy", "--env", "dev", env={
+        "AWS_ENDPOINT_URL": nowhere, "PIPELINE_INFRA_DIR": str(infra_copy.infra_dir),
+        "PIPELINE_BUILD_DIR": str(tmp_path / "build")})  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert f"{target}: resolves to " in result.stderr
+    assert "nothing was sent to AWS" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_planted_template_error_fails_cfn_lint(infra_copy):
