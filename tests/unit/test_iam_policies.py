@@ -32,8 +32,10 @@ from cfnlint.decode import decode
 from tests.conftest import FIXTURES
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
-PLACEHOLDERS = {"ProjectName": "PROJECT", "BootstrapNamespace": "NS", "Namespace": "NS",
-                "AWS::Partition": "aws", "AWS::Region": "REGION", "AWS::AccountId": "ACCOUNT"}  # fmt: skip
+PLACEHOLDERS = {
+    "ProjectName": "PROJECT", "BootstrapNamespace": "NS", "Namespace": "NS",
+    "AWS::Partition": "aws", "AWS::Region": "REGION", "AWS::AccountId": "ACCOUNT",
+}  # fmt: skip
 ENV_VARIABLE = "${aws:PrincipalTag/environment}"
 TAGGING = ("AddTags", "TagResource", "CreateTags")
 DESTRUCTIVE = ("Delete*", "Update*", "ScheduleKeyDeletion", "PutKeyPolicy")
@@ -69,6 +71,7 @@ def render(value) -> list[str]:
             return [PLACEHOLDERS.get(arg, f"REF_{arg}")]
         if fn == "Fn::Sub":
             text, names = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
             def sub(m):  # noqa: E306
                 name = m.group(1)
                 if name.startswith("!"):
@@ -76,6 +79,7 @@ def render(value) -> list[str]:
                 if name in names:
                     return render(names[name])[0]
                 return PLACEHOLDERS.get(name.split(".")[0], f"SUB_{name}")
+
             return [re.sub(r"\$\{([^}]+)\}", sub, text)]
         if fn == "Fn::If":
             return render(arg[1]) + render(arg[2])
@@ -111,7 +115,8 @@ def condition_keys(statement: dict) -> dict[str, tuple[str, list[str]]]:
 
 def grants(statement: dict, action: str) -> bool:
     return statement.get("Effect") == "Allow" and any(
-        fnmatch.fnmatch(action.lower(), pattern.lower()) for pattern in actions(statement))
+        fnmatch.fnmatch(action.lower(), pattern.lower()) for pattern in actions(statement)
+    )
 
 
 def role_policies(template: dict) -> dict[str, list[dict]]:
@@ -159,7 +164,8 @@ def tag_granting_problems(template: dict) -> list[str]:
     problems = []
     for logical, statement in found:
         for service in sorted(governed):
-            tagging = [f"{service}:{name}" for name in TAGGING if grants(statement, f"{service}:{name}")]
+            tagging = [f"{service}:{name}" for name in TAGGING
+                       if grants(statement, f"{service}:{name}")]  # fmt: skip
             if not tagging:
                 continue
             keys = condition_keys(statement)
@@ -197,7 +203,8 @@ def destructive_problems(template: dict) -> list[str]:
             env = condition_keys(statement).get("aws:resourcetag/environment")
             by_tag = env is not None and env[0] == "StringEquals" and env[1] == [ENV_VARIABLE]
             by_name = bool(resources(statement)) and all(
-                ENV_VARIABLE in r for r in resources(statement))
+                ENV_VARIABLE in r for r in resources(statement)
+            )
             if not (by_tag or by_name):
                 problems.append(f"{role}: {statement.get('Sid', '?')}: {', '.join(hits)} not "
                                 f"scoped to the role's environment ({ENV_VARIABLE})")  # fmt: skip
@@ -213,9 +220,14 @@ def rights_of_the_test_role(template: dict) -> list[str]:
         for statement in found:
             for arn in FORBIDDEN_TO_TEST_ROLE:
                 service = arn.split(":")[2]
-                acts = [a for a in actions(statement) if a.split(":")[0] in (service, "*")
-                        and a not in NO_RESOURCE_ACTIONS and grants(statement, a)
-                        and not any(fnmatch.fnmatch(a.split(":")[-1], r) for r in READ_ONLY)]
+                acts = [
+                    a
+                    for a in actions(statement)
+                    if a.split(":")[0] in (service, "*")
+                    and a not in NO_RESOURCE_ACTIONS
+                    and grants(statement, a)
+                    and not any(fnmatch.fnmatch(a.split(":")[-1], r) for r in READ_ONLY)
+                ]
                 if acts and any(fnmatch.fnmatch(arn, r) for r in resources(statement)):
                     problems.append(f"{role}: {statement.get('Sid', '?')}: {', '.join(acts)} "
                                     f"on {arn}")  # fmt: skip
@@ -232,7 +244,7 @@ def bucket_policy_problems(template: dict) -> list[str]:
         if not any(r.endswith("/models/*") for s in found for r in resources(s)):
             continue
 
-        def denies(action, key, operator, value=None):
+        def denies(action, key, operator, value=None, found=found):
             for s in found:
                 keys = condition_keys(s)
                 if (s.get("Effect") == "Deny" and s.get("Principal") == "*"
@@ -283,4 +295,5 @@ def test_each_planted_template_fails_only_its_own_property(check):
 
 def test_the_checks_see_the_roles_of_github_oidc():
     roles = set(role_policies(load(INFRA / "github-oidc.yaml")))
-    assert {"PROJECT-github-deploy-dev", "PROJECT-github-deploy-prod", "PROJECT-github-test"} <= roles
+    wanted = {"PROJECT-github-deploy-dev", "PROJECT-github-deploy-prod", "PROJECT-github-test"}
+    assert wanted <= roles

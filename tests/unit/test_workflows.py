@@ -69,8 +69,14 @@ def unpinned(requirements: str) -> list[str]:
     """Requirements of a pip file that are not `name==version` with at least one hash."""
     text = re.sub(r"\\\n", " ", requirements)  # continuation lines
     entries = [line.split("#")[0].strip() for line in text.splitlines()]
-    return [e for e in entries if e and not re.fullmatch(
-        r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!-]+( +--hash=sha256:[0-9a-f]{64})+", e)]
+    return [
+        e
+        for e in entries
+        if e
+        and not re.fullmatch(
+            r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!-]+( +--hash=sha256:[0-9a-f]{64})+", e
+        )
+    ]
 
 
 def test_setup_tox_installs_only_pinned_hashed_tools():
