@@ -20,7 +20,8 @@ WORKFLOWS = {
 ACTION = yaml.safe_load((ROOT / ".github/actions/setup-tox/action.yml").read_text())
 RELEASE_ORDER = ["build", "template-tests", "dev", "staging", "prod-preview", "prod"]
 SAMPLES = {"DIGEST": "a" * 64, "TTL_HOURS": "24", "ENVIRONMENT": "dev", "CONFIRM": "dev"}
-SETUP_LINE = 'python -m pip install "tox>=4.20" "tox-uv>=1.11"'  # the README's set-up
+SETUP_REQUIREMENTS = ".github/actions/setup-tox/requirements.txt"
+SETUP_LINE = f"python -m pip install --require-hashes --only-binary :all: -r {SETUP_REQUIREMENTS}"
 
 
 def tox_envs() -> set[str]:
@@ -62,6 +63,34 @@ def test_every_run_step_is_tox_or_a_pipeline_command_that_parses():
             assert len(words) == 3, f"{workflow}.{job}: {step['run']}"
     action_runs = [s["run"] for s in ACTION["runs"]["steps"] if "run" in s]
     assert action_runs == [SETUP_LINE]
+
+
+def unpinned(requirements: str) -> list[str]:
+    """Requirements of a pip file that are not `name==version` with at least one hash."""
+    text = re.sub(r"\\\n", " ", requirements)  # continuation lines
+    entries = [line.split("#")[0].strip() for line in text.splitlines()]
+    return [
+        e
+        for e in entries
+        if e
+        and not re.fullmatch(
+            r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!-]+( +--hash=sha256:[0-9a-f]{64})+", e
+        )
+    ]
+
+
+def test_setup_tox_installs_only_pinned_hashed_tools():
+    requirements = (ROOT / SETUP_REQUIREMENTS).read_text()
+    assert unpinned(requirements) == []
+    names = {line.split("==")[0] for line in requirements.splitlines() if "==" in line}
+    assert {"tox", "tox-uv", "virtualenv", "uv"} <= names  # dependencies too, not just tox
+
+
+def test_an_unpinned_or_unhashed_tool_is_found():
+    from tests.conftest import FIXTURES
+
+    planted = (FIXTURES / "requirements" / "setup_tox_unpinned.txt").read_text()
+    assert unpinned(planted) == ["tox>=4.20", "tox-uv==1.37.1"]
 
 
 def needs(job: dict) -> list[str]:
