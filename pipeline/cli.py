@@ -165,6 +165,7 @@ def _upload(args: argparse.Namespace, settings: Settings) -> None:
     else:
         print("already uploaded: the same bytes are at the key (S3's checksum matches); skipped")
     print(f"manifest: {result.manifest_note}")
+    print(f"provenance: {result.provenance_note}")
     print(result.uri)
     _write_job_outputs({"digest": result.uri.rsplit("/", 2)[-2], "uri": result.uri})
 

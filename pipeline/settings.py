@@ -22,6 +22,8 @@ INFRA_DIR_ENV = "PIPELINE_INFRA_DIR"
 # The build account's artifact bucket, for environment accounts whose bootstrap stack does
 # not hold it (AccountRole env). Unset: this account's bootstrap output ArtifactBucketName.
 ARTIFACT_BUCKET_ENV = "PIPELINE_ARTIFACT_BUCKET"
+# The build account's provenance signing key, for environment accounts (like the bucket).
+SIGNING_KEY_ENV = "PIPELINE_SIGNING_KEY"
 # Isolated environments of tools with clashing pins (pipeline/tools/).
 TOOLS_DIR_ENV = "PIPELINE_TOOLS_DIR"
 
@@ -62,6 +64,7 @@ class Settings:
     project_config: project_core.Project | None = None
     model_dir: Path = MODEL_DIR
     artifact_bucket: str | None = None
+    signing_key: str | None = None
     sandbox_state_file: Path | None = None  # default: <build_dir>/sandbox.json
     infra_dir: Path = MODEL_DIR.parent / "infra"
     tools_dir: Path = field(default_factory=lambda: default_tools_dir(os.environ))
@@ -155,6 +158,7 @@ class Settings:
             build_dir=Path(env[BUILD_DIR_ENV]) if env.get(BUILD_DIR_ENV) else default_build,
             project_config=project,
             artifact_bucket=env.get(ARTIFACT_BUCKET_ENV) or None,
+            signing_key=env.get(SIGNING_KEY_ENV) or None,
             sandbox_state_file=Path(env[SANDBOX_STATE_ENV]) if env.get(SANDBOX_STATE_ENV) else None,
             infra_dir=Path(env.get(INFRA_DIR_ENV, MODEL_DIR.parent / "infra")),
             tools_dir=Path(env[TOOLS_DIR_ENV])

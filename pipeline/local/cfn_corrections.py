@@ -13,6 +13,7 @@ correction is re-checked on upgrade.
 from __future__ import annotations
 
 import functools
+import json
 
 PINNED_MOTO_VERSION = "5.2.5"
 
@@ -672,6 +673,40 @@ def list_parameters_reported_as_given() -> None:
     Stack.parameter_list = property(parameter_list)
 
 
+def kms_key_spec_and_usage_from_templates() -> None:
+    """AWS: AWS::KMS::Key creates the key its KeySpec and KeyUsage name (an ECC_NIST_P256
+    SIGN_VERIFY key signs and verifies;
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-kms-key.html).
+    moto's Key.create_from_cloudformation_json always made a SYMMETRIC_DEFAULT
+    ENCRYPT_DECRYPT key, so Sign on the bootstrap's signing key failed. It also kept the
+    KeyPolicy as the template's mapping where KMS keeps a JSON document, so DescribeKey of
+    any template key answered HTTP 500 (moto's policy check json.loads the policy)."""
+    from moto.kms.models import Key, kms_backends
+
+    original = Key.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kw):  # fmt: skip
+        properties = cloudformation_json.get("Properties", {})
+        if isinstance(properties.get("KeyPolicy"), dict):
+            properties = {**properties, "KeyPolicy": json.dumps(properties["KeyPolicy"])}
+            cloudformation_json = {**cloudformation_json, "Properties": properties}
+        spec = properties.get("KeySpec", "SYMMETRIC_DEFAULT")
+        usage = properties.get("KeyUsage", "ENCRYPT_DECRYPT")
+        if (spec, usage) == ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"):
+            return original(cls, resource_name, cloudformation_json, account_id, region_name,
+                            **kw)  # fmt: skip
+        tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])]
+        key = kms_backends[account_id][region_name].create_key(
+            policy=properties["KeyPolicy"], key_usage=usage, key_spec=spec,
+            description=properties.get("Description"), tags=tags,
+        )  # fmt: skip
+        key.enabled = properties.get("Enabled", True)
+        return key
+
+    Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
 CORRECTIONS = (
     outputs_after_change_sets,
     no_op_change_set_fails,
@@ -681,6 +716,7 @@ CORRECTIONS = (
     alarms_and_autoscaling_in_stacks,
     sagemaker_stack_properties_kept,
     kms_key_tags_from_templates,
+    kms_key_spec_and_usage_from_templates,  # after: wraps its create_from_cloudformation_json
     condition_references_in_conditions,
     head_object_reports_composite_checksums,
     list_parameters_reported_as_given,

@@ -75,6 +75,8 @@ def output(settings: Settings, key: str, cfn: CloudFormation | None = None) -> s
     The stack is the account's, not the project's: settings only supply that override."""
     if key == "ArtifactBucketName" and settings.artifact_bucket:
         return settings.artifact_bucket
+    if key == "SigningKeyArn" and settings.signing_key:
+        return settings.signing_key
     name = stack_name()
     stack = (cfn or CloudFormation()).stack(name)
     if stack is None:

@@ -15,6 +15,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -22,8 +23,10 @@ from dataclasses import dataclass, field
 
 from pipeline.aws import identity
 from pipeline.aws.cloudformation import ChangeSet, CloudFormation
+from pipeline.aws.errors import NotFound
+from pipeline.aws.kms import Kms
 from pipeline.aws.s3 import S3
-from pipeline.core import environments
+from pipeline.core import environments, provenance
 from pipeline.core import manifest as manifest_core
 from pipeline.core import releases as releases_core
 from pipeline.core.params import PIPELINE_FILLED, PIPELINE_TAGS, stack_parameters
@@ -89,23 +92,52 @@ def artifact(settings: Settings, s3: S3, bucket: str, digest: str | None) -> Art
             "exist); upload it first (`python -m pipeline upload`) or choose a released "
             "digest (`python -m pipeline releases --env E`)"
         )
+    try:
+        manifest_bytes = s3.read(bucket, manifest_key)
+        manifest = json.loads(manifest_bytes)
+    except (PipelineError, ValueError):
+        raise ConfigError(
+            f"s3://{bucket}/{manifest_key} is missing or unreadable; upload the "
+            "artifact with its manifest (`python -m pipeline upload`)"
+        ) from None
+    verify_provenance(settings, s3, bucket, key.rsplit("/", 1)[0], digest, manifest_bytes)
     actual = s3.sha256(bucket, key)
     if actual != digest:
         raise PipelineError(
             f"s3://{bucket}/{key} has sha256 {actual}, not {digest}: the artifact was "
             "changed after upload. Refusing to deploy it."
         )
-    try:
-        manifest = json.loads(s3.read(bucket, manifest_key))
-    except PipelineError:
-        raise ConfigError(
-            f"s3://{bucket}/{manifest_key} is missing or unreadable; upload the "
-            "artifact with its manifest (`python -m pipeline upload`)"
-        ) from None
     if manifest.get("artifact", {}).get("sha256") != digest:
         described = manifest.get("artifact", {}).get("sha256")
         raise PipelineError(f"s3://{bucket}/{manifest_key} describes {described}, not {digest}")
     return Artifact(digest, bucket, key, manifest_key, manifest)
+
+
+def verify_provenance(settings: Settings, s3: S3, bucket: str, prefix: str, digest: str,
+                      manifest_bytes: bytes) -> None:  # fmt: skip
+    """The build's signature of this digest and manifest, checked with the bootstrap's
+    signing key, before the artifact is trusted (ProvenanceError names the digest)."""
+    where = f"s3://{bucket}/{prefix}/{provenance.FILE}"
+    trusted = bootstrap.output(settings, "SigningKeyArn")
+    try:
+        document = json.loads(s3.read(bucket, f"{prefix}/{provenance.FILE}"))
+    except NotFound:
+        raise provenance.ProvenanceError(
+            f"artifact {digest} is not trusted: {where} does not exist (the build never "
+            "signed it). Nothing was deployed; upload it with `python -m pipeline upload`, "
+            "which signs it as the build role"
+        ) from None
+    except ValueError:
+        document = None
+    message, signature = provenance.check(
+        document, digest=digest, manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        trusted_key=trusted, where=where,
+    )  # fmt: skip
+    if not Kms().verify(trusted, message, signature, provenance.ALGORITHM):
+        raise provenance.ProvenanceError(
+            f"artifact {digest} is not trusted: the signature in {where} does not verify with "
+            f"the build's signing key {trusted}. Nothing was deployed."
+        )
 
 
 def _commit(settings: Settings) -> str:

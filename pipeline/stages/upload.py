@@ -10,13 +10,15 @@ replaces an artifact. The file is read one part at a time, so memory does not gr
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.aws.kms import Kms
 from pipeline.aws.s3 import S3, AlreadyExists, ObjectInfo
-from pipeline.core import checksums
+from pipeline.core import checksums, provenance
 from pipeline.core.manifest import verify_file
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings
@@ -41,6 +43,7 @@ class UploadResult:
     manifest_uri: str
     uploaded: bool  # False: the same bytes were already there
     manifest_note: str
+    provenance_note: str
     size: int
     seconds: float
 
@@ -123,5 +126,30 @@ def run(settings: Settings, bucket: str | None = None,
         # A rebuild of the same bytes at another commit writes a different manifest. The
         # first one describes this artifact equally well, and is what deploys already read.
         note = "kept the existing one (this build's differs, e.g. in its git commit)"
+    signed = sign(settings, s3, bucket, key.rsplit("/", 1)[0], manifest)
     return UploadResult(f"s3://{bucket}/{key}", f"s3://{bucket}/{manifest_key}", uploaded,
-                        note, local.size, seconds)  # fmt: skip
+                        note, signed, local.size, seconds)  # fmt: skip
+
+
+def sign(settings: Settings, s3: S3, bucket: str, prefix: str, manifest: dict) -> str:
+    """Sign the artifact's digest and the manifest in the bucket (the one deploys read),
+    with the bootstrap's signing key, as provenance.json beside them. Signed already (the
+    same statement): kept. Only the build role may sign (the key policy)."""
+    key_arn = bootstrap.output(settings, "SigningKeyArn")
+    manifest_bytes = s3.read(bucket, f"{prefix}/manifest.json")
+    statement = provenance.statement(
+        project=manifest.get("project", settings.project), model_name=manifest["model_name"],
+        artifact_sha256=manifest["artifact"]["sha256"],
+        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+    )  # fmt: skip
+    where = f"{prefix}/{provenance.FILE}"
+    if s3.head(bucket, where) is not None:
+        existing = json.loads(s3.read(bucket, where))
+        if existing.get("statement") == statement and existing.get("key_arn") == key_arn:
+            return f"already signed (s3://{bucket}/{where})"
+        raise DifferentObject(f"s3://{bucket}/{where} already holds another signature "
+                              f"({existing.get('key_arn')}); refusing to replace it")  # fmt: skip
+    signature = Kms().sign(key_arn, provenance.message_digest(statement), provenance.ALGORITHM)
+    body = json.dumps(provenance.document(statement, key_arn, signature), indent=2) + "\n"
+    s3.put_new(bucket, where, body.encode(), "application/json")
+    return f"signed with {key_arn} (s3://{bucket}/{where})"
