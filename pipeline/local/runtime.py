@@ -70,6 +70,9 @@ class LocalRuntime:
         self._lock = threading.RLock()
         self._deployments: dict[str, dict[str, VariantServer]] = {}
         self._serial = itertools.count(1)
+        # Bumped whenever an endpoint's deployment changes, so that the gateway's short-lived
+        # cache of endpoint statuses is never older than the last activation or retirement.
+        self.generation = 0
         # Model servers are forked by one warm "zygote" process that has the serving
         # libraries imported, so each starts in a fraction of a second. It is started from
         # this long-lived thread: its parent-death signal follows the thread that started it.
@@ -198,12 +201,14 @@ class LocalRuntime:
         with self._lock:
             old = self._deployments.get(endpoint)
             self._deployments[endpoint] = deployment
+            self.generation += 1
         if old:
             self._stop(old)
 
     def retire(self, endpoint: str) -> None:
         with self._lock:
             old = self._deployments.pop(endpoint, None)
+            self.generation += 1
         if old:
             self._stop(old)
 
