@@ -209,19 +209,27 @@ class RuntimeGateway:
                 f"(EndpointStatus: {status}).",
             )  # fmt: skip
         target = request.headers.get("X-Amzn-SageMaker-Target-Variant")
-        try:
-            server = self.runtime.route(name, target)
-        except ProvisionFailed as failed:
-            raise _Refusal(500, "InternalFailure", failed.reason) from None
-        if server is None:
-            raise _Refusal(400, "ValidationError",
-                           f"Endpoint {name} has no production variant {target!r}.")  # fmt: skip
+        server = self._route(name, target)
         forward = {key: request.headers[key] for key in ("Content-Type", "Accept")
                    if request.headers.get(key)}  # fmt: skip
         if request.headers.get(CUSTOM_ATTRIBUTES):
             forward[CUSTOM_ATTRIBUTES] = request.headers[CUSTOM_ATTRIBUTES]
+        url = server.url
         try:
-            status, content_type, answer, attributes = self._pool.forward(server.url, body, forward)
+            try:
+                status, content_type, answer, attributes = self._pool.forward(url, body, forward)
+            except TimeoutError:
+                raise
+            except OSError:
+                # An update may have retired this server between routing and sending: the
+                # request goes, once, to whatever serves the endpoint now.
+                current = self._route(name, target)
+                if current.url == url:
+                    raise
+                server = current
+                status, content_type, answer, attributes = self._pool.forward(
+                    server.url, body, forward
+                )
         except TimeoutError:
             raise _Refusal(
                 424, "ModelError",
@@ -251,6 +259,16 @@ class RuntimeGateway:
         if attributes:
             headers[CUSTOM_ATTRIBUTES] = attributes
         return 200, headers, answer
+
+    def _route(self, name: str, target: str | None):
+        try:
+            server = self.runtime.route(name, target)
+        except ProvisionFailed as failed:
+            raise _Refusal(500, "InternalFailure", failed.reason) from None
+        if server is None:
+            raise _Refusal(400, "ValidationError",
+                           f"Endpoint {name} has no production variant {target!r}.")  # fmt: skip
+        return server
 
     def _error(self, refusal: _Refusal) -> tuple[int, dict, bytes]:
         body = json.dumps({"message": refusal.message, **refusal.extra}).encode()

@@ -716,6 +716,7 @@ def _become_server(request: dict, report_fd: int) -> None:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.environ.update(request["env"])
+        os.environ.pop(DIE_WITH_PARENT_ENV, None)  # the zygote's own setting, not serve()'s
         # Not _die_with_parent(): its parent is the zygote, and a zygote that dies must not
         # take running endpoints with it. The lifeline follows the sandbox instead.
         lifeline = os.environ.get(LIFELINE_ENV)
