@@ -8,19 +8,28 @@ that works here works there and the other way round:
   the model. Like the image, a failed load is retried on the next request, and until it
   succeeds GET /ping answers 500 with the reason; the process stays up.
 - POST /invocations hands input_fn the body as str for exactly "text/csv" and
-  "application/json" and as bytes otherwise; Content-Type defaults to application/json;
+  "application/json" and as bytes otherwise; the request's type is read, as the image's
+  library does, from a `ContentType` header, then `Content-Type`, defaulting to
+  application/json;
   a missing Accept or "*/*" becomes SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (application/json).
 - output_fn returns (body, content_type), sent with status 200.
 - Statuses: 413 for a body over 6291456 bytes, 415 for an UnsupportedFormatError from
   input_fn, 406 for one from output_fn, 504 for a handler that runs past
-  SAGEMAKER_MODEL_SERVER_TIMEOUT, 500 for any other handler error. Unlike the image, every
-  error carries a JSON body {"error": ..., "message": ...}; the traceback goes to the log.
+  SAGEMAKER_MODEL_SERVER_TIMEOUT, 500 for any other handler error. Every error carries a
+  JSON body with the library's keys {"error", "error-message"} and "message" (the same
+  text); the traceback goes to the log. Responses, /ping included, are application/json
+  unless output_fn says otherwise, as the library's.
+- HTTP: a head over 64 KiB is refused with 431 however it arrives; lines may end in CRLF or
+  a bare LF; a head or body that stops arriving for PIPELINE_SERVE_READ_TIMEOUT seconds
+  (default 60, nginx's client_header_timeout/client_body_timeout) gets 408 and is closed.
 
 Process model: the parent (arbiter) binds the socket on 127.0.0.1, forks
 SAGEMAKER_MODEL_SERVER_WORKERS workers that share it, restarts a worker that dies, and on
 SIGTERM/SIGINT stops them and removes the model directory. Each worker runs one asyncio loop
 and calls the handler inline (CPU-bound work gains nothing from more threads); a SIGALRM timer
-bounds each handler call. Workers exit on their own if the arbiter disappears.
+bounds each handler call. Workers exit on their own if the arbiter disappears. Started by the
+zygote, the arbiter also stops when the sandbox's lifeline pipe closes (the sandbox died),
+not when the zygote dies.
 
 This module must not import boto3 or anything from pipeline.stages.
 """
@@ -36,6 +45,7 @@ import json
 import logging
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -55,6 +65,7 @@ MAX_BODY_BYTES = 6291456
 MAX_HEADER_BYTES = 65536
 MAX_DRAIN_BYTES = 2 * 6291456  # a refused body is read and dropped up to this, then cut off
 DEFAULT_TIMEOUT_SECONDS = 60
+DEFAULT_READ_TIMEOUT_SECONDS = 60
 MAX_SETTING = 86400  # a day: larger timeouts overflow setitimer, larger worker counts are typos
 DEFAULT_PROGRAM = "inference.py"
 DEFAULT_ACCEPT = "application/json"
@@ -64,10 +75,13 @@ WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
 TIMEOUT_ENV = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
 PROGRAM_ENV = "SAGEMAKER_PROGRAM"
 ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+READ_TIMEOUT_ENV = "PIPELINE_SERVE_READ_TIMEOUT"
+LIFELINE_ENV = "PIPELINE_LIFELINE_FD"
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
 
 REASONS = {
     200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-    406: "Not Acceptable", 411: "Length Required", 413: "Payload Too Large",
+    406: "Not Acceptable", 408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large",
     415: "Unsupported Media Type", 431: "Request Header Fields Too Large",
     500: "Internal Server Error", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
 }  # fmt: skip
@@ -85,6 +99,7 @@ class ServerConfig:
     default_accept: str = DEFAULT_ACCEPT
     host: str = "127.0.0.1"
     port: int = 8080
+    read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS
 
     @classmethod
     def from_env(cls, environ: dict[str, str], host: str, port: int) -> ServerConfig:
@@ -95,6 +110,7 @@ class ServerConfig:
             default_accept=environ.get(ACCEPT_ENV) or DEFAULT_ACCEPT,
             host=host,
             port=port,
+            read_timeout=_positive(environ, READ_TIMEOUT_ENV, DEFAULT_READ_TIMEOUT_SECONDS, float),
         )
 
 
@@ -129,7 +145,8 @@ class _Result:
 
 
 def _error(status: int, error: str, message: str) -> _Result:
-    body = json.dumps({"error": error, "message": message}).encode()
+    # "error" and "error-message" as the image's serving library; "message" as before.
+    body = json.dumps({"error": error, "error-message": message, "message": message}).encode()
     return _Result(status, body, "application/json")
 
 
@@ -211,7 +228,7 @@ class Handler:
         reason = self.load()
         if reason is not None:
             return _error(500, "ModelLoadError", reason)
-        return _Result(200, b"", "text/plain")
+        return _Result(200, b"", "application/json")  # the library's default type
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> _Result:
         reason = self.load()
@@ -283,6 +300,8 @@ class _HttpProtocol(asyncio.Protocol):
         self.peer = "-"
         self.pending = None  # (method, path, headers, keep_alive, length) awaiting the body
         self.discard = 0  # bytes of a refused body still to drop before closing
+        self.scanned = 0  # how much of the buffer is known to hold no end of head
+        self.timer = None  # the read timeout while a request is partly received
 
     def connection_made(self, transport):
         self.transport = transport
@@ -290,6 +309,31 @@ class _HttpProtocol(asyncio.Protocol):
         self.peer = peer[0] if peer else "-"
 
     def data_received(self, data):
+        self._received(data)
+        # Arm (or re-arm) the read timeout while a request is partly here; idle keep-alive
+        # connections (nothing owed) are left alone.
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        waiting = self.buffer or self.pending is not None or self.discard
+        if waiting and self.transport is not None and not self.transport.is_closing():
+            timeout = self.app.handler.config.read_timeout
+            self.timer = asyncio.get_running_loop().call_later(timeout, self._timed_out)
+
+    def _timed_out(self):
+        self.timer = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self.discard:  # a refused body stopped arriving: its answer was already sent
+            self.transport.close()
+            return
+        part = "body" if self.pending is not None else "head"
+        timeout = self.app.handler.config.read_timeout
+        self.pending = None
+        self._refuse(408, f"the request {part} stopped arriving for {timeout:g}s "
+                          f"({READ_TIMEOUT_ENV})", 0)  # fmt: skip
+
+    def _received(self, data):
         if self.discard:
             dropped = min(self.discard, len(data))
             self.discard -= dropped
@@ -311,14 +355,22 @@ class _HttpProtocol(asyncio.Protocol):
                 return
 
     def _read_head(self) -> bool:
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
+        # Search only what is new (less the 3 bytes a split terminator may start in): a head
+        # sent byte by byte must not cost a rescan of the whole buffer per byte.
+        found = _HEAD_END.search(self.buffer, max(0, self.scanned - 3))
+        if found is None:
+            self.scanned = len(self.buffer)
             if len(self.buffer) > MAX_HEADER_BYTES:
                 self._refuse(431, "request headers exceed 64 KiB", 0)
             return False
-        head = bytes(self.buffer[:end]).decode("latin-1")
-        del self.buffer[: end + 4]
-        request_line, *lines = head.split("\r\n")
+        self.scanned = 0
+        if found.start() > MAX_HEADER_BYTES:  # the same limit when it came in one piece
+            self._refuse(431, "request headers exceed 64 KiB", 0)
+            return False
+        head = bytes(self.buffer[: found.start()]).decode("latin-1")
+        del self.buffer[: found.end()]
+        # Lines end in CRLF or, tolerated as by most servers, a bare LF.
+        request_line, *lines = (line.removesuffix("\r") for line in head.split("\n"))
         parts = request_line.split(" ")
         if len(parts) != 3:
             self._refuse(400, f"malformed request line {request_line!r}", 0)
@@ -328,19 +380,19 @@ class _HttpProtocol(asyncio.Protocol):
             self._refuse(505, f"{version!r} is not supported; use HTTP/1.1", 0)
             return False
         headers: dict[str, str] = {}
-        lengths = set()
+        lengths = []
         for line in lines:
             name, _, value = line.partition(":")
             name, value = name.strip().lower(), value.strip()
             headers[name] = value
             if name == "content-length":
-                lengths.add(value)
+                lengths.append(value)
         connection = headers.get("connection", "").lower()
         keep_alive = connection == "keep-alive" if version == "HTTP/1.0" else connection != "close"
         if "chunked" in headers.get("transfer-encoding", "").lower():
             self._refuse(411, "chunked request bodies are not supported; send Content-Length", 0)
             return False
-        raw_length = lengths.pop() if len(lengths) == 1 else "0" if not lengths else None
+        raw_length = lengths[0] if len(lengths) == 1 else "0" if not lengths else None
         if raw_length is None or not raw_length.isdigit() or not raw_length.isascii():
             # Only plain digits: int() would also take "-5", "+5" and "1_0", and a negative
             # length would cut the body short and mix it into the next request.
@@ -368,6 +420,7 @@ class _HttpProtocol(asyncio.Protocol):
         """Answer an unreadable request and close, after dropping a body the client still sends."""
         result = _error(status, REASONS[status].replace(" ", ""), message)
         self.buffer.clear()
+        self.scanned = 0
         self.discard = max(0, discard)  # set first: write() closes only when nothing is owed
         self.app.write(
             self, result, keep_alive=False, method=method, path=path, started=time.monotonic()
@@ -375,6 +428,9 @@ class _HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc):
         self.transport = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 class _App:
@@ -399,7 +455,9 @@ class _App:
         if route == "/invocations":
             if method != "POST":
                 return _error(405, "MethodNotAllowed", "use POST /invocations")
-            return self.handler.invoke(body, headers.get("content-type"), headers.get("accept"))
+            # As the library: the `ContentType` header first (some AWS services send it).
+            content_type = headers.get("contenttype") or headers.get("content-type")
+            return self.handler.invoke(body, content_type, headers.get("accept"))
         return _error(404, "NotFound", f"no route {route}; use GET /ping or POST /invocations")
 
     def write(self, conn, result: _Result, keep_alive, method, path, started, received=0):
@@ -479,8 +537,25 @@ def _die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def serve(artifact: Path, config: ServerConfig, on_ready: Callable[[int], None]) -> None:
-    """Run the server until SIGTERM or SIGINT. `on_ready(port)` is called once bound."""
+def _wait_child(lifeline: int | None) -> tuple[int, int]:
+    """os.wait(), but with a lifeline (a pipe whose write end only the sandbox holds) it also
+    stops the server when the pipe reaches end of file: the sandbox is gone."""
+    if lifeline is None:
+        return os.wait()
+    while True:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid:
+            return pid, status
+        readable, _, _ = select.select([lifeline], [], [], 0.2)
+        if readable and not os.read(lifeline, 1):
+            log.info("the sandbox is gone (lifeline closed)")
+            raise _Stop()
+
+
+def serve(artifact: Path, config: ServerConfig, on_ready: Callable[[int], None],
+          lifeline: int | None = None) -> None:  # fmt: skip
+    """Run the server until SIGTERM or SIGINT (or, given a lifeline fd, until it closes).
+    `on_ready(port)` is called once bound."""
     if os.environ.get(DIE_WITH_PARENT_ENV) == "1":
         _die_with_parent()
     model_dir = Path(tempfile.mkdtemp(prefix="pipeline-model-"))
@@ -538,7 +613,7 @@ def serve(artifact: Path, config: ServerConfig, on_ready: Callable[[int], None])
             )  # fmt: skip
             on_ready(sock.getsockname()[1])
             while True:
-                pid, status = os.wait()
+                pid, status = _wait_child(lifeline)
                 worker_id = children.pop(pid, None)
                 if worker_id is None:
                     continue
@@ -603,8 +678,10 @@ def zygote_main(stdin, stdout) -> None:
     """Fork a model server for each JSON request line on `stdin`:
     {"id", "artifact", "env", "log"}; answer {"id", "pid", "port"} (port null on failure).
 
-    Each server runs in its own session, logs to its own file, and gets SIGTERM when the
-    zygote dies; the zygote gets SIGTERM when its starter (the sandbox) dies.
+    Each server runs in its own session and process group, logs to its own file, and
+    outlives the zygote: it stops when the sandbox's lifeline pipe (the fd named by
+    PIPELINE_LIFELINE_FD, inherited) closes, that is when the sandbox dies, however it dies.
+    The zygote itself gets SIGTERM when its starter (the sandbox) dies.
     """
     if os.environ.get(DIE_WITH_PARENT_ENV) == "1":
         _die_with_parent()
@@ -639,14 +716,17 @@ def _become_server(request: dict, report_fd: int) -> None:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.environ.update(request["env"])
-        _die_with_parent()  # its parent is the zygote
+        os.environ.pop(DIE_WITH_PARENT_ENV, None)  # the zygote's own setting, not serve()'s
+        # Not _die_with_parent(): its parent is the zygote, and a zygote that dies must not
+        # take running endpoints with it. The lifeline follows the sandbox instead.
+        lifeline = os.environ.get(LIFELINE_ENV)
         config = ServerConfig.from_env(dict(os.environ), host="127.0.0.1", port=0)
 
         def ready(port: int) -> None:
             os.write(report_fd, f"{port}\n".encode())
             os.close(report_fd)
 
-        serve(Path(request["artifact"]), config, ready)
+        serve(Path(request["artifact"]), config, ready, int(lifeline) if lifeline else None)
         code = 0
     except BaseException:
         log.exception("model server for %s failed", request.get("artifact"))
@@ -657,10 +737,14 @@ def _become_server(request: dict, report_fd: int) -> None:
 class Zygote:
     """The sandbox's handle on a `pipeline serve --zygote` process."""
 
-    def __init__(self, log_path: Path, env: dict[str, str]):
+    def __init__(self, log_path: Path, env: dict[str, str], lifeline: int | None = None):
+        """`lifeline`: the read end of a pipe whose write end only the sandbox holds; the
+        servers this zygote forks stop when it closes."""
+        extra = {LIFELINE_ENV: str(lifeline)} if lifeline is not None else {}
         self.process = ManagedProcess(
             [sys.executable, "-m", "pipeline", "serve", "--zygote"], log_path=log_path,
-            env={**os.environ, **env}, with_stdin=True,
+            env={**os.environ, **env, **extra}, with_stdin=True,
+            pass_fds=(lifeline,) if lifeline is not None else (),
         )  # fmt: skip
         self.process.start(ZYGOTE_READY, 120.0)
         self._ids = itertools.count(1)
@@ -683,6 +767,14 @@ class Zygote:
         self.process.stop()
 
 
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # gone, or no /proc (macOS): kill(pid, 0) said it exists
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
+
+
 @dataclass
 class ServerHandle:
     """A model server the zygote forked: not our child, so watched and stopped by pid."""
@@ -696,7 +788,9 @@ class ServerHandle:
             os.kill(self.pid, 0)
         except ProcessLookupError:
             return False
-        return True
+        # A server whose zygote died is an orphan that init reaps; until it does, an exited
+        # server is a zombie, which kill(pid, 0) would call alive.
+        return not _is_zombie(self.pid)
 
     def stop(self, grace: float = 10.0) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):

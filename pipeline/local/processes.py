@@ -20,8 +20,9 @@ from pipeline.errors import PipelineError
 
 class ManagedProcess:
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None,
-                 with_stdin: bool = False):  # fmt: skip
+                 with_stdin: bool = False, pass_fds: tuple[int, ...] = ()):  # fmt: skip
         self.args = args
+        self.pass_fds = pass_fds
         self.log_path = log_path
         self.env = env
         self.with_stdin = with_stdin
@@ -34,6 +35,7 @@ class ManagedProcess:
             self.proc = subprocess.Popen(
                 self.args, stdout=subprocess.PIPE, stderr=log, env=self.env,
                 stdin=subprocess.PIPE if self.with_stdin else None, start_new_session=True,
+                pass_fds=self.pass_fds,
             )  # fmt: skip
         return self.wait_for(ready, timeout)
 

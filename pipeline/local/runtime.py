@@ -8,15 +8,19 @@ failure makes it Failed with a FailureReason like AWS's. During an update the ol
 keep serving until the new ones answer /ping; on a failed update they simply stay.
 
 `install()` hooks this into moto's SageMaker backend (create, CloudFormation update, delete).
-Model servers die with the sandbox (parent-death signal), and a crashed one is reported and
-restarted on the next request.
+Model servers run in their own sessions and outlive the zygote that forked them (a new
+zygote is started when the next server is needed); they die with the sandbox, which holds
+the only write end of a "lifeline" pipe they watch. A crashed one is reported and restarted
+on the next request.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
+import os
 import shutil
 import threading
 import time
@@ -70,11 +74,17 @@ class LocalRuntime:
         self._lock = threading.RLock()
         self._deployments: dict[str, dict[str, VariantServer]] = {}
         self._serial = itertools.count(1)
+        # Bumped whenever an endpoint's deployment changes, so that the gateway's short-lived
+        # cache of endpoint statuses is never older than the last activation or retirement.
+        self.generation = 0
         # Model servers are forked by one warm "zygote" process that has the serving
         # libraries imported, so each starts in a fraction of a second. It is started from
         # this long-lived thread: its parent-death signal follows the thread that started it.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-spawner")
         self._zygote: model_server.Zygote | None = None
+        # Model servers stop when this pipe reaches end of file: only this process holds the
+        # write end (not inheritable), so it closes when the sandbox exits, however it exits.
+        self._lifeline_read, self._lifeline_write = os.pipe()
 
     @property
     def s3(self) -> S3:
@@ -115,16 +125,27 @@ class LocalRuntime:
     def _launch(self, artifact: Path, env: dict) -> model_server.ServerHandle:
         """Fork a model server for `artifact` from the zygote (started on first use)."""
 
-        def spawn() -> model_server.ServerHandle:
+        def zygote() -> model_server.Zygote:
             if self._zygote is None or not self._zygote.alive():
                 if self._zygote is not None:
                     log.error("the model-server zygote exited; starting a new one")
                     self._zygote.stop()
                 self._zygote = model_server.Zygote(
-                    self.workdir / "zygote.log", {model_server.DIE_WITH_PARENT_ENV: "1"}
-                )
+                    self.workdir / "zygote.log", {model_server.DIE_WITH_PARENT_ENV: "1"},
+                    lifeline=self._lifeline_read,
+                )  # fmt: skip
+                log.info("model-server zygote started (pid %d)", self._zygote.process.proc.pid)
+            return self._zygote
+
+        def spawn() -> model_server.ServerHandle:
             log_path = artifact.parent / "model-server.log"
-            return self._zygote.spawn(artifact, env, log_path)
+            try:
+                return zygote().spawn(artifact, env, log_path)
+            except (OSError, PipelineError):
+                if self._zygote.alive():
+                    raise
+                # It died between the check and the request: once more, with a new one.
+                return zygote().spawn(artifact, env, log_path)
 
         return self._spawner.submit(spawn).result()
 
@@ -198,12 +219,14 @@ class LocalRuntime:
         with self._lock:
             old = self._deployments.get(endpoint)
             self._deployments[endpoint] = deployment
+            self.generation += 1
         if old:
             self._stop(old)
 
     def retire(self, endpoint: str) -> None:
         with self._lock:
             old = self._deployments.pop(endpoint, None)
+            self.generation += 1
         if old:
             self._stop(old)
 
@@ -237,6 +260,9 @@ class LocalRuntime:
         self._spawner.shutdown(wait=True)
         if self._zygote is not None:
             self._zygote.stop()
+        for fd in (self._lifeline_write, self._lifeline_read):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _specs(backend, config_name: str) -> list[VariantSpec]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -236,6 +237,61 @@ def test_a_killed_model_server_is_reported_and_restarted(env, served):
     assert len(predictions) == len(GOLDEN_ROWS)
     assert re.search(rf"model server for endpoint {served} .* exited; restarting",
                      log.read_text())  # fmt: skip
+
+
+def test_a_thousand_concurrent_requests_all_get_correct_answers(env, served):
+    """Each on its own connection, all opened at once (no timing asserted)."""
+    row = (FIXTURES / "payloads" / "one_row_no_newline.csv").read_bytes()
+    expected = json.loads(
+        env["runtime"]
+        .invoke_endpoint(EndpointName=served, Body=row, ContentType="text/csv")["Body"]
+        .read()
+    )
+    host, _, port = env["sandbox"].runtime_url.removeprefix("http://").partition(":")
+    head = (f"POST /endpoints/{served}/invocations HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: text/csv\r\nContent-Length: {len(row)}\r\n"
+            "Connection: close\r\n\r\n").encode()  # fmt: skip
+
+    async def one():
+        async with asyncio.timeout(120):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(head + row)
+            answer = await reader.read()
+            writer.close()
+        status_line, _, rest = answer.partition(b"\r\n")
+        return status_line, json.loads(rest.partition(b"\r\n\r\n")[2] or b"null")
+
+    async def burst():
+        return await asyncio.gather(*(one() for _ in range(1000)), return_exceptions=True)
+
+    answers = asyncio.run(burst())
+    failures = [a for a in answers if isinstance(a, BaseException) or a != (b"HTTP/1.1 200 OK",
+                                                                             expected)]  # fmt: skip
+    assert not failures, f"{len(failures)} of 1000 failed, e.g. {failures[:3]}"
+
+
+def _zygote_pids(log: Path) -> list[int]:
+    return [int(pid) for pid in re.findall(r"model-server zygote started \(pid (\d+)\)",
+                                           log.read_text())]  # fmt: skip
+
+
+def test_killing_the_zygote_leaves_running_endpoints_serving(env, served):
+    log = env["sandbox"].workdir / "sandbox.log"
+    zygote = _zygote_pids(log)[-1]
+    before, _ = invoke(env["runtime"], served)
+    restarts = log.read_text().count("exited; restarting")
+    os.kill(zygote, signal.SIGKILL)
+    time.sleep(0.5)  # what the zygote's death would do to its servers has happened by now
+    after, _ = invoke(env["runtime"], served)
+    np.testing.assert_array_equal(after, before)
+    assert log.read_text().count("exited; restarting") == restarts  # served, not restarted
+    deploy(env["cfn"], "after-zygote", "CREATE", uri("a"))  # needs a new zygote
+    assert stack_of(env["cfn"], "after-zygote")["StackStatus"] == "CREATE_COMPLETE"
+    predictions, _ = invoke(env["runtime"], endpoint_of(env["cfn"], "after-zygote"))
+    np.testing.assert_allclose(predictions, env["expected_a"], rtol=1e-12)
+    assert _zygote_pids(log)[-1] != zygote
+    again, _ = invoke(env["runtime"], served)  # and the old endpoint still answers
+    np.testing.assert_array_equal(again, before)
 
 
 def test_model_servers_die_with_the_sandbox(built, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -22,14 +23,16 @@ PAYLOADS = FIXTURES / "payloads"
 HANDLERS = FIXTURES / "handlers"
 CSV, JSON, NPY = "text/csv", "application/json", "application/x-npy"
 ROW = (PAYLOADS / "one_row_no_newline.csv").read_text().strip()
+READ_TIMEOUT = 3  # seconds; short, so that the stalled-request tests are quick
 
 
 @pytest.fixture(scope="module")
 def server(built, tmp_path_factory):
     log = tmp_path_factory.mktemp("logs") / "server.log"
     process, url = model_server.launch(
-        built.artifact_file, log, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
-    )
+        built.artifact_file, log, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+                                       model_server.READ_TIMEOUT_ENV: str(READ_TIMEOUT)},
+    )  # fmt: skip
     with process:
         yield url, process, log
     assert not process.alive()
@@ -203,6 +206,107 @@ def test_http_1_0_keep_alive_is_acknowledged(server):
     final = b"GET /ping HTTP/1.0\r\n\r\n"
     answer = raw_exchange(url, request + final)
     assert answer.count(b" 200 OK") == 2 and b"Connection: keep-alive" in answer
+
+
+def test_duplicate_content_lengths_are_refused_even_when_equal(server):
+    url, _, _ = server
+    answer = raw_exchange(url, _request(ROW, f"Content-Length: {len(ROW)}",
+                                        f"Content-Length: {len(ROW)}"))  # fmt: skip
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+def _oversize_head() -> bytes:
+    filler = "X-Filler: " + "a" * (model_server.MAX_HEADER_BYTES + 10)
+    return f"GET /ping HTTP/1.1\r\nHost: x\r\n{filler}\r\n\r\n".encode()
+
+
+def test_a_head_over_64_kib_in_one_piece_gets_431(server):
+    url, _, _ = server
+    answer = raw_exchange(url, _oversize_head())
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+def test_a_head_over_64_kib_byte_by_byte_gets_431(server):
+    url, _, _ = server
+    host, port = url.removeprefix("http://").split(":")
+    head = _oversize_head()
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            for i in range(len(head)):
+                sock.send(head[i : i + 1])
+        except OSError:  # refused and closed before the whole head was sent
+            pass
+        chunks = []
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+    assert b"".join(chunks).startswith(b"HTTP/1.1 431 ")
+
+
+def _first_answer(url: str, data: bytes, timeout: float = 10) -> tuple[bytes, float]:
+    """Send `data`; the first bytes answered and how long they took."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(data)
+        started = time.monotonic()
+        answer = sock.recv(65536)
+        return answer, time.monotonic() - started
+
+
+def test_a_bare_lf_request_gets_an_answer(server):
+    url, _, _ = server
+    answer, _ = _first_answer(url, b"GET /ping HTTP/1.1\n\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_a_stalled_body_gets_408_and_the_connection_is_closed(server):
+    url, _, _ = server
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=READ_TIMEOUT + 10) as sock:
+        sock.sendall(_request(ROW[:10], f"Content-Length: {len(ROW)}"))  # then nothing more
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))  # until the server closes
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b"the request body stopped arriving" in answer
+
+
+def test_a_stalled_head_gets_408_and_the_connection_is_closed(server):
+    url, _, _ = server
+    answer = raw_exchange(url, b"POST /invocations HTTP/1.1\r\nHost: x\r\n",
+                          timeout=READ_TIMEOUT + 10)  # fmt: skip
+    assert answer.startswith(b"HTTP/1.1 408 ")
+
+
+def test_ping_answers_application_json_as_the_image(server):
+    url, _, _ = server
+    status, content_type, _ = model_server.request(url, "GET", "/ping")
+    assert (status, content_type) == (200, "application/json")
+
+
+def test_a_request_typed_only_by_contenttype_is_parsed_by_that_type(server, built):
+    url, _, _ = server
+    status, _, body = model_server.request(url, "POST", "/invocations", ROW.encode(),
+                                           {"ContentType": CSV, "Accept": JSON})  # fmt: skip
+    assert status == 200, body
+    expected = expected_predictions(built.model_file, PAYLOADS / "one_row_no_newline.csv")
+    np.testing.assert_allclose(json.loads(body), expected, rtol=1e-12)
+
+
+def test_contenttype_wins_over_content_type_as_in_the_library(server):
+    url, _, _ = server
+    headers = {"ContentType": CSV, "Content-Type": NPY, "Accept": JSON}
+    status, _, body = model_server.request(url, "POST", "/invocations", ROW.encode(), headers)
+    assert status == 200, body
+
+
+def test_error_bodies_carry_the_libraries_error_message_key(server):
+    url, _, _ = server
+    status, content_type, body = post(url, (PAYLOADS / "unsupported.txt").read_bytes(),
+                                      "text/plain")  # fmt: skip
+    error = json.loads(body)
+    assert (status, content_type) == (415, JSON)
+    assert set(error) >= {"error", "error-message", "message"}
+    assert error["error-message"] == error["message"]
 
 
 def test_ping_fails_with_the_reason_when_model_fn_fails(built, tmp_path):
