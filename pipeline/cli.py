@@ -80,7 +80,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     if args.zygote:
         serve.zygote()
         return
-    serve.run(Path(args.artifact), args.host, args.port, ready)
+    serve.run(settings, Path(args.artifact), args.host, args.port, ready, args.unsigned)
 
 
 def _sandbox(args: argparse.Namespace, settings: Settings) -> None:
@@ -470,12 +470,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve a model.tar.gz as the SageMaker scikit-learn image does: GET /ping "
         "and POST /invocations, on 127.0.0.1. Honours SAGEMAKER_PROGRAM, "
         "SAGEMAKER_MODEL_SERVER_WORKERS, SAGEMAKER_MODEL_SERVER_TIMEOUT (default 60 s) and "
-        "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT. Prints 'listening on URL' once bound; runs "
-        "until interrupted (Ctrl-C or SIGTERM).",
+        "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT. A model file is code: with a manifest.json "
+        "beside the artifact, its provenance.json (the build's signature) is verified with "
+        "the bootstrap's signing key first (AWS access needed), else it is refused unless "
+        "--unsigned. Extraction stops at PIPELINE_MAX_MODEL_BYTES (default 2 GiB). Prints "
+        "'listening on URL' once bound; runs until interrupted (Ctrl-C or SIGTERM).",
     )
     p.add_argument("--artifact", default="build/model.tar.gz", help="the model.tar.gz to serve")
     p.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument(
+        "--unsigned", action="store_true",
+        help="serve a local build that has a manifest.json but no provenance.json (never "
+        "uploaded, so never signed); without it such an artifact is refused",
+    )  # fmt: skip
     p.add_argument(
         "--zygote", action="store_true",
         help="(used by the sandbox) import the serving libraries once, then fork a server "

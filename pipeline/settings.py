@@ -24,6 +24,9 @@ INFRA_DIR_ENV = "PIPELINE_INFRA_DIR"
 ARTIFACT_BUCKET_ENV = "PIPELINE_ARTIFACT_BUCKET"
 # The build account's provenance signing key, for environment accounts (like the bucket).
 SIGNING_KEY_ENV = "PIPELINE_SIGNING_KEY"
+# The once-per-account bootstrap stack is named after this, never after a project.
+BOOTSTRAP_NAMESPACE = "sagemaker-pipeline"
+BOOTSTRAP_STACK = f"{BOOTSTRAP_NAMESPACE}-bootstrap"
 # Isolated environments of tools with clashing pins (pipeline/tools/).
 TOOLS_DIR_ENV = "PIPELINE_TOOLS_DIR"
 

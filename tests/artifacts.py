@@ -38,3 +38,31 @@ def variant(built: Settings, dest: Path, note: str, *, intercept_shift: float = 
     manifest["training_env"].update(training_env or {})
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return replace(built, build_dir=dest)
+
+
+def sign_in_bucket(clients: dict, bucket: str, prefix: str, artifact: Path,
+                   manifest_bytes: bytes) -> None:  # fmt: skip
+    """Sign an artifact and manifest put by a test, as `pipeline upload` signs a build:
+    with the bootstrapped sandbox's signing key (`clients`: boto3 cloudformation, kms, s3)."""
+    import hashlib
+
+    from pipeline.core import provenance
+    from pipeline.settings import BOOTSTRAP_STACK
+
+    stack = clients["cloudformation"].describe_stacks(StackName=BOOTSTRAP_STACK)["Stacks"][0]
+    key_arn = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "SigningKeyArn")
+    manifest = json.loads(manifest_bytes)
+    statement = provenance.statement(
+        project=manifest.get("project", ""),
+        model_name=manifest["model_name"],
+        artifact_sha256=hashlib.sha256(artifact.read_bytes()).hexdigest(),
+        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+    )
+    signature = clients["kms"].sign(
+        KeyId=key_arn,
+        Message=provenance.message_digest(statement),
+        MessageType="DIGEST",
+        SigningAlgorithm=provenance.ALGORITHM,
+    )
+    body = json.dumps(provenance.document(statement, key_arn, signature["Signature"]))
+    clients["s3"].put_object(Bucket=bucket, Key=f"{prefix}/{provenance.FILE}", Body=body.encode())

@@ -45,6 +45,20 @@ def document(signed: dict, key_arn: str, signature: bytes) -> dict:
             "signature": base64.b64encode(signature).decode()}  # fmt: skip
 
 
+def check_files(doc_bytes: bytes | None, *, digest: str, manifest_bytes: bytes,
+                trusted_key: str, where: str) -> tuple[bytes, bytes]:  # fmt: skip
+    """`check` for a provenance.json read as bytes (None: there is none)."""
+    if doc_bytes is None:
+        raise ProvenanceError(f"artifact {digest} is not trusted: {where} does not exist (the "
+                              "build never signed it); nothing was loaded")  # fmt: skip
+    try:
+        doc = json.loads(doc_bytes)
+    except ValueError:
+        doc = None
+    return check(doc, digest=digest, manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+                 trusted_key=trusted_key, where=where)  # fmt: skip
+
+
 def check(doc: object, *, digest: str, manifest_sha256: str | None, trusted_key: str,
           where: str) -> tuple[bytes, bytes]:  # fmt: skip
     """Everything but the signature itself: the document's shape, that it names this

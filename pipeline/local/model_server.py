@@ -478,10 +478,46 @@ class _App:
             conn.transport.close()
 
 
-def extract(artifact: Path, into: Path) -> Path:
-    """Extract model.tar.gz into `into`; refuses unreadable archives and unsafe paths."""
+# A model.tar.gz of 1 MB can hold 1 GiB of zeros: limits on what extraction may write, read
+# before anything is written (the tar headers), for `serve` and the sandbox's runtime.
+MAX_MODEL_BYTES_ENV = "PIPELINE_MAX_MODEL_BYTES"
+DEFAULT_MAX_MODEL_BYTES = 2 * 1024**3  # 2 GiB uncompressed
+MAX_MODEL_MEMBERS = 10_000
+
+
+def max_model_bytes(environ=os.environ) -> int:
+    raw = environ.get(MAX_MODEL_BYTES_ENV)
+    if raw is None:
+        return DEFAULT_MAX_MODEL_BYTES
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ConfigError(f"{MAX_MODEL_BYTES_ENV}={raw!r}: give a positive number of bytes "
+                          f"(default {DEFAULT_MAX_MODEL_BYTES})")  # fmt: skip
+    return int(raw)
+
+
+def _check_sizes(tar: tarfile.TarFile, artifact: Path, limit: int) -> None:
+    total = 0
+    for count, member in enumerate(tar, start=1):
+        if count > MAX_MODEL_MEMBERS:
+            raise ConfigError(f"{artifact}: more than {MAX_MODEL_MEMBERS} entries; refusing to "
+                              "extract it")  # fmt: skip
+        total += max(member.size, 0)
+        if total > limit:
+            raise ConfigError(
+                f"{artifact}: holds more than {limit} bytes uncompressed (limit "
+                f"{MAX_MODEL_BYTES_ENV}, default {DEFAULT_MAX_MODEL_BYTES}); refusing to "
+                "extract it"
+            )
+
+
+def extract(artifact: Path, into: Path, limit: int | None = None) -> Path:
+    """Extract model.tar.gz into `into`; refuses unreadable archives, unsafe paths, and
+    archives whose entries add up to more than `limit` bytes (checked from the headers,
+    before anything is written)."""
+    limit = max_model_bytes() if limit is None else limit
     try:
         with tarfile.open(artifact) as tar:
+            _check_sizes(tar, artifact, limit)
             tar.extractall(into, filter="data")
     except FileNotFoundError:
         raise ConfigError(
@@ -809,6 +845,7 @@ def launch(
     env: dict[str, str] | None = None,
     port: int = 0,
     ready_timeout: float = 60.0,
+    unsigned: bool = False,
 ) -> tuple[ManagedProcess, str]:
     """Start `python -m pipeline serve` as a managed child; returns it and its base URL.
 
@@ -817,7 +854,7 @@ def launch(
     """
     process = ManagedProcess(
         [sys.executable, "-m", "pipeline", "serve", "--artifact", str(artifact),
-         "--port", str(port)],
+         "--port", str(port), *(["--unsigned"] if unsigned else [])],
         log_path=log_path,
         env={**os.environ, **(env or {})},
     )  # fmt: skip

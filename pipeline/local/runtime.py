@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import itertools
 import logging
 import os
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from pipeline.aws.errors import AwsError
 from pipeline.aws.s3 import S3, parse_uri
+from pipeline.core import provenance
 from pipeline.core.serving_image import ServingImage
 from pipeline.core.versions import check_loadable
 from pipeline.errors import PipelineError
@@ -101,6 +103,49 @@ class LocalRuntime:
                 f"it emulates only {self.image.name} (model/serving-image.toml), from any "
                 "region's registry."
             )
+
+    def _check_provenance(self, bucket: str, key: str, artifact: Path, variant: str) -> None:
+        """A model file is code: an artifact with a manifest beside it (a pipeline build) is
+        loaded only if the build's signature (provenance.json) verifies with the account's
+        bootstrap signing key. Without a manifest, nothing claims it is a build (as today,
+        its versions are not checked either, and a warning says so)."""
+        prefix = key.rsplit("/", 1)[0] if "/" in key else ""
+        try:
+            manifest = self.s3.read(bucket, f"{prefix}/manifest.json") if prefix else None
+        except AwsError:
+            manifest = None
+        if manifest is None:
+            return
+        from pipeline.aws.cloudformation import CloudFormation
+        from pipeline.aws.kms import Kms
+        from pipeline.settings import BOOTSTRAP_STACK
+
+        try:
+            signed = self.s3.read(bucket, f"{prefix}/{provenance.FILE}")
+        except AwsError:
+            signed = None
+        sha = hashlib.sha256()
+        with artifact.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                sha.update(chunk)
+        try:
+            trusted = CloudFormation().outputs(BOOTSTRAP_STACK).get("SigningKeyArn")
+            if not trusted:
+                raise provenance.ProvenanceError(
+                    f"artifact {sha.hexdigest()} is not trusted: no signing key to verify it "
+                    f"with (stack {BOOTSTRAP_STACK} has no SigningKeyArn output)"
+                )
+            message, signature = provenance.check_files(
+                signed, digest=sha.hexdigest(), manifest_bytes=manifest, trusted_key=trusted,
+                where=f"s3://{bucket}/{prefix}/{provenance.FILE}",
+            )  # fmt: skip
+            if not Kms().verify(trusted, message, signature, provenance.ALGORITHM):
+                raise provenance.ProvenanceError(
+                    f"artifact {sha.hexdigest()} is not trusted: its signature does not "
+                    f"verify with {trusted}"
+                )
+        except PipelineError as exc:
+            raise ProvisionFailed(f"Production variant {variant}: {exc}") from None
 
     def _check_versions(self, bucket: str, key: str, variant: str) -> None:
         manifest_key = key.rsplit("/", 1)[0] + "/manifest.json" if "/" in key else None
@@ -185,6 +230,7 @@ class LocalRuntime:
                 "the URL and that the role passed to CreateModel has permissions to download "
                 "the model."
             ) from None
+        self._check_provenance(bucket, key, artifact, spec.variant)
         self._check_versions(bucket, key, spec.variant)
         env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "1", **spec.environment}
         try:

@@ -14,13 +14,12 @@ from collections.abc import Callable
 
 from pipeline.aws.cloudformation import CloudFormation
 from pipeline.errors import ConfigError
-from pipeline.settings import Settings
+from pipeline.settings import BOOTSTRAP_NAMESPACE, Settings
 
 CAPABILITIES = ("CAPABILITY_NAMED_IAM",)  # the execution role has a fixed name
 # The account-level namespace of the bootstrap's names (template parameter Namespace):
 # stack <ns>-bootstrap, bucket <ns>-artifacts-<account>-<region>, role
 # <ns>-sagemaker-execution. infra/github-oidc.yaml's BootstrapNamespace must match it.
-BOOTSTRAP_NAMESPACE = "sagemaker-pipeline"
 
 
 def stack_name() -> str:

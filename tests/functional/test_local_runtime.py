@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.local.sandbox import Sandbox
 from pipeline.stages.package import write_tarball
+from tests.artifacts import sign_in_bucket
 from tests.conftest import FIXTURES
 
 TEMPLATE = (FIXTURES / "templates" / "endpoint_stack.yaml").read_text()
@@ -186,14 +187,20 @@ def test_an_image_the_sandbox_cannot_run_is_refused_by_name(env):
     assert "sagemaker-scikit-learn:1.9-0-cpu-py3" in reason["ResourceStatusReason"]
 
 
-def test_an_artifact_trained_with_other_versions_is_refused(env, built):
+def _clients(env) -> dict:
+    options = {"endpoint_url": env["sandbox"].url, "region_name": "us-east-1",
+               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    return {name: boto3.client(name, **options) for name in ("s3", "kms", "cloudformation")}
+
+
+def test_an_artifact_trained_with_other_versions_is_refused(env, built, bootstrapped):
     manifest = json.loads(built.manifest_file.read_text())
     manifest["training_env"]["numpy"] = "1.26.4"
-    s3 = boto3.client("s3", endpoint_url=env["sandbox"].url, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
-    s3.upload_file(str(built.artifact_file), BUCKET, "models/old-numpy/model.tar.gz")
-    s3.put_object(Bucket=BUCKET, Key="models/old-numpy/manifest.json",
-                  Body=json.dumps(manifest).encode())  # fmt: skip
+    clients = _clients(env)
+    clients["s3"].upload_file(str(built.artifact_file), BUCKET, "models/old-numpy/model.tar.gz")
+    body = json.dumps(manifest).encode()
+    clients["s3"].put_object(Bucket=BUCKET, Key="models/old-numpy/manifest.json", Body=body)
+    sign_in_bucket(clients, BUCKET, "models/old-numpy", built.artifact_file, body)
     deploy(env["cfn"], "old-numpy", "CREATE", uri("old-numpy"))
     assert stack_of(env["cfn"], "old-numpy")["StackStatus"] == "ROLLBACK_COMPLETE"
     events = env["cfn"].describe_stack_events(StackName="old-numpy")["StackEvents"]
@@ -331,3 +338,17 @@ def test_the_aws_cli_invokes_a_sandbox_endpoint_unchanged(env, served, tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["InvokedProductionVariant"] == "AllTraffic"
     assert len(json.loads(outfile.read_text())) == len(GOLDEN_ROWS)
+
+
+def test_a_build_without_the_builds_signature_is_not_loaded(env, built, bootstrapped):
+    """A self-consistent artifact and manifest that the build never signed: the endpoint
+    fails before any model server extracts or loads it (a model file is code)."""
+    clients = _clients(env)
+    clients["s3"].upload_file(str(built.artifact_file), BUCKET, "models/unsigned/model.tar.gz")
+    clients["s3"].upload_file(str(built.manifest_file), BUCKET, "models/unsigned/manifest.json")
+    deploy(env["cfn"], "unsigned", "CREATE", uri("unsigned"))
+    assert stack_of(env["cfn"], "unsigned")["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = env["cfn"].describe_stack_events(StackName="unsigned")["StackEvents"]
+    reason = next(e for e in events if e["ResourceStatus"] == "CREATE_FAILED")
+    assert "is not trusted" in reason["ResourceStatusReason"]
+    assert "the build never signed it" in reason["ResourceStatusReason"]

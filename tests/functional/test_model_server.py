@@ -9,12 +9,15 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from pipeline.errors import ConfigError
 from pipeline.local import model_server
 from pipeline.stages.package import write_tarball
 from tests.conftest import FIXTURES, expected_predictions
@@ -32,6 +35,7 @@ def server(built, tmp_path_factory):
     process, url = model_server.launch(
         built.artifact_file, log, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2",
                                        model_server.READ_TIMEOUT_ENV: str(READ_TIMEOUT)},
+        unsigned=True,  # the local build: never uploaded, so never signed
     )  # fmt: skip
     with process:
         yield url, process, log
@@ -356,7 +360,7 @@ def test_a_crashed_worker_is_restarted(built, tmp_path):
 
 
 def test_stop_leaves_no_process_behind(built, tmp_path):
-    process, url = model_server.launch(built.artifact_file, tmp_path / "log")
+    process, url = model_server.launch(built.artifact_file, tmp_path / "log", unsigned=True)
     with process:
         pgid = process.proc.pid
     with pytest.raises(ProcessLookupError):
@@ -367,7 +371,41 @@ def test_stop_leaves_no_process_behind(built, tmp_path):
 
 
 def test_sigint_stops_the_whole_server(built, tmp_path):
-    process, _ = model_server.launch(built.artifact_file, tmp_path / "log")
+    process, _ = model_server.launch(built.artifact_file, tmp_path / "log", unsigned=True)
     with process:
         os.killpg(process.proc.pid, signal.SIGINT)
         assert process.proc.wait(15) == 0
+
+
+def test_serve_refuses_a_build_the_build_never_signed(built):
+    # A manifest beside the artifact says "a pipeline build": without its signature it is
+    # refused before anything is extracted, and no AWS call is needed to say so.
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "serve", "--artifact", str(built.artifact_file),
+         "--port", "0"], capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "is not trusted" in result.stderr and "--unsigned" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_refuses_an_archive_larger_than_the_limit_uncompressed(tmp_path):
+    # 64 KiB on disk, 64 MiB of zeros inside: refused from the tar headers, nothing written.
+    bomb = FIXTURES / "artifact" / "bomb.tar.gz"
+    into = tmp_path / "model"
+    with pytest.raises(ConfigError, match=r"holds more than 1048576 bytes uncompressed"):
+        model_server.extract(bomb, into, limit=1024 * 1024)
+    assert not into.exists() or not any(into.iterdir())
+    env = {**os.environ, model_server.MAX_MODEL_BYTES_ENV: str(1024 * 1024)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "serve", "--artifact", str(bomb), "--port", "0"],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2 and "holds more than 1048576 bytes" in result.stderr
+
+
+def test_the_extraction_limit_defaults_to_two_gib_and_rejects_nonsense():
+    assert model_server.max_model_bytes({}) == 2 * 1024**3
+    assert model_server.max_model_bytes({model_server.MAX_MODEL_BYTES_ENV: "5000"}) == 5000
+    with pytest.raises(ConfigError, match="give a positive number of bytes"):
+        model_server.max_model_bytes({model_server.MAX_MODEL_BYTES_ENV: "2GB"})
