@@ -332,11 +332,14 @@ def test_slow_handler_times_out_and_the_worker_serves_again(built, tmp_path):
            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"}  # fmt: skip
     process, url = model_server.launch(artifact, tmp_path / "log", env=env)
     with process:
+        # The handler sleeps 120 s; the 504 naming the 1 s deadline, answered well before the
+        # handler could have finished, shows the deadline cut it off. (A tight wall-clock
+        # bound would measure the machine's load, not the server.)
         started = time.monotonic()
         status, _, body = post(url, ("999" + ROW[ROW.index(",") :]).encode())
         assert status == 504
         assert "did not finish within 1s" in json.loads(body)["message"]
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 100
         status, _, body = post(url, ROW.encode())  # the same single worker answers again
         assert status == 200
 
