@@ -115,8 +115,13 @@ def test_a_200_mb_artifact_uploads_without_holding_it_in_memory(built, tmp_path)
                             "s3_key": f"models/diabetes-linear/{sha}/model.tar.gz"}  # fmt: skip
     (build / "manifest.json").write_text(json.dumps(manifest))
     with Sandbox() as sandbox:  # its own: the emulator keeps the 200 MB in memory
-        env = {**os.environ, **sandbox.env, "PIPELINE_BUILD_DIR": str(build)}
         s3_client(sandbox.env).create_bucket(Bucket="big")
+        # Not bootstrapped: the signing key upload signs with is given as another account's.
+        kms = boto3.client("kms", endpoint_url=sandbox.url, region_name=sandbox.region,
+                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+        signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+        env = {**os.environ, **sandbox.env, "PIPELINE_BUILD_DIR": str(build),
+               "PIPELINE_SIGNING_KEY": signing["Arn"]}  # fmt: skip
         baseline, _ = peak_rss_kib(
             [sys.executable, "-c", "import boto3, pipeline.stages.upload; boto3.client('s3')"],
             env,
