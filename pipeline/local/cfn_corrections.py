@@ -248,10 +248,12 @@ def resources_log_their_events() -> None:
     stack's *_IN_PROGRESS and *_COMPLETE: CREATE_IN_PROGRESS then CREATE_COMPLETE for a new
     resource, UPDATE_IN_PROGRESS then UPDATE_COMPLETE for a changed one, DELETE_IN_PROGRESS
     then DELETE_COMPLETE for a removed one, each with its LogicalResourceId, ResourceType and
-    PhysicalResourceId (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
-    stack-resource-configuration-complete.html; DescribeStackEvents,
+    PhysicalResourceId
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html,
     https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackEvent.html).
-    moto logged stack-level events only."""
+    moto logged stack-level events only. A failed update's rollback logs the events of what it
+    puts back and deletes. (moto's UpdateStack diff can count an unchanged resource as
+    modified, e.g. an SNS topic; it then logs UPDATE_* events too, and gets a new ARN.)"""
     from moto.cloudformation import parsing
     from moto.cloudformation.models import Stack
 
