@@ -200,20 +200,17 @@ def replaced_resources_update_their_dependents() -> None:
     ResourceMap.build_resource_diff = build_resource_diff
 
 
-class ResourceFailed(Exception):
-    """A resource's create or update failed inside the emulator; carries what AWS reports."""
-
-    def __init__(self, logical_id: str, resource_type: str, reason: str):
-        super().__init__(reason)
-        self.logical_id, self.resource_type, self.reason = logical_id, resource_type, reason
-
-
-# Resource type prefix -> moto backend holding those resources (snapshotted for rollback).
+# Resource type prefix -> moto backend holding those resources. A rollback restores these
+# backends whole, from a copy taken before the update; resources of every other type are kept
+# as the live objects (an SQS queue holds a lock, an S3 bucket its objects' contents: neither
+# can or should be copied) and are rolled back one by one (_roll_back_resources, _clean_up).
 _BACKENDS = {
     "AWS::SageMaker::": "sagemaker",
     "AWS::CloudWatch::": "cloudwatch",
     "AWS::ApplicationAutoScaling::": "applicationautoscaling",
 }
+# Stack id -> the stack, so that a resource map (which knows only the id) can log its events.
+_STACKS: dict = {}
 
 
 def _event(stack, logical_id, resource_type, status, reason=None, physical_id="") -> None:
@@ -232,30 +229,136 @@ def _stack_event(stack, status, reason=None) -> None:
     _event(stack, stack.name, "AWS::CloudFormation::Stack", status, reason, stack.stack_id)
 
 
-def _backends_of(stack) -> dict:
+def _physical_id(resource) -> str:
+    try:
+        return str(getattr(resource, "physical_resource_id", "") or "")
+    except Exception:  # some models compute it from state that may be gone
+        return ""
+
+
+def _resource_event(resources_map, logical_id, resource_json, status, resource=None) -> None:
+    stack = _STACKS.get(resources_map.stack_id)
+    if stack is not None:
+        kind = resource_json.get("Type", "") if isinstance(resource_json, dict) else ""
+        _event(stack, logical_id, kind, status, None, _physical_id(resource))
+
+
+def resources_log_their_events() -> None:
+    """AWS: every resource a create, update or delete touches logs its own events between the
+    stack's *_IN_PROGRESS and *_COMPLETE: CREATE_IN_PROGRESS then CREATE_COMPLETE for a new
+    resource, UPDATE_IN_PROGRESS then UPDATE_COMPLETE for a changed one, DELETE_IN_PROGRESS
+    then DELETE_COMPLETE for a removed one, each with its LogicalResourceId, ResourceType and
+    PhysicalResourceId
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackEvent.html).
+    moto logged stack-level events only. A failed update's rollback logs the events of what it
+    puts back and deletes. (moto's UpdateStack diff can count an unchanged resource as
+    modified, e.g. an SNS topic; it then logs UPDATE_* events too, and gets a new ARN.)"""
+    from moto.cloudformation import parsing
+    from moto.cloudformation.models import Stack
+
+    original_init = Stack.__init__
+
+    @functools.wraps(original_init)
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        _STACKS[self.stack_id] = self
+
+    Stack.__init__ = __init__
+
+    def logged(original, verb):
+        @functools.wraps(original)
+        def wrapper(logical_id, resource_json, resources_map, *args, **kwargs):
+            before = resources_map._parsed_resources.get(logical_id) if verb == "UPDATE" else None
+            resource = original(logical_id, resource_json, resources_map, *args, **kwargs)
+            if resource is not None:  # None: a resource whose Condition is false
+                _resource_event(resources_map, logical_id, resource_json, f"{verb}_IN_PROGRESS",
+                                before)  # fmt: skip
+                _resource_event(resources_map, logical_id, resource_json, f"{verb}_COMPLETE",
+                                resource)  # fmt: skip
+            return resource
+
+        return wrapper
+
+    parsing.parse_and_create_resource = logged(parsing.parse_and_create_resource, "CREATE")
+    parsing.parse_and_update_resource = logged(parsing.parse_and_update_resource, "UPDATE")
+
+    original_delete = parsing.ResourceMap._delete_resource
+
+    @functools.wraps(original_delete)
+    def _delete_resource(self, parsed_resource, resource_json):
+        original_delete(self, parsed_resource, resource_json)
+        logical_id = getattr(parsed_resource, "logical_resource_id", "")
+        _resource_event(self, logical_id, resource_json, "DELETE_IN_PROGRESS", parsed_resource)
+        _resource_event(self, logical_id, resource_json, "DELETE_COMPLETE", parsed_resource)
+
+    parsing.ResourceMap._delete_resource = _delete_resource
+
+
+class ResourceFailed(Exception):
+    """A resource's create or update failed inside the emulator; carries what AWS reports."""
+
+    def __init__(self, logical_id: str, resource_type: str, reason: str, verb: str = "UPDATE"):
+        super().__init__(reason)
+        self.logical_id, self.resource_type, self.reason = logical_id, resource_type, reason
+        self.verb = verb  # CREATE or UPDATE: what was being done to the resource
+
+
+def _restored_whole(resource_type: str) -> bool:
+    return any(resource_type.startswith(prefix) for prefix in _BACKENDS)
+
+
+def _types(*templates) -> set[str]:
+    return {
+        body.get("Type", "")
+        for template in templates if isinstance(template, dict)
+        for body in (template.get("Resources") or {}).values() if isinstance(body, dict)
+    }  # fmt: skip
+
+
+def _backends_of(stack, new_template=None) -> dict:
+    """The backends of _BACKENDS holding resources of the stack as it is or as it will be."""
     from moto.backends import get_backend
 
-    types = {body.get("Type", "") for body in stack.template_dict.get("Resources", {}).values()}
+    types = _types(stack.template_dict, new_template)
     names = {name for prefix, name in _BACKENDS.items() for t in types if t.startswith(prefix)}
     return {name: get_backend(name)[stack.account_id][stack.region_name] for name in names}
 
 
-def _snapshot(stack) -> dict:
-    """Everything an update may change, copied in one deepcopy so shared objects stay shared."""
+def _snapshot(stack, new_template=None) -> dict:
+    """Everything an update may change, copied in one deepcopy so shared objects stay shared:
+    the stack's resource map, Outputs, template and parameters, and the backends of _BACKENDS.
+    Resources of other types are not copied: the copy refers to the live objects ("live")."""
     import copy
 
-    backends = _backends_of(stack)
-    return copy.deepcopy(
-        {
-            "resource_map": stack.resource_map,
-            "output_map": stack.output_map,
-            "template": stack.template,
-            "parameters": stack.parameters,
-            "backends": {name: backend.__dict__ for name, backend in backends.items()},
-            "backend_objects": backends,  # identity only: restored into, not from
-        },
-        memo={id(b): b for b in backends.values()},
-    )
+    backends = _backends_of(stack, new_template)
+    resource_map = stack.resource_map
+    live = {
+        name: resource for name, resource in resource_map._parsed_resources.items()
+        if name in resource_map._resource_json_map and resource is not None
+        and not isinstance(resource, str)
+    }  # fmt: skip
+    memo = {id(b): b for b in backends.values()}
+    for name, resource in live.items():
+        if not _restored_whole(resource_map._resource_json_map[name].get("Type", "")):
+            memo[id(resource)] = resource
+    state = {
+        "resource_map": resource_map,
+        "output_map": stack.output_map,
+        "template": stack.template,
+        "parameters": stack.parameters,
+        "backends": {name: backend.__dict__ for name, backend in backends.items()},
+    }
+    try:
+        copied = copy.deepcopy(state, memo=dict(memo))
+    except Exception:  # an object no copy can be made of: keep whatever holds it live
+        for resource in live.values():
+            try:
+                copy.deepcopy(resource, dict(memo))
+            except Exception:
+                memo[id(resource)] = resource
+        copied = copy.deepcopy(state, memo=dict(memo))
+    return {**copied, "backend_objects": backends, "live": live, "events": len(stack.events)}
 
 
 def _restore(stack, snapshot: dict) -> None:
@@ -270,18 +373,100 @@ def _restore(stack, snapshot: dict) -> None:
         backend.__dict__.update(state)
 
 
+def _roll_back_resources(stack, failed, snapshot: dict) -> None:
+    """Put back, one by one, the live resources (those not restored with their backend) that
+    the failed update touched, as its events tell: one updated in place gets its previous
+    properties again; one replaced, or removed (moto deletes removed resources first, AWS
+    only once the update has succeeded), is created again from its previous properties."""
+    from moto.cloudformation import parsing
+
+    restored, live = stack.resource_map, snapshot["live"]
+    touched = {
+        (e.logical_resource_id, e.resource_status) for e in stack.events[snapshot["events"] :]
+    }
+    for name, body in restored._resource_json_map.items():
+        if name not in live or _restored_whole(body.get("Type", "")):
+            continue
+        replaced = failed._parsed_resources.get(name, live[name]) is not live[name]
+        try:
+            if replaced or (name, "DELETE_COMPLETE") in touched:
+                restored._parsed_resources.pop(name, None)
+                try:
+                    restored[name]  # the lazy map creates it
+                except Exception:
+                    restored._parsed_resources[name] = live[name]
+                    raise
+            elif (name, "UPDATE_COMPLETE") in touched:
+                updated = parsing.parse_and_update_resource(
+                    name, body, restored, account_id=stack.account_id,
+                    region_name=stack.region_name,
+                )  # fmt: skip
+                if updated is not None:
+                    restored._parsed_resources[name] = updated
+        except Exception:  # noqa: S112 - the rollback goes on, as AWS's does
+            continue
+
+
+def _clean_up(failed, snapshot: dict) -> None:
+    """Delete the live resources the failed update created (AWS does so in the
+    UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS phase)."""
+    live = snapshot["live"]
+    for name, resource in list(failed._parsed_resources.items()):
+        body = failed._resource_json_map.get(name)
+        if body is None or resource is None or isinstance(resource, str):
+            continue
+        if _restored_whole(body.get("Type", "")) or live.get(name) is resource:
+            continue
+        try:
+            failed._delete_resource(resource, body)
+        except Exception:  # noqa: S112
+            continue
+
+
+def _roll_back_update(stack, snapshot: dict, failure: ResourceFailed) -> None:
+    verb = failure.verb
+    _event(stack, failure.logical_id, failure.resource_type, f"{verb}_IN_PROGRESS")
+    _event(stack, failure.logical_id, failure.resource_type, f"{verb}_FAILED", failure.reason)
+    listed = f"The following resource(s) failed to {verb.lower()}: [{failure.logical_id}]."
+    _stack_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", listed)
+    failed = stack.resource_map
+    _restore(stack, snapshot)
+    _roll_back_resources(stack, failed, snapshot)
+    _stack_event(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    _clean_up(failed, snapshot)
+    stack.status = "UPDATE_ROLLBACK_COMPLETE"
+    _stack_event(stack, stack.status)
+
+
+def _roll_back_create(stack, failure: ResourceFailed) -> None:
+    from moto.cloudformation.models import OutputMap
+
+    _event(stack, failure.logical_id, failure.resource_type, "CREATE_IN_PROGRESS")
+    _event(stack, failure.logical_id, failure.resource_type, "CREATE_FAILED", failure.reason)
+    listed = f"The following resource(s) failed to create: [{failure.logical_id}]."
+    _stack_event(stack, "ROLLBACK_IN_PROGRESS", f"{listed} Rollback requested by user.")
+    stack.resource_map.delete()  # each deleted resource logs DELETE_IN_PROGRESS/_COMPLETE
+    stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)
+    stack.status = "ROLLBACK_COMPLETE"
+    _stack_event(stack, stack.status)
+
+
 def failing_resources_roll_back() -> None:
     """AWS: ExecuteChangeSet returns at once; a resource that then fails gets a
     CREATE_FAILED / UPDATE_FAILED event with the reason, and the stack rolls back: a failed
     create ends in ROLLBACK_COMPLETE with what it had created deleted; a failed update ends
-    in UPDATE_ROLLBACK_COMPLETE with the previous resources, parameters and Outputs intact.
-    CreateStack likewise returns, and the stack rolls back. moto let the error escape from
-    ExecuteChangeSet and CreateStack, left the stack in *_IN_PROGRESS, and recorded
-    stack-level events only."""
+    in UPDATE_ROLLBACK_COMPLETE with the previous resources, parameters and Outputs intact
+    and what it had created deleted. CreateStack and UpdateStack likewise return, and the
+    stack rolls back
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stack-failure-options.html,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks.html).
+    moto let the error escape from ExecuteChangeSet, CreateStack and UpdateStack (HTTP 500),
+    left the stack in *_IN_PROGRESS, and recorded stack-level events only. The rollback works
+    for a stack holding resources of any type: only the backends of _BACKENDS are copied."""
     from moto.cloudformation import parsing
-    from moto.cloudformation.models import CloudFormationBackend, OutputMap
+    from moto.cloudformation.models import CloudFormationBackend, Stack
 
-    def annotate(original):
+    def annotate(original, verb):
         @functools.wraps(original)
         def wrapper(logical_id, resource_json, *args, **kwargs):
             try:
@@ -290,12 +475,13 @@ def failing_resources_roll_back() -> None:
                 raise
             except Exception as exc:
                 reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-                raise ResourceFailed(logical_id, resource_json.get("Type", ""), reason) from exc
+                kind = resource_json.get("Type", "")
+                raise ResourceFailed(logical_id, kind, reason, verb) from exc
 
         return wrapper
 
-    parsing.parse_and_create_resource = annotate(parsing.parse_and_create_resource)
-    parsing.parse_and_update_resource = annotate(parsing.parse_and_update_resource)
+    parsing.parse_and_create_resource = annotate(parsing.parse_and_create_resource, "CREATE")
+    parsing.parse_and_update_resource = annotate(parsing.parse_and_update_resource, "UPDATE")
 
     original = CloudFormationBackend.execute_change_set
 
@@ -304,37 +490,15 @@ def failing_resources_roll_back() -> None:
         change_set = self.describe_change_set(change_set_name)
         stack = self.stacks[change_set.stack_id]
         updating = change_set.change_set_type == "UPDATE"
-        snapshot = _snapshot(stack) if updating else None
+        snapshot = _snapshot(stack, change_set.template_dict) if updating else None
         try:
             original(self, change_set_name, stack_name)
         except ResourceFailed as failure:
             change_set.execution_status = "EXECUTE_FAILED"
-            verb = "update" if updating else "create"
-            _event(stack, failure.logical_id, failure.resource_type, f"{verb.upper()}_FAILED",
-                   failure.reason)  # fmt: skip
-            listed = f"The following resource(s) failed to {verb}: [{failure.logical_id}]."
             if updating:
-                _stack_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", listed)
-                _restore(stack, snapshot)
-                _stack_event(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
-                stack.status = "UPDATE_ROLLBACK_COMPLETE"
+                _roll_back_update(stack, snapshot, failure)
             else:
-                _roll_back_create(stack, listed)
-            _stack_event(stack, stack.status)
-
-    def _roll_back_create(stack, listed: str) -> None:
-        _stack_event(stack, "ROLLBACK_IN_PROGRESS", f"{listed} Rollback requested by user.")
-        created = [
-            (name, r) for name, r in stack.resource_map._parsed_resources.items()
-            if name in stack.resource_map._resource_json_map and not isinstance(r, str)
-        ]  # fmt: skip
-        stack.resource_map.delete()
-        types = stack.resource_map._resource_json_map
-        for name, resource in created:
-            physical = resource.physical_resource_id
-            _event(stack, name, types[name]["Type"], "DELETE_COMPLETE", None, physical)
-        stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)
-        stack.status = "ROLLBACK_COMPLETE"
+                _roll_back_create(stack, failure)
 
     CloudFormationBackend.execute_change_set = execute_change_set
 
@@ -348,14 +512,29 @@ def failing_resources_roll_back() -> None:
             return original_create(self, name, *args, **kwargs)
         except ResourceFailed as failure:
             stack = next(s for s in self.stacks.values() if s.name == name)
-            _event(stack, failure.logical_id, failure.resource_type, "CREATE_FAILED",
-                   failure.reason)  # fmt: skip
-            _roll_back_create(stack, f"The following resource(s) failed to create: "
-                                     f"[{failure.logical_id}].")  # fmt: skip
-            _stack_event(stack, stack.status)
+            _roll_back_create(stack, failure)
             return stack
 
     CloudFormationBackend.create_stack = create_stack
+
+    original_update = CloudFormationBackend.update_stack
+
+    # UpdateStack (not a change set) fails the same way: it returns, and the stack rolls back.
+    @functools.wraps(original_update)
+    def update_stack(self, name, template, *args, **kwargs):
+        stack = self.get_stack(name)
+        try:
+            new_template = Stack.parse_template(template)
+        except Exception:
+            new_template = None
+        snapshot = _snapshot(stack, new_template)
+        try:
+            return original_update(self, name, template, *args, **kwargs)
+        except ResourceFailed as failure:
+            _roll_back_update(stack, snapshot, failure)
+            return stack
+
+    CloudFormationBackend.update_stack = update_stack
 
 
 def alarms_and_autoscaling_in_stacks() -> None:
@@ -712,6 +891,7 @@ CORRECTIONS = (
     no_op_change_set_fails,
     parameter_changes_in_change_sets,
     replaced_resources_update_their_dependents,
+    resources_log_their_events,
     failing_resources_roll_back,  # wraps the execute_change_set of outputs_after_change_sets
     alarms_and_autoscaling_in_stacks,
     sagemaker_stack_properties_kept,

@@ -373,3 +373,185 @@ Resources:
     listed = cfn.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]
     values = {p["ParameterKey"]: p["ParameterValue"] for p in listed}
     assert values == {"Ids": "111111111111,222222222222", "Empty": ""}
+
+
+QUEUES = """
+Resources:
+  Queue: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: 30}}
+  Other: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: 30}}
+  Topic: {Type: AWS::SNS::Topic}
+  Bucket: {Type: AWS::S3::Bucket}
+Outputs:
+  QueueUrl: {Value: !Ref Queue}
+"""
+# Queue changes, Extra is added, and Other's update then fails (SQS rejects the timeout).
+FAILING_QUEUES = (
+    QUEUES.replace("Queue, Properties: {VisibilityTimeout: 30}}\n  Other",
+                   "Queue, Properties: {VisibilityTimeout: 90}}\n  Other")
+    .replace("{VisibilityTimeout: 30}}\n  Topic", "{VisibilityTimeout: soon}}\n  Topic")
+    + "  Extra: {Type: AWS::SQS::Queue}\n"
+)  # fmt: skip
+
+
+def chronological(cfn, stack: str) -> list[dict]:
+    return list(reversed(cfn.describe_stack_events(StackName=stack)["StackEvents"]))
+
+
+def last_operation(cfn, stack: str, verb: str) -> list[dict]:
+    """The events of the stack's last create or update, from its stack-level *_IN_PROGRESS."""
+    seen = chronological(cfn, stack)
+    starts = [i for i, e in enumerate(seen) if e["LogicalResourceId"] == stack
+              and e["ResourceStatus"] == f"{verb}_IN_PROGRESS"]  # fmt: skip
+    return seen[starts[-1] :]
+
+
+def queue_timeout(queue_clients, stack: str, logical_id: str) -> str:
+    cfn, sqs = queue_clients
+    url = cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)[
+        "StackResourceDetail"]["PhysicalResourceId"]  # fmt: skip
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
+        "Attributes"]["VisibilityTimeout"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def queue_clients(shared_sandbox):
+    options = {
+        "endpoint_url": shared_sandbox.url, "region_name": shared_sandbox.region,
+        "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
+    }  # fmt: skip
+    return boto3.client("cloudformation", **options), boto3.client("sqs", **options)
+
+
+def test_a_failing_update_stack_rolls_back_to_update_rollback_complete(clients):
+    cfn, sagemaker = clients
+    override = [{"ParameterKey": "EndpointConfigOverride", "ParameterValue": ""}]
+    cfn.create_stack(StackName="bad-update-stack", TemplateBody=OVERRIDE_TEMPLATE,
+                     Parameters=params(A) + override)  # fmt: skip
+    before = cfn.describe_stacks(StackName="bad-update-stack")["Stacks"][0]
+    cfn.update_stack(
+        StackName="bad-update-stack",
+        TemplateBody=OVERRIDE_TEMPLATE,
+        Parameters=params(B)
+        + [{"ParameterKey": "EndpointConfigOverride", "ParameterValue": "missing"}],
+    )  # fmt: skip  (answered, not an HTTP 500)
+    after = cfn.describe_stacks(StackName="bad-update-stack")["Stacks"][0]
+    assert after["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert after["Outputs"] == before["Outputs"]
+    assert after["Parameters"] == before["Parameters"]
+    seen = events(cfn, "bad-update-stack")
+    failed = [e for e in seen if e[1] == "UPDATE_FAILED"]
+    assert [e[0] for e in failed] == ["Endpoint"]
+    assert "Could not find endpoint configuration" in failed[0][2]
+    assert ("bad-update-stack", "UPDATE_ROLLBACK_IN_PROGRESS",
+            "The following resource(s) failed to update: [Endpoint].") in seen  # fmt: skip
+    assert seen[0][:2] == ("bad-update-stack", "UPDATE_ROLLBACK_COMPLETE")
+    names = {o["OutputKey"]: o["OutputValue"] for o in after["Outputs"]}
+    model = sagemaker.describe_model(ModelName=names["ModelName"])
+    assert model["PrimaryContainer"]["ModelDataUrl"] == A
+
+
+@pytest.mark.parametrize("way", ["update-stack", "change-set"])
+def test_a_failing_update_of_sqs_sns_s3_resources_rolls_back_to_update_rollback_complete(
+    queue_clients, way
+):
+    cfn, sqs = queue_clients
+    stack = f"queues-bad-{way}"
+    cfn.create_stack(StackName=stack, TemplateBody=QUEUES)
+    before = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    resources = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    }
+    if way == "update-stack":
+        cfn.update_stack(StackName=stack, TemplateBody=FAILING_QUEUES)  # not an HTTP 500
+    else:
+        created = cfn.create_change_set(
+            StackName=stack, ChangeSetName="bad", ChangeSetType="UPDATE",
+            TemplateBody=FAILING_QUEUES,
+        )  # fmt: skip
+        cfn.execute_change_set(ChangeSetName=created["Id"])
+    after = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    assert after["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert after["Outputs"] == before["Outputs"]
+    seen = events(cfn, stack)
+    assert [e[0] for e in seen if e[1] == "UPDATE_FAILED"] == ["Other"]
+    assert seen[0][:2] == (stack, "UPDATE_ROLLBACK_COMPLETE")
+    assert queue_timeout(queue_clients, stack, "Queue") == "30"  # its change undone
+    assert queue_timeout(queue_clients, stack, "Other") == "30"
+    queues = sqs.list_queues(QueueNamePrefix=stack).get("QueueUrls", [])
+    names = sorted(url.rsplit("/", 1)[-1] for url in queues)
+    assert names == sorted(resources[n].rsplit("/", 1)[-1] for n in ("Queue", "Other"))  # no Extra
+    listed = {r["LogicalResourceId"] for r in
+              cfn.describe_stack_resources(StackName=stack)["StackResources"]}  # fmt: skip
+    assert listed == {"Queue", "Other", "Topic", "Bucket"}
+
+
+def test_a_successful_update_of_sqs_sns_s3_resources_completes(queue_clients):
+    cfn, _ = queue_clients
+    stack = "queues-good"
+    cfn.create_stack(StackName=stack, TemplateBody=QUEUES)
+    cfn.update_stack(StackName=stack, TemplateBody=QUEUES.replace("30", "60"))
+    assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    assert queue_timeout(queue_clients, stack, "Queue") == "60"
+    created = cfn.create_change_set(StackName=stack, ChangeSetName="good", ChangeSetType="UPDATE",
+                                    TemplateBody=QUEUES.replace("30", "45"))  # fmt: skip
+    cfn.execute_change_set(ChangeSetName=created["Id"])
+    assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    assert queue_timeout(queue_clients, stack, "Other") == "45"
+
+
+def assert_resource_events(operation: list[dict], stack: str, verb: str, expected: dict) -> None:
+    """Between the stack's <verb>_IN_PROGRESS and <verb>_COMPLETE, each expected resource logs
+    <status>_IN_PROGRESS then <status>_COMPLETE with its type and physical id."""
+    assert (operation[0]["LogicalResourceId"], operation[0]["ResourceStatus"]) == (
+        stack, f"{verb}_IN_PROGRESS")  # fmt: skip
+    end = next(i for i, e in enumerate(operation) if e["LogicalResourceId"] == stack
+               and e["ResourceStatus"] == f"{verb}_COMPLETE")  # fmt: skip
+    inside = operation[1:end]
+    for logical_id, (status, resource_type, physical_id) in expected.items():
+        mine = [e for e in inside if e["LogicalResourceId"] == logical_id]
+        assert [e["ResourceStatus"] for e in mine] == [
+            f"{status}_IN_PROGRESS",
+            f"{status}_COMPLETE",
+        ], logical_id
+        assert {e["ResourceType"] for e in mine} == {resource_type}
+        assert mine[-1]["PhysicalResourceId"] == physical_id
+
+
+@pytest.mark.parametrize("way", ["stack", "change-set"])
+def test_successful_creates_and_updates_log_per_resource_events_in_order(queue_clients, way):
+    cfn, _ = queue_clients
+    stack = f"queues-events-{way}"
+    queue = "Queue: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: %s}}"
+    updated = QUEUES.replace(queue % 30, queue % 75).replace(
+        "  Bucket: {Type: AWS::S3::Bucket}\n", "  Extra: {Type: AWS::SQS::Queue}\n"
+    )
+
+    def run(kind, template):
+        if way == "stack":
+            call = cfn.create_stack if kind == "CREATE" else cfn.update_stack
+            call(StackName=stack, TemplateBody=template)
+        else:
+            created = cfn.create_change_set(StackName=stack, ChangeSetName=f"e{next(_names)}",
+                                            ChangeSetType=kind, TemplateBody=template)  # fmt: skip
+            cfn.execute_change_set(ChangeSetName=created["Id"])
+
+    def physical() -> dict[str, str]:
+        listed = cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in listed}
+
+    run("CREATE", QUEUES)
+    ids = physical()
+    assert_resource_events(last_operation(cfn, stack, "CREATE"), stack, "CREATE", {
+        "Queue": ("CREATE", "AWS::SQS::Queue", ids["Queue"]),
+        "Other": ("CREATE", "AWS::SQS::Queue", ids["Other"]),
+        "Topic": ("CREATE", "AWS::SNS::Topic", ids["Topic"]),
+        "Bucket": ("CREATE", "AWS::S3::Bucket", ids["Bucket"]),
+    })  # fmt: skip
+    run("UPDATE", updated)
+    now = physical()
+    assert_resource_events(last_operation(cfn, stack, "UPDATE"), stack, "UPDATE", {
+        "Queue": ("UPDATE", "AWS::SQS::Queue", ids["Queue"]),
+        "Extra": ("CREATE", "AWS::SQS::Queue", now["Extra"]),
+        "Bucket": ("DELETE", "AWS::S3::Bucket", ids["Bucket"]),
+    })  # fmt: skip
