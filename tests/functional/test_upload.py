@@ -117,8 +117,10 @@ def test_a_200_mb_artifact_uploads_without_holding_it_in_memory(built, tmp_path)
     with Sandbox() as sandbox:  # its own: the emulator keeps the 200 MB in memory
         s3_client(sandbox.env).create_bucket(Bucket="big")
         # Not bootstrapped: the signing key upload signs with is given as another account's.
-        kms = boto3.client("kms", endpoint_url=sandbox.url, region_name=sandbox.region,
-                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+        kms = boto3.client(
+            "kms", endpoint_url=sandbox.url, region_name=sandbox.region,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
         signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
         env = {**os.environ, **sandbox.env, "PIPELINE_BUILD_DIR": str(build),
                "PIPELINE_SIGNING_KEY": signing["Arn"]}  # fmt: skip
