@@ -31,7 +31,6 @@ from bench.common import (  # noqa: E402
     write_results,
 )
 from model import inference  # noqa: E402
-from model import train as model_train  # noqa: E402
 
 LIMIT = 6291456
 ROUNDS = 7
@@ -59,10 +58,13 @@ def write_signature(build_dir: Path) -> None:
     (build_dir / "signature.json").write_text(json.dumps(signature))
 
 
-def make_payload() -> tuple[str, int]:
+def make_payload(build_dir: Path) -> tuple[str, int]:
     """Held-out rows, repeated, with full float precision: the largest body under the limit."""
-    _, X_test, _, _ = model_train.load_split()
-    lines = [",".join(repr(float(v)) for v in row) + "\n" for row in X_test]
+    import csv
+
+    with (build_dir / "channels" / "test" / "test.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    lines = [",".join(repr(float(row[name])) for name in FEATURES) + "\n" for row in rows]
     body, rows = [], 0
     size = 0
     while True:
@@ -86,7 +88,7 @@ def main() -> int:
     model = served.model
     baseline = load_baseline_handler()
     old_model = baseline.model_fn(str(settings.build_dir))
-    payload, rows = make_payload()
+    payload, rows = make_payload(settings.build_dir)
     print(f"payload: {len(payload)} bytes, {rows} rows of {served.signature.width} features")
 
     def handler(module, loaded):

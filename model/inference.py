@@ -383,9 +383,10 @@ def _check_finite_matrix(matrix, signature):
 
 
 def _first_line(data):
-    ends = [at for at in (data.find(b"\n"), data.find(b"\r")) if at >= 0]
-    line = data[: min(ends)] if ends else data
-    return line.decode("utf-8", "replace").removeprefix("\ufeff")
+    end = data.find(b"\n")
+    line = data if end < 0 else data[:end]
+    cr = line.find(b"\r")  # within the first line only: never a scan of the whole body
+    return (line if cr < 0 else line[:cr]).decode("utf-8", "replace").removeprefix("\ufeff")
 
 
 def _csv_header(data, signature):
