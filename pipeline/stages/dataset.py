@@ -120,6 +120,11 @@ def load(project: Project, cache: Path, s3_factory) -> Dataset:
         train, test = train_test_split(frame[columns], test_size=project.test_size,
                                        random_state=project.seed)  # fmt: skip
         test_file = f"{project.train.location} (test_size {project.test_size}, seed {project.seed})"
+    if project.task == "regression" and column_type(frame[project.target]) == "string":
+        sample = frame[project.target].dropna().iloc[0]
+        raise ConfigError(f"{project.config_file}: [data] target: {project.target!r} holds "
+                          f"text ({sample!r}); a regression target must be numbers. For "
+                          'labels, set [model] task = "classification"')  # fmt: skip
     if project.task == "classification" and train[project.target].nunique() < 2:
         raise ConfigError(
             f"{where}: the training rows hold one class only "

@@ -124,3 +124,11 @@ def test_two_projects_deploy_side_by_side_in_one_account(tmp_path):
             assert record["digest"] == manifest["artifact"]["sha256"]
         with pytest.raises(PipelineError, match="no release recorded for staging"):
             releases.latest(projects["churn"], "staging")
+
+
+def test_text_target_in_a_regression_project_is_refused_before_training(tmp_path):
+    settings = settings_for(PROJECTS / "text-target-for-regression" / "pipeline.toml", tmp_path)
+    with pytest.raises(ConfigError, match=r"\[data\] target: 'churned' holds text \('yes'\); "
+                       "a regression target must be numbers"):  # fmt: skip
+        train.run(settings)
+    assert not (tmp_path / "training").exists()
