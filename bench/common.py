@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipeline.settings import Settings
+from pipeline.shared.context import Context
 from pipeline.stages import package, train
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -21,8 +22,8 @@ def build_artifact() -> Settings:
     root_config = Path(__file__).resolve().parent.parent / "pipeline.toml"
     settings = replace(Settings.from_env({}, config=root_config),
                        build_dir=Path(tempfile.mkdtemp(prefix="bench-")))  # fmt: skip
-    train.run(settings)
-    package.run(settings)
+    train.run(Context(settings))
+    package.run(Context(settings))
     return settings
 
 

@@ -26,3 +26,8 @@ class QualityGateFailed(PipelineError):
 
 class VersionMismatch(ConfigError):
     """The training environment's packages would not load in the serving image."""
+
+
+class StackBusy(PipelineError):
+    """Another operation is in progress on the stack (exit 1: nothing was changed, and
+    waiting for it, `--wait`, is the fix)."""

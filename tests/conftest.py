@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from pipeline.settings import Settings
+from pipeline.shared.context import Context
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -25,8 +26,8 @@ def built(tmp_path_factory) -> Settings:
     from pipeline.stages import package, train
 
     settings = replace(Settings.from_env({}), build_dir=tmp_path_factory.mktemp("build"))
-    train.run(settings)
-    package.run(settings)
+    train.run(Context(settings))
+    package.run(Context(settings))
     return settings
 
 
@@ -92,3 +93,26 @@ def sandbox_environment(**options):
         for key, value in box.env.items():
             patch.setenv(key, value)
         yield box
+
+
+def terminal_rows(stdout: str, first_header: str) -> list[list[str]]:
+    """The rows of the terminal table (pipeline.cli.render.Table.terminal) whose header
+    starts with `first_header`: columns are cut where the rule under the header puts them."""
+    lines = stdout.splitlines()
+    for i, line in enumerate(lines[:-1]):
+        rule = lines[i + 1]
+        if line.startswith(first_header) and rule.startswith("─"):
+            spans, start = [], 0
+            for part in rule.split("  "):
+                spans.append((start, start + len(part)))
+                start += len(part) + 2
+            rows = []
+            for row in lines[i + 2 :]:
+                if not row.strip() or len(row) > start + 4096:
+                    break
+                cells = [row[a:b].strip() for a, b in spans[:-1]] + [row[spans[-1][0] :].strip()]
+                if any(row[b : b + 2].strip() for _, b in spans[:-1]):
+                    break  # not a row of this table: its text runs across a column gap
+                rows.append(cells)
+            return rows
+    raise AssertionError(f"no table with a {first_header!r} column in:\n{stdout}")

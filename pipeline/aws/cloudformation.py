@@ -16,10 +16,6 @@ from pipeline.errors import ConfigError, PipelineError
 NO_CHANGES = "didn't contain changes"
 
 
-class StackBusy(PipelineError):
-    """Another operation is in progress on the stack."""
-
-
 @dataclass(frozen=True)
 class Change:
     logical_id: str
@@ -112,21 +108,24 @@ class CloudFormation:
             sleep(poll)
         return status
 
-    def create_change_set(self, name: str, template: str, parameters: dict[str, str],
-                          capabilities: tuple[str, ...] = (), tags: dict[str, str] | None = None,
-                          ) -> ChangeSet:  # fmt: skip
-        """A change set for `name` with every parameter given explicitly, described.
+    def template(self, name: str) -> str | None:
+        """The template the stack runs now, as it was submitted (None: no such stack)."""
+        try:
+            body = self._client.get_template(StackName=name, TemplateStage="Original")
+        except ClientError as exc:
+            if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+                return None
+            raise translate(exc, "cloudformation") from None
+        template = body.get("TemplateBody")
+        # boto3 parses a JSON template into a dict; ours are YAML, kept as submitted
+        return template if isinstance(template, str) else None
 
-        Refuses a stack another operation is working on. A stack in ROLLBACK_COMPLETE (a
-        failed first create) cannot take a change set: the caller deletes it first.
-        """
-        status = self.status(name)
-        if status and _busy(status):
-            raise StackBusy(f"stack {name} is {status}: another deployment is running. Wait "
-                            "for it (or pass --wait to wait), then deploy again")  # fmt: skip
-        if status == "ROLLBACK_COMPLETE":
-            raise PipelineError(f"stack {name} is ROLLBACK_COMPLETE; delete it first")
-        kind = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
+    def create_change_set(self, name: str, template: str, parameters: dict[str, str],
+                          kind: str, capabilities: tuple[str, ...] = (),
+                          tags: dict[str, str] | None = None) -> ChangeSet:  # fmt: skip
+        """A change set (kind CREATE or UPDATE, as the plan decided) for `name` with every
+        parameter given explicitly, described. A FAILED one is deleted, with the empty
+        stack a CREATE made, unless it failed for having no changes."""
         created = self._call(
             self._client.create_change_set, StackName=name, TemplateBody=template,
             ChangeSetName=f"{name}-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 10**6}",
@@ -215,19 +214,6 @@ class CloudFormation:
 
     def _events(self, name: str) -> list[dict]:
         return self._call(self._client.describe_stack_events, StackName=name)["StackEvents"]
-
-    def deploy(self, name: str, template: str, parameters: dict[str, str],
-               capabilities: tuple[str, ...] = ()) -> dict[str, str]:  # fmt: skip
-        """Create or update `name` through a change set and wait; returns its Outputs."""
-        if self.status(name) == "ROLLBACK_COMPLETE":
-            self._progress(f"{name}: deleting the leftover failed create (ROLLBACK_COMPLETE)")
-            self.delete(name)
-        change_set = self.create_change_set(name, template, parameters, capabilities)
-        if change_set.no_changes:
-            self._call(self._client.delete_change_set, ChangeSetName=change_set.id)
-            self._progress(f"{name}: no changes")
-            return self.outputs(name)
-        return self.execute(change_set)
 
     def _wait(self, waiter: str, name: str, **kwargs) -> None:
         try:

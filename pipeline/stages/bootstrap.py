@@ -10,20 +10,18 @@ resolve account-specific values from; they are never written into parameter file
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from pipeline.aws.cloudformation import CloudFormation
+from pipeline.core import plan as plans
 from pipeline.errors import ConfigError
-from pipeline.settings import BOOTSTRAP_NAMESPACE, Settings
+from pipeline.settings import BOOTSTRAP_NAMESPACE
+from pipeline.shared import deploying
+from pipeline.shared.account import bootstrap_stack_name as stack_name
+from pipeline.shared.context import Context
+from pipeline.shared.executor import executor
 
 CAPABILITIES = ("CAPABILITY_NAMED_IAM",)  # the execution role has a fixed name
 # The account-level namespace of the bootstrap's names (template parameter Namespace):
 # stack <ns>-bootstrap, bucket <ns>-artifacts-<account>-<region>, role
 # <ns>-sagemaker-execution. infra/github-oidc.yaml's BootstrapNamespace must match it.
-
-
-def stack_name() -> str:
-    return f"{BOOTSTRAP_NAMESPACE}-bootstrap"
 
 
 DEFAULTS = {"AccountRole": "both", "EnvironmentAccountIds": "", "ArtifactBucketName": "",
@@ -47,15 +45,13 @@ def parameters(given: dict[str, str | None], existing: dict | None) -> dict[str,
     return chosen
 
 
-def run(settings: Settings, account_role: str | None = None,
+def run(ctx: Context, account_role: str | None = None,
         environment_accounts: list[str] | None = None, artifact_bucket: str | None = None,
-        artifact_key: str | None = None,
-        progress: Callable[[str], None] = lambda _: None) -> dict[str, str]:  # fmt: skip
+        artifact_key: str | None = None, *, dry_run: bool = False) -> dict[str, str]:  # fmt: skip
     """Deploy this account's bootstrap stack, the same for every project. An option left
     None keeps the existing stack's value, so bootstrapping again (for another project)
-    executes nothing."""
-    template = (settings.infra_dir / "bootstrap.yaml").read_text()
-    cfn = CloudFormation(progress=progress)
+    plans nothing. Returns the stack's outputs (empty for a dry run of a new stack)."""
+    template = (ctx.settings.infra_dir / "bootstrap.yaml").read_text()
     given = {
         "AccountRole": account_role,
         "EnvironmentAccountIds": None if environment_accounts is None
@@ -63,27 +59,10 @@ def run(settings: Settings, account_role: str | None = None,
         "ArtifactBucketName": artifact_bucket,
         "ArtifactKeyArn": artifact_key,
     }  # fmt: skip
-    chosen = parameters(given, cfn.stack(stack_name()))
-    progress(f"deploying {stack_name()} (AccountRole {chosen['AccountRole']})")
-    return cfn.deploy(stack_name(), template, chosen, CAPABILITIES)
-
-
-def output(settings: Settings, key: str, cfn: CloudFormation | None = None) -> str:
-    """One output of this account's bootstrap stack, or a ConfigError saying how to get it.
-    The artifact bucket may instead come from PIPELINE_ARTIFACT_BUCKET (another account's).
-    The stack is the account's, not the project's: settings only supply that override."""
-    if key == "ArtifactBucketName" and settings.artifact_bucket:
-        return settings.artifact_bucket
-    if key == "SigningKeyArn" and settings.signing_key:
-        return settings.signing_key
-    name = stack_name()
-    stack = (cfn or CloudFormation()).stack(name)
-    if stack is None:
-        raise ConfigError(f"stack {name} does not exist in this account and region; run "
-                          "`python -m pipeline bootstrap` first")  # fmt: skip
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    if key not in outputs:
-        raise ConfigError(f"stack {name} has no output {key} (status {stack['StackStatus']}); "
-                          "redeploy it with `python -m pipeline bootstrap` and the account "
-                          "role that creates it")  # fmt: skip
-    return outputs[key]
+    chosen = parameters(given, ctx.cfn.stack(stack_name()))
+    state = deploying.stack_state(ctx, stack_name())
+    inputs = plans.StackInputs(stack_name(), template, chosen, dict(state.tags), CAPABILITIES)
+    plan = plans.stack_plan(inputs, state)
+    ctx.ui.progress(f"{stack_name()} (AccountRole {chosen['AccountRole']}): {plan.kind}")
+    outcome = executor(ctx, dry_run).run(plan)
+    return outcome.outputs or ctx.cfn.outputs(stack_name())

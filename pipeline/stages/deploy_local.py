@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.local.sandbox import Sandbox
-from pipeline.settings import Settings
+from pipeline.shared.context import Context, Preapproved
 from pipeline.stages import bootstrap, deploy, lint, package, promote, template_tests, train, upload
 
 
@@ -63,8 +62,9 @@ def _patched_environ(stack: ExitStack, values: dict[str, str]) -> None:
     stack.callback(restore)
 
 
-def run(settings: Settings, progress: Callable[[str], None], keep: bool = False,
-        target: str = "local", region: str | None = None) -> DeployLocalResult:  # fmt: skip
+def run(ctx: Context, keep: bool = False, target: str = "local",
+        region: str | None = None) -> DeployLocalResult:  # fmt: skip
+    settings, progress = ctx.settings, ctx.ui.progress
     if target not in ("local", "aws"):
         raise ConfigError(f"--target {target!r}: use local or aws")
     if target == "aws" and not region:
@@ -93,35 +93,35 @@ def run(settings: Settings, progress: Callable[[str], None], keep: bool = False,
             return f"{sandbox.url} (log {sandbox.workdir / 'sandbox.log'})"
 
         def do_bootstrap():
-            outputs = bootstrap.run(settings, "both", [], "", "", say)
+            outputs = bootstrap.run(ctx, "both", [], "", "")
             return f"bucket {outputs['ArtifactBucketName']}"
 
         def do_train():
-            trained = train.run(settings, say)
+            trained = train.run(ctx)
             gated = sorted({k.removeprefix("min_").removeprefix("max_").removesuffix(
                 "_improvement_over_baseline") for k in settings.config.gate})  # fmt: skip
             shown = ", ".join(f"{m} {trained.metrics['model'][m]:.3f}" for m in gated)
             return f"{shown} (gate passed)"
 
         def do_package():
-            manifest = package.run(settings).manifest
+            manifest = package.run(ctx).manifest
             result.digest = manifest["artifact"]["sha256"]
             result.example = manifest["golden_examples"][0]["features"]
             return f"digest {result.digest[:12]}"
 
         def do_upload():
-            uploaded = upload.run(settings, progress=say)
+            uploaded = upload.run(ctx)
             return f"{uploaded.uri} ({'uploaded' if uploaded.uploaded else 'already there'})"
 
         def do_lint():
-            failed = [r for r in lint.run(settings, say) if not r.passed]
+            failed = lint.run(ctx).failed
             if failed:
                 details = "; ".join(f"{r.tool}: {r.findings[0]}" for r in failed)
                 raise PipelineError(f"lint findings (run `python -m pipeline lint`): {details}")
             return "cfn-lint, checkov, parameter files: 0 findings"
 
         def do_taskcat():
-            report = template_tests.run(settings, say)
+            report = template_tests.run(ctx)
             if not report.passed:
                 failed = [f"{r.test}: {r.checks}" for r in report.results if not r.passed]
                 why = report.error or "taskcat tests failed"
@@ -131,22 +131,22 @@ def run(settings: Settings, progress: Callable[[str], None], keep: bool = False,
         def deployed(env: str, outcome: deploy.DeployResult) -> str:
             endpoint = outcome.outputs.get("EndpointName", "?")
             result.endpoints[env] = endpoint
-            what = "no changes" if outcome.change_set and outcome.change_set.no_changes else (
+            what = "no changes" if outcome.no_changes else (
                 f"smoke ok, release {outcome.release_key}")  # fmt: skip
             return f"{endpoint}: {what}"
 
         def do_dev():
-            return deployed("dev", deploy.run(settings, "dev", result.digest, progress=say))
+            return deployed("dev", deploy.run(ctx, "dev", result.digest))
 
         def do_staging():
-            return deployed("staging", promote.run(settings, "dev", "staging", result.digest,
-                                                   progress=say))  # fmt: skip
+            return deployed("staging", promote.run(ctx, "dev",
+                                                   "staging", result.digest))  # fmt: skip
 
         def do_prod():
             say("prod: approved locally (deploy-local runs unattended; in GitHub Actions the "
                 "prod environment's required reviewers approve)")  # fmt: skip
-            return deployed("prod", promote.run(settings, "staging", "prod", result.digest,
-                                                approve=lambda _: True, progress=say))  # fmt: skip
+            return deployed("prod", promote.run(Context(settings, Preapproved(ctx.ui)),
+                                                "staging", "prod", result.digest))  # fmt: skip
 
         def stop_sandbox():
             sandbox = box.pop("running")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pipeline.settings import Settings
-from pipeline.stages import config
+from pipeline.shared import config
+from pipeline.shared.context import Context
 
 
-def run(settings: Settings, region: str) -> str:
+def run(ctx: Context, region: str) -> str:
+    settings = ctx.settings
     return config.load_serving_image(settings).uri(region)

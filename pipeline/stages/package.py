@@ -25,8 +25,9 @@ from pipeline.core import signature as signature_core
 from pipeline.core.versions import check_loadable
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
-from pipeline.stages import config
-from pipeline.stages.environment import git_state, package_versions
+from pipeline.shared import config
+from pipeline.shared.context import Context
+from pipeline.shared.environment import git_state, package_versions
 from pipeline.stages.train import sha256_file
 
 FIXED_MTIME = 0  # 1970-01-01; any constant works, zero is the conventional choice
@@ -139,7 +140,8 @@ def golden_examples(files: dict[str, Path], rows: list[list]) -> list[dict]:
             for row, answer in zip(rows, answers, strict=True)]  # fmt: skip
 
 
-def run(settings: Settings) -> PackageResult:
+def run(ctx: Context) -> PackageResult:
+    settings = ctx.settings
     manifest_core.validate_model_name(settings.model_name)
     image = config.load_serving_image(settings)
     metrics = _trained_metrics(settings)

@@ -6,23 +6,21 @@ never a rebuild: with --digest, that digest, refused unless the source released 
 the source's latest release. The order dev → staging → prod is enforced. Before deploying,
 the candidate's metrics (its manifest) are compared with those of the model released in the
 target ([promotion] of pipeline.toml; a metric without a margin may not get worse at all);
---force overrides, and the release records it. The
-deploy itself is `pipeline deploy` with the target's parameter file, so the artifact is
-re-checked in S3 and the target is smoked. prod needs an approval: `approve` is asked after
-the change-set preview.
+--force overrides, and the release records it. The change itself is the shared deploy plan
+(pipeline.shared.deploying) with the target's parameter file, so the artifact is re-checked
+in S3 and the target is smoked. prod needs an approval, asked after the change-set preview.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
-from pipeline.aws.s3 import S3
 from pipeline.core import environments, gate
 from pipeline.core import releases as releases_core
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.settings import Settings
-from pipeline.stages import bootstrap, deploy, releases
+from pipeline.shared import account, deploying, records
+from pipeline.shared.context import Context
+from pipeline.shared.deploying import DeployResult
 
 
 class GateRegression(PipelineError):
@@ -31,36 +29,46 @@ class GateRegression(PipelineError):
 
 def source_release(history: list[dict], source: str, digest: str | None) -> dict:
     if not history:
-        raise ConfigError(f"{source} has no release to promote; deploy it first "
-                          f"(`python -m pipeline deploy --env {source}`)")  # fmt: skip
+        raise ConfigError(
+            f"{source} has no release to promote; deploy it first "
+            f"(`python -m pipeline deploy --env {source}`)"
+        )
     if digest is None:
         return history[-1]
     for record in reversed(history):
         if record["digest"] == digest:
             return record
-    raise ConfigError(f"digest {digest} was never released in {source} (no passing smoke "
-                      f"there); promote one of its releases (`python -m pipeline releases "
-                      f"--env {source} --all`)")  # fmt: skip
+    raise ConfigError(
+        f"digest {digest} was never released in {source} (no passing smoke "
+        f"there); promote one of its releases (`python -m pipeline releases "
+        f"--env {source} --all`)"
+    )
 
 
-def run(settings: Settings, source: str, target: str, digest: str | None = None,
-        force: bool = False, approve: Callable[[deploy.DeployResult], bool] | None = None,
-        progress: Callable[[str], None] = lambda _: None,
-        show_preview: Callable[[deploy.DeployResult], None] = lambda _: None,
-        **deploy_options) -> deploy.DeployResult:  # fmt: skip
-    environments.check_promotion(source, target, approve is not None,
-                                 dry_run=deploy_options.get("dry_run", False))  # fmt: skip
+def run(
+    ctx: Context,
+    source: str,
+    target: str,
+    digest: str | None = None,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    wait: bool = False,
+) -> DeployResult:
+    settings = ctx.settings
+    environments.check_promotion(source, target, ctx.ui.can_confirm, dry_run=dry_run)
     if digest is not None and not releases_core.is_digest(digest):
         raise ConfigError(f"--digest {digest!r} is not a sha256 hex digest")
     margins = settings.config.promotion or {}
-    deploy.checked_environment(settings, target)  # exit 2 before any AWS call
-    s3 = S3()
-    bucket = bootstrap.output(settings, "ArtifactBucketName")
-    chosen = source_release(releases.history(settings, source, s3, bucket), source, digest)
-    progress(f"promoting {chosen['digest']} (released in {source} at {chosen['time']}) "
-             f"to {target}")  # fmt: skip
+    deploying.environment_file(settings, target)  # exit 2 before any AWS call
+    s3 = ctx.s3
+    bucket = account.output(settings, "ArtifactBucketName", ctx.cfn)
+    chosen = source_release(records.history(settings, source, s3, bucket), source, digest)
+    ctx.ui.progress(
+        f"promoting {chosen['digest']} (released in {source} at {chosen['time']}) to {target}"
+    )
     candidate = json.loads(s3.read(bucket, chosen["manifest_key"]))
-    target_history = releases.history(settings, target, s3, bucket)
+    target_history = records.history(settings, target, s3, bucket)
     extra = {"promoted_from": source, "source_release_time": chosen["time"]}
     if target_history:
         deployed = json.loads(s3.read(bucket, target_history[-1]["manifest_key"]))
@@ -72,8 +80,7 @@ def run(settings: Settings, source: str, target: str, digest: str | None = None,
                 "deployed; --force overrides (and is recorded)"
             )
         if problems:
-            progress(f"quality gate overridden with --force: {'; '.join(problems)}")
+            ctx.ui.progress(f"quality gate overridden with --force: {'; '.join(problems)}")
             extra["gate_override"] = problems
-    return deploy.run(settings, target, chosen["digest"], approve=approve, kind="promote",
-                      extra_record=extra, progress=progress, show_preview=show_preview,
-                      **deploy_options)  # fmt: skip
+    inputs = deploying.resolve(ctx, target, chosen["digest"])
+    return deploying.release(ctx, inputs, kind="promote", extra=extra, dry_run=dry_run, wait=wait)

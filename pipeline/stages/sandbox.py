@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pipeline.errors import ConfigError
 from pipeline.local import sandbox
 from pipeline.settings import Settings
-from pipeline.stages import config
+from pipeline.shared import config
 
 
 def up(settings: Settings, port: int, region: str, on_ready: Callable[[dict], None],

@@ -35,14 +35,14 @@ def check_provenance(settings: Settings, artifact: Path, unsigned: bool,
             "`python -m pipeline upload`), or pass --unsigned for your own local build"
         )
     from pipeline.aws.kms import Kms
-    from pipeline.stages import bootstrap
+    from pipeline.shared import account
 
     sha = hashlib.sha256()
     with artifact.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             sha.update(chunk)
     digest = sha.hexdigest()
-    trusted = bootstrap.output(settings, "SigningKeyArn")
+    trusted = account.output(settings, "SigningKeyArn")
     message, signature = provenance.check_files(
         signed.read_bytes(), digest=digest,
         manifest_bytes=manifest.read_bytes(), trusted_key=trusted, where=str(signed),

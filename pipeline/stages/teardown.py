@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pipeline.aws.cloudformation import CloudFormation
+from pipeline.core import plan as plans
 from pipeline.core.environments import NAMES as ENVIRONMENTS
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
-from pipeline.stages import bootstrap, config, deploy, smoke
+from pipeline.shared import account, config, deploying
+from pipeline.shared.context import Context
+from pipeline.shared.executor import Outcome, executor
 
 LIVE = (
     "CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE",
@@ -36,21 +37,30 @@ class Swept:
     detail: str
 
 
-def run_teardown(settings: Settings, environment: str, confirmation: str,
-                 progress: Callable[[str], None] = lambda _: None) -> str:  # fmt: skip
-    deploy.checked_environment(settings, environment)
+@dataclass(frozen=True)
+class TeardownResult:
+    outcome: Outcome
+    message: str
+
+
+def run_teardown(ctx: Context, environment: str, confirmation: str, *,
+                 dry_run: bool = False) -> TeardownResult:  # fmt: skip
+    deploying.environment_file(ctx.settings, environment)
     if confirmation != environment:
         raise ConfigError(
             f"--confirm {confirmation!r} does not match --env {environment!r}; type the "
             "environment's name to confirm. Nothing was deleted."
         )
-    name = smoke.stack_name(settings, environment)
-    cfn = CloudFormation(progress=progress)
-    if cfn.status(name) is None:
-        return f"{name} does not exist; nothing to delete"
-    progress(f"deleting {name}")
-    cfn.delete(name)
-    return f"deleted {name}; artifacts and release records are kept"
+    name = account.stack_name(ctx.settings, environment)
+    plan = plans.delete_plan([deploying.stack_state(ctx, name, with_template=False)])
+    outcome = executor(ctx, dry_run).run(plan)
+    if plan.kind == plans.NOTHING:
+        message = f"{name} does not exist; nothing to delete"
+    elif dry_run:
+        message = f"dry run: {name} would be deleted; nothing was deleted"
+    else:
+        message = f"deleted {name}; artifacts and release records are kept"
+    return TeardownResult(outcome, message)
 
 
 def _prices(settings: Settings) -> dict[str, float]:
@@ -75,33 +85,43 @@ def is_swept(name: str, project: str) -> bool:
     """This project's endpoint stacks (<project>-<env>) and taskcat's (tCaT-<project>-<env>-*);
     never the account's shared bootstrap stack, nor another project's stacks whose name
     merely starts with this project's (diabetes-v2-dev is not diabetes')."""
-    if name == bootstrap.stack_name():
+    if name == account.bootstrap_stack_name():
         return False
     envs = "|".join(re.escape(e) for e in ENVIRONMENTS)
     own = re.escape(project)
     return re.fullmatch(rf"{own}-(?:{envs})|tCaT-{own}-(?:{envs})-[0-9A-Za-z]+", name) is not None
 
 
-def run_sweep(settings: Settings, ttl_hours: float, now: datetime | None = None,
-              progress: Callable[[str], None] = lambda _: None,
-              client=None) -> list[Swept]:  # fmt: skip
+@dataclass(frozen=True)
+class SweepResult:
+    swept: list[Swept]
+    dry_run: bool
+
+
+def run_sweep(ctx: Context, ttl_hours: float, now: datetime | None = None, *,
+              dry_run: bool = False) -> SweepResult:  # fmt: skip
+    """Delete (dry_run: only show) this project's stacks unchanged for `ttl_hours`."""
     if ttl_hours < 0:
         raise ConfigError(f"--ttl-hours {ttl_hours}: must be 0 or more")
     now = now or datetime.now(UTC)
-    cfn = CloudFormation(client=client, progress=progress)
-    prices = _prices(settings)
-    swept = []
-    for stack in cfn.live_stacks(LIVE):
+    prices = _prices(ctx.settings)
+    stale: list[Swept] = []
+    states: list[plans.StackState] = []
+    for stack in ctx.cfn.live_stacks(LIVE):
         name = stack["StackName"]
         changed = stack.get("LastUpdatedTime") or stack["CreationTime"]
         age = now - changed
-        if not is_swept(name, settings.project) or age < timedelta(hours=ttl_hours):
+        if not is_swept(name, ctx.settings.project) or age < timedelta(hours=ttl_hours):
             continue
         parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
         cost, detail = hourly_cost(parameters, prices)
-        progress(f"deleting {name} (unchanged for {age.total_seconds() / 3600:.1f} h; {detail})")
-        started = time.monotonic()
-        cfn.delete(name)
-        swept.append(Swept(name, age.total_seconds() / 3600, cost,
-                           f"{detail}; deleted in {time.monotonic() - started:.1f}s"))  # fmt: skip
-    return swept
+        stale.append(Swept(name, age.total_seconds() / 3600, cost, detail))
+        states.append(plans.StackState(name, stack["StackStatus"]))
+    why = {s.stack: f"unchanged for {s.age_hours:.1f} h; {s.detail}" for s in stale}
+    plan = plans.delete_plan(states, why)
+    started = time.monotonic()
+    executor(ctx, dry_run).run(plan)
+    if not dry_run and stale:
+        took = f"deleted in {time.monotonic() - started:.1f}s"
+        stale = [Swept(s.stack, s.age_hours, s.hourly_cost, f"{s.detail}; {took}") for s in stale]
+    return SweepResult(stale, dry_run)

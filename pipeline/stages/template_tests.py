@@ -18,7 +18,6 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,14 +26,14 @@ import yaml
 from pipeline import tools
 from pipeline.aws import identity
 from pipeline.aws.cloudformation import CloudFormation
-from pipeline.aws.s3 import S3
 from pipeline.aws.sagemaker import SageMaker, SageMakerRuntime
 from pipeline.core import golden
 from pipeline.errors import ConfigError
 from pipeline.local.processes import ManagedProcess
 from pipeline.settings import Settings
-from pipeline.stages import bootstrap, deploy, image_uri, lint
-from pipeline.stages.config import read_json
+from pipeline.shared import deploying
+from pipeline.shared import params as params_files
+from pipeline.shared.context import Context
 
 DRIVER = Path(tools.__file__).resolve().parent / "taskcat_driver.py"
 TEMPLATE = "templates/endpoint.yaml"  # inside the staged project that taskcat syncs
@@ -125,34 +124,24 @@ def _check_stack(stack: dict, want_endpoint: str, model_data: str, example: dict
     return checks
 
 
-def run(settings: Settings, progress: Callable[[str], None],
-        digest: str | None = None) -> TestReport:  # fmt: skip
+def run(ctx: Context, digest: str | None = None) -> TestReport:
     """Test the uploaded artifact `digest` (its manifest read from the bucket), else the
-    local build's."""
+    local build's. Inputs are resolved as every deploy resolves them
+    (pipeline.shared.deploying): the same checks, the same messages."""
+    settings, progress, s3 = ctx.settings, ctx.ui.progress, ctx.s3
     started = time.monotonic()
     config = load_tests(settings)
-    documents, problems = lint.load_params(settings)
+    documents, problems = params_files.load_params(settings)
     if problems:
-        raise ConfigError("parameter files are invalid:\n" + "\n".join(map(str, problems)))
+        raise ConfigError("parameter files are invalid; nothing was sent to AWS:\n  "
+                          + "\n  ".join(map(str, problems)))  # fmt: skip
     region = identity.region()
-    bucket = bootstrap.output(settings, "ArtifactBucketName")
-    s3 = S3()
-    if digest is None:
-        manifest = read_json(settings.manifest_file, "python -m pipeline package")
-    else:
-        manifest = deploy.artifact(settings, s3, bucket, digest).manifest
-    key = manifest["artifact"]["s3_key"]
-    if s3.head(bucket, key) is None:
-        raise ConfigError(f"s3://{bucket}/{key} is not uploaded; run `python -m pipeline "
-                          "upload` first")  # fmt: skip
-    model_data = f"s3://{bucket}/{key}"
-    injected = {
-        "ModelData": model_data,
-        "ModelDigest": manifest["artifact"]["sha256"],
-        "ImageURI": image_uri.run(settings, region),
-        "RoleARN": bootstrap.output(settings, "SageMakerExecutionRoleArn"),
-        "ProjectName": settings.project,
-    }
+    where = deploying.account_inputs(ctx)
+    bucket = where.bucket
+    chosen = deploying.artifact(ctx, bucket, digest)
+    manifest = chosen.manifest
+    model_data = chosen.uri
+    injected = deploying.filled_parameters(settings, chosen, where)
     # taskcat syncs its project to this bucket; it cannot sync to a versioned one.
     taskcat_bucket = f"{settings.project}-taskcat-{identity.account_id()}-{region}"
     if s3.ensure_bucket(taskcat_bucket, region):

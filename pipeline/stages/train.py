@@ -29,8 +29,10 @@ from pipeline.core import project as project_core
 from pipeline.core import signature as signature_core
 from pipeline.errors import ConfigError, PipelineError, QualityGateFailed
 from pipeline.settings import Settings
-from pipeline.stages import config, dataset
-from pipeline.stages.environment import package_versions
+from pipeline.shared import config
+from pipeline.shared.context import Context
+from pipeline.shared.environment import package_versions
+from pipeline.stages import dataset
 
 N_GOLDEN = 5
 LOG_TAIL = 20
@@ -187,7 +189,8 @@ def _signature(project, data: dataset.Dataset, model, source: str) -> dict:
     )
 
 
-def run(settings: Settings, progress: Callable[[str], None] = lambda _: None) -> TrainResult:
+def run(ctx: Context) -> TrainResult:
+    settings, progress = ctx.settings, ctx.ui.progress
     project = settings.config
     image = config.load_serving_image(settings)
     training_env = package_versions(sorted(image.packages))

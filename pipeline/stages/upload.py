@@ -22,8 +22,9 @@ from pipeline.core import checksums, provenance
 from pipeline.core.manifest import verify_file
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings
-from pipeline.stages import bootstrap
-from pipeline.stages.config import read_json
+from pipeline.shared import account
+from pipeline.shared.config import read_json
+from pipeline.shared.context import Context
 
 
 class DifferentObject(PipelineError):
@@ -100,9 +101,10 @@ def put(s3: S3, bucket: str, key: str, path: Path, local: Scan,
     return False
 
 
-def run(settings: Settings, bucket: str | None = None,
-        sent: Callable[[int], None] = lambda _: None,
-        progress: Callable[[str], None] = lambda _: None) -> UploadResult:  # fmt: skip
+def run(ctx: Context, bucket: str | None = None,
+        sent: Callable[[int], None] = lambda _: None) -> UploadResult:  # fmt: skip
+    """Upload the build's artifact and manifest; `sent` is called with each chunk's size."""
+    settings, progress = ctx.settings, ctx.ui.progress
     manifest = read_json(settings.manifest_file, "python -m pipeline package")
     if not settings.artifact_file.exists():
         raise PipelineError(f"{settings.artifact_file} not found; run `python -m pipeline "
@@ -110,10 +112,10 @@ def run(settings: Settings, bucket: str | None = None,
     progress(f"checking {settings.artifact_file} against {settings.manifest_file}")
     local = scan(settings.artifact_file)
     verify_file(manifest, local.sha256, local.size, str(settings.manifest_file))
-    bucket = bucket or bootstrap.output(settings, "ArtifactBucketName")
+    bucket = bucket or account.output(settings, "ArtifactBucketName", ctx.cfn)
     key = manifest["artifact"]["s3_key"]
     manifest_key = key.rsplit("/", 1)[0] + "/manifest.json"
-    s3 = S3()
+    s3 = ctx.s3
     started = time.monotonic()
     uploaded = put(s3, bucket, key, settings.artifact_file, local, sent)
     seconds = time.monotonic() - started
@@ -135,7 +137,7 @@ def sign(settings: Settings, s3: S3, bucket: str, prefix: str, manifest: dict) -
     """Sign the artifact's digest and the manifest in the bucket (the one deploys read),
     with the bootstrap's signing key, as provenance.json beside them. Signed already (the
     same statement): kept. Only the build role may sign (the key policy)."""
-    key_arn = bootstrap.output(settings, "SigningKeyArn")
+    key_arn = account.output(settings, "SigningKeyArn")
     manifest_bytes = s3.read(bucket, f"{prefix}/manifest.json")
     statement = provenance.statement(
         project=manifest.get("project", settings.project), model_name=manifest["model_name"],

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.local.sandbox import Sandbox
-from pipeline.settings import Settings
+from pipeline.shared.context import Context
 from pipeline.stages import bootstrap
 
 STANDINS = Path(__file__).resolve().parents[1] / "local" / "act_standins"
@@ -152,8 +152,9 @@ def _stop_group(proc: subprocess.Popen) -> None:
         time.sleep(0.5)
 
 
-def run(settings: Settings, progress: Callable[[str], None], names: tuple[str, ...] = (
-        "ci", "release"), release_file: Path | None = None) -> list[WorkflowRun]:  # fmt: skip
+def run(ctx: Context, names: tuple[str, ...] = ("ci", "release"),
+        release_file: Path | None = None) -> list[WorkflowRun]:  # fmt: skip
+    settings, progress = ctx.settings, ctx.ui.progress
     root = settings.infra_dir.parent
     act = Path(sys.executable).with_name("act")
     if not act.exists():
@@ -171,7 +172,7 @@ def run(settings: Settings, progress: Callable[[str], None], names: tuple[str, .
         os.environ.update(sandbox.env)
         try:
             progress(f"sandbox at {sandbox.url}; bootstrapping it as an account would be")
-            bootstrap.run(settings, "both", [], "", "", progress)
+            bootstrap.run(ctx, "both", [], "", "")
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -188,14 +189,14 @@ def run(settings: Settings, progress: Callable[[str], None], names: tuple[str, .
     return runs
 
 
-def summary(runs: list[WorkflowRun]) -> str:
-    lines = ["| workflow | job | result |", "|---|---|---|"]
+def rows(runs: list[WorkflowRun]) -> list[tuple[str, str, str]]:
+    """(workflow, job, result) per job, and one verdict row per workflow."""
+    out = []
     for r in runs:
-        for job, result in r.jobs.items():
-            lines.append(f"| {r.workflow} | {job} | {result} |")
+        out += [(r.workflow, job, result) for job, result in r.jobs.items()]
         verdict = "passed" if r.passed else f"FAILED (act exit {r.exit_code})"
-        lines.append(f"| {r.workflow} | (all, {r.seconds:.0f}s) | {verdict} |")
-    return "\n".join(lines)
+        out.append((r.workflow, f"(all, {r.seconds:.0f}s)", verdict))
+    return out
 
 
 def failure(runs: list[WorkflowRun]) -> PipelineError | None:

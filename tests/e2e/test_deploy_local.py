@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, terminal_rows
 from tests.e2e.test_cli import pipeline
 
 STAGES = ("start sandbox", "bootstrap", "train", "package", "upload", "lint", "taskcat",
@@ -12,12 +12,7 @@ STAGES = ("start sandbox", "bootstrap", "train", "package", "upload", "lint", "t
 
 
 def _rows(stdout: str) -> dict[str, list[str]]:
-    rows = {}
-    for line in stdout.splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if line.startswith("| ") and cells[0] in STAGES:
-            rows[cells[0]] = cells[1:]
-    return rows
+    return {row[0]: row[1:] for row in terminal_rows(stdout, "stage") if row[0] in STAGES}
 
 
 def _sandbox_processes(log_dir: str) -> list[str]:

@@ -21,9 +21,12 @@ from botocore.exceptions import ClientError
 
 from pipeline.aws.cloudformation import CloudFormation
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.stages import bootstrap, deploy, releases, smoke, upload
+from pipeline.shared import records as releases
+from pipeline.shared.context import Context, QuietUI
+from pipeline.shared.executor import preview_rows
+from pipeline.stages import bootstrap, deploy, smoke, upload
 from tests.artifacts import variant
-from tests.conftest import sandbox_environment
+from tests.conftest import sandbox_environment, terminal_rows
 from tests.e2e.test_cli import pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +43,7 @@ def artifacts(sandbox, built, tmp_path_factory):
     """Uploaded digests: A and B (same model, so same predictions), WRONG (predictions off),
     UNLOADABLE (a numpy the serving image does not have: the endpoint fails to start)."""
     root = tmp_path_factory.mktemp("variants")
-    bootstrap.run(built, "both", [], "", "", progress=lambda _: None)
+    bootstrap.run(Context(built), "both", [], "", "")
     found = {
         "A": built,
         "B": variant(built, root / "b", "b"),
@@ -49,13 +52,14 @@ def artifacts(sandbox, built, tmp_path_factory):
     }
     digests = {}
     for name, settings in found.items():
-        upload.run(settings)
+        upload.run(Context(settings))
         digests[name] = upload.scan(settings.artifact_file).sha256
     return digests
 
 
-def run(built, env: str, digest: str, **kwargs) -> deploy.DeployResult:
-    return deploy.run(built, env, digest, sleep=lambda _: time.sleep(0.05), **kwargs)
+def run(built, env: str, digest: str, approve: bool | None = None, **kwargs):
+    ctx = Context(built, QuietUI(approve), sleep=lambda _: time.sleep(0.05))
+    return deploy.run(ctx, env, digest, **kwargs)
 
 
 def history(built, env: str) -> list[dict]:
@@ -67,20 +71,21 @@ def test_create_via_cli_then_update_to_a_new_digest_then_a_no_op(built, artifact
                       env={"PIPELINE_BUILD_DIR": str(built.build_dir)})  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "change set for diabetes-dev (CREATE" in result.stdout
-    assert "| Endpoint | AWS::SageMaker::Endpoint | Add | - |" in result.stdout
+    preview = terminal_rows(result.stdout, "resource")
+    assert ["Endpoint", "AWS::SageMaker::Endpoint", "Add", "-"] in preview
     assert "VolumeKey" not in result.stdout  # dev is serverless: no volume key, no canary
     assert "EndpointName = diabetes-dev" in result.stdout
     assert "smoke: diabetes-dev: 5 examples x CSV, JSON rows, JSON records match" in result.stdout
     assert "release recorded: releases/diabetes/dev/" in result.stdout
 
     updated = run(built, "dev", artifacts["B"])
-    rows = deploy.preview(updated.change_set)
+    rows = preview_rows(updated.change_set)
     assert ("Model", "AWS::SageMaker::Model", "Modify", "yes") in rows
     assert updated.outputs["ModelData"].endswith(f"/{artifacts['B']}/model.tar.gz")
     assert updated.smoke is not None and updated.release_key.startswith("releases/diabetes/dev/")
 
     again = run(built, "dev", artifacts["B"])
-    assert again.change_set.no_changes and again.release_key is None
+    assert again.no_changes and again.release_key is None
     records = history(built, "dev")
     assert [r["digest"] for r in records] == [artifacts["A"], artifacts["B"]]
     latest = records[-1]
@@ -128,7 +133,7 @@ def test_a_failing_update_leaves_the_old_model_answering_and_records_nothing(bui
         run(built, "dev", artifacts["UNLOADABLE"])
     assert "diabetes-dev failed (UPDATE_ROLLBACK_COMPLETE)" in str(failed.value)
     assert "numpy" in str(failed.value)  # the failing resource's reason
-    answered = smoke.run(built, "dev")  # the previous endpoint still serves B
+    answered = smoke.run(Context(built), "dev")  # the previous endpoint still serves B
     assert answered.endpoint == "diabetes-dev"
     assert CloudFormation().outputs("diabetes-dev")["ModelData"].endswith(
         f"/{artifacts['B']}/model.tar.gz")  # fmt: skip
@@ -173,7 +178,7 @@ def test_deploy_to_a_protected_environment_is_refused_before_any_call(built, art
     # dev (or anywhere) does not change that, and a dry run is no way around it either.
     with pytest.raises(ConfigError, match="prod is protected: it takes only a release of "
                        "staging, promoted with an approval"):  # fmt: skip
-        run(built, "prod", artifacts["A"], dry_run=dry_run, approve=lambda _: True)
+        run(built, "prod", artifacts["A"], dry_run=dry_run, approve=True)
     assert CloudFormation().status("diabetes-prod") is None
 
 
@@ -214,8 +219,8 @@ def test_a_bad_parameter_file_exits_2_and_makes_no_aws_call(built, tmp_path):
 
 def test_a_concurrent_deploy_is_refused_and_wait_waits_for_it(built, tmp_path):
     with sandbox_environment(stack_delay=1.5):
-        bootstrap.run(built, "both", [], "", "", progress=lambda _: None)
-        upload.run(built)
+        bootstrap.run(Context(built), "both", [], "", "")
+        upload.run(Context(built))
         digest = upload.scan(built.artifact_file).sha256
         first = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "deploy", "--env", "dev", "--digest", digest],
@@ -231,7 +236,7 @@ def test_a_concurrent_deploy_is_refused_and_wait_waits_for_it(built, tmp_path):
                                "another deployment is running"):  # fmt: skip
                 run(replace(built), "dev", digest)
             waited = run(built, "dev", digest, wait=True)
-            assert waited.change_set.no_changes  # the first deploy finished, then nothing to do
+            assert waited.no_changes  # the first deploy finished, then nothing to do
         finally:
             output, _ = first.communicate(timeout=60)
         assert first.returncode == 0, output
@@ -239,8 +244,8 @@ def test_a_concurrent_deploy_is_refused_and_wait_waits_for_it(built, tmp_path):
 
 def test_a_sandbox_that_dies_mid_deploy_exits_one_with_one_line(built):
     with sandbox_environment(stack_delay=30) as box:
-        bootstrap.run(built, "both", [], "", "", progress=lambda _: None)
-        upload.run(built)
+        bootstrap.run(Context(built), "both", [], "", "")
+        upload.run(Context(built))
         digest = upload.scan(built.artifact_file).sha256
         deploying = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "deploy", "--env", "dev", "--digest", digest],

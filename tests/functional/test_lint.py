@@ -11,15 +11,16 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
+from pipeline.shared.context import Context
 from pipeline.stages import lint
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, terminal_rows
 from tests.e2e.test_cli import pipeline
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 
 
 def test_every_template_and_parameter_file_passes_lint():
-    results = lint.run(Settings.from_env({}))
+    results = lint.run(Context(Settings.from_env({}))).tools
     assert [(r.tool, r.findings) for r in results] == [
         ("cfn-lint", []),
         ("checkov", []),
@@ -72,7 +73,7 @@ def test_bad_parameters_exit_two_from_the_cli(infra_copy):
     result = pipeline("lint", env={"PIPELINE_INFRA_DIR": str(infra_copy.infra_dir)})
     assert result.returncode == 2
     assert "InstanceCnt: is not a parameter of the template" in result.stdout
-    assert "| parameter files | 1 | FAIL |" in result.stdout
+    assert ["parameter files", "1", "FAIL"] in terminal_rows(result.stdout, "tool")
 
 
 def refused(settings: Settings, target: Path, key: str | None, message: str) -> list[str]:
@@ -256,7 +257,7 @@ def test_bad_parameter_file_stops_deploy_before_any_aws_call(infra_copy, monkeyp
     monkeypatch.setattr(deploy.identity, "region", no_aws)
     target = plant(infra_copy, fixture)
     with pytest.raises(ConfigError, match="nothing was sent to AWS") as raised:
-        deploy.run(infra_copy, "dev")
+        deploy.run(Context(infra_copy), "dev")
     assert str(target) in str(raised.value)
 
 

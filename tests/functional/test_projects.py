@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import Settings
+from pipeline.shared.context import Context
 from pipeline.stages import train
 from pipeline.stages.train import TrainingFailed
 from tests.conftest import FIXTURES, sandbox_environment
@@ -25,7 +26,7 @@ def settings_for(config: Path, build: Path) -> Settings:
 
 def test_script_gets_sagemaker_variables_hyperparameters_and_channels(tmp_path):
     settings = settings_for(PROJECTS / "hyperparameters" / "pipeline.toml", tmp_path)
-    result = train.run(settings)
+    result = train.run(Context(settings))
     seen = json.loads((tmp_path / "training" / "output" / "data" / "seen.json").read_text())
     assert seen["argv"] == ["--C", "0.5", "--fit_intercept", "True", "--solver", "lbfgs"]
     env = seen["env"]
@@ -42,14 +43,14 @@ def test_script_gets_sagemaker_variables_hyperparameters_and_channels(tmp_path):
 def test_target_missing_from_the_data_is_refused_naming_the_key(tmp_path):
     settings = settings_for(PROJECTS / "target-not-in-data" / "pipeline.toml", tmp_path)
     with pytest.raises(ConfigError, match=r"\[data\] target: column 'churned' is not in .*tiny"):
-        train.run(settings)
+        train.run(Context(settings))
     assert not (tmp_path / "training").exists()  # refused before the script ran
 
 
 def test_failing_script_reports_status_reason_and_last_lines(tmp_path):
     settings = settings_for(PROJECTS / "failing-script" / "pipeline.toml", tmp_path)
     with pytest.raises(TrainingFailed) as caught:
-        train.run(settings)
+        train.run(Context(settings))
     message = str(caught.value)
     assert "exited with status 3; no model was written" in message
     assert "Failure reason: ran out of patience" in message
@@ -62,13 +63,13 @@ def test_script_that_writes_no_model_is_told_where_to_write_it(tmp_path):
     settings = settings_for(PROJECTS / "no-model" / "pipeline.toml", tmp_path)
     with pytest.raises(TrainingFailed, match=r"wrote no model.joblib in SM_MODEL_DIR \(it wrote "
                        r"model.pkl\)"):  # fmt: skip
-        train.run(settings)
+        train.run(Context(settings))
 
 
 def test_classifier_in_a_regression_project_is_refused(tmp_path):
     settings = settings_for(PROJECTS / "classifier-for-regression" / "pipeline.toml", tmp_path)
     with pytest.raises(ConfigError, match=r"task is regression, but the model is a classifier"):
-        train.run(settings)
+        train.run(Context(settings))
     assert not settings.model_file.exists()
 
 
@@ -77,7 +78,7 @@ def test_unreachable_s3_data_is_refused_before_training(tmp_path):
         settings = settings_for(PROJECTS / "unreachable-s3-data" / "pipeline.toml", tmp_path)
         with pytest.raises(ConfigError, match=r"\[data\] train: s3://no-such-bucket-for-"
                            r"pipeline-tests/tiny.csv (does not exist|cannot be read)"):  # fmt: skip
-            train.run(settings)
+            train.run(Context(settings))
     assert not (tmp_path / "training").exists()
 
 
@@ -95,12 +96,13 @@ def test_data_in_s3_trains_like_the_same_local_file(tmp_path):
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="pipeline-test-data")
         s3.upload_file(str(PROJECTS / "tiny.csv"), "pipeline-test-data", "projects/tiny.csv")
-        remote = train.run(settings_for(config, tmp_path / "remote"))
-    assert remote.model_sha256 == train.run(local).model_sha256
+        remote = train.run(Context(settings_for(config, tmp_path / "remote")))
+    assert remote.model_sha256 == train.run(Context(local)).model_sha256
 
 
 def test_two_projects_deploy_side_by_side_in_one_account(tmp_path):
-    from pipeline.stages import bootstrap, deploy, package, releases, smoke, upload
+    from pipeline.shared import records as releases
+    from pipeline.stages import bootstrap, deploy, package, smoke, upload
 
     with sandbox_environment():
         projects = {
@@ -110,14 +112,14 @@ def test_two_projects_deploy_side_by_side_in_one_account(tmp_path):
             ),  # fmt: skip
         }
         for settings in projects.values():
-            bootstrap.run(settings, "both", [], "", "", lambda _: None)  # once per account
-            train.run(settings)
-            package.run(settings)
-            upload.run(settings)
-            deploy.run(settings, "dev")
+            bootstrap.run(Context(settings), "both", [], "", "")  # once per account
+            train.run(Context(settings))
+            package.run(Context(settings))
+            upload.run(Context(settings))
+            deploy.run(Context(settings), "dev")
         for name, settings in projects.items():
             # each endpoint still answers its own model's golden examples
-            assert smoke.run(settings, "dev").endpoint == f"{name}-dev"
+            assert smoke.run(Context(settings), "dev").endpoint == f"{name}-dev"
             record = releases.latest(settings, "dev")
             assert record["project"] == name
             manifest = json.loads(settings.manifest_file.read_text())
@@ -130,5 +132,5 @@ def test_text_target_in_a_regression_project_is_refused_before_training(tmp_path
     settings = settings_for(PROJECTS / "text-target-for-regression" / "pipeline.toml", tmp_path)
     with pytest.raises(ConfigError, match=r"\[data\] target: 'churned' holds text \('yes'\); "
                        "a regression target must be numbers"):  # fmt: skip
-        train.run(settings)
+        train.run(Context(settings))
     assert not (tmp_path / "training").exists()

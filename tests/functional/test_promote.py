@@ -10,12 +10,14 @@ import boto3
 import pytest
 
 from pipeline.aws.cloudformation import CloudFormation
+from pipeline.aws.s3 import S3
 from pipeline.errors import ConfigError, PipelineError
+from pipeline.shared import records as releases
+from pipeline.shared.context import Context, QuietUI
 from pipeline.stages import (
     bootstrap,
     deploy,
     promote,
-    releases,
     rollback,
     smoke,
     teardown,
@@ -25,7 +27,11 @@ from tests.artifacts import variant
 from tests.conftest import sandbox_environment
 
 BUCKET = "sagemaker-pipeline-artifacts-123456789012-us-east-1"  # the shared bootstrap's
-FAST = {"sleep": lambda _: time.sleep(0.05)}
+
+
+def ctx(settings, approve: bool | None = None) -> Context:
+    """The stages' context, with an approval (or none) and a short poll."""
+    return Context(settings, QuietUI(approve), sleep=lambda _: time.sleep(0.05))
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +45,7 @@ def world(sandbox, built, tmp_path_factory):
     """A released in dev and promoted to staging; B (same model) uploaded, never released;
     WORSE (same predictions, metrics 10% worse) released in dev; WRONG uploaded."""
     root = tmp_path_factory.mktemp("promote")
-    bootstrap.run(built, "both", [], "", "", progress=lambda _: None)
+    bootstrap.run(Context(built), "both", [], "", "")
     worse = variant(built, root / "worse", "worse")
     manifest = json.loads(worse.manifest_file.read_text())
     for metric in ("rmse", "mae"):
@@ -49,11 +55,11 @@ def world(sandbox, built, tmp_path_factory):
              "WRONG": variant(built, root / "w", "w", intercept_shift=5.0)}  # fmt: skip
     digests = {}
     for name, settings in found.items():
-        upload.run(settings)
+        upload.run(Context(settings))
         digests[name] = upload.scan(settings.artifact_file).sha256
-    deploy.run(built, "dev", digests["A"], **FAST)
-    promote.run(built, "dev", "staging", digests["A"], **FAST)
-    deploy.run(built, "dev", digests["WORSE"], **FAST)
+    deploy.run(ctx(built), "dev", digests["A"])
+    promote.run(ctx(built), "dev", "staging", digests["A"])
+    deploy.run(ctx(built), "dev", digests["WORSE"])
     return digests
 
 
@@ -63,12 +69,12 @@ def s3():
 
 def test_a_skipped_environment_is_refused(built, world):
     with pytest.raises(ConfigError, match="prod is promoted from staging, not dev"):
-        promote.run(built, "dev", "prod", world["A"], approve=lambda _: True, **FAST)
+        promote.run(ctx(built, True), "dev", "prod", world["A"])
 
 
 def test_a_digest_never_released_in_the_source_is_refused(built, world):
     with pytest.raises(ConfigError, match=f"digest {world['B']} was never released in dev"):
-        promote.run(built, "dev", "staging", world["B"], **FAST)
+        promote.run(ctx(built), "dev", "staging", world["B"])
 
 
 def test_promotion_without_a_source_release_is_refused():
@@ -78,22 +84,22 @@ def test_promotion_without_a_source_release_is_refused():
 
 def test_prod_needs_an_approval(built, world):
     with pytest.raises(ConfigError, match="needs an approval"):
-        promote.run(built, "staging", "prod", world["A"], **FAST)
-    preview = promote.run(built, "staging", "prod", world["A"], dry_run=True, **FAST)
+        promote.run(ctx(built), "staging", "prod", world["A"])
+    preview = promote.run(ctx(built), "staging", "prod", world["A"], dry_run=True)
     assert preview.dry_run and preview.release_key is None  # a preview needs no approval
     with pytest.raises(ConfigError, match="prod is protected: rolling it back needs an approval"):
-        rollback.run(built, "prod", **FAST)
+        rollback.run(ctx(built), "prod")
     with pytest.raises(PipelineError, match="not approved; the change set was deleted"):
-        promote.run(built, "staging", "prod", world["A"], approve=lambda _: False, **FAST)
+        promote.run(ctx(built, False), "staging", "prod", world["A"])
     assert CloudFormation().status("diabetes-prod") is None
 
 
 def test_a_regressed_model_is_stopped_by_the_gate_and_force_is_recorded(built, world):
     before = releases.history(built, "staging")
     with pytest.raises(promote.GateRegression, match="RMSE .* is worse than the deployed"):
-        promote.run(built, "dev", "staging", world["WORSE"], **FAST)
+        promote.run(ctx(built), "dev", "staging", world["WORSE"])
     assert releases.history(built, "staging") == before
-    forced = promote.run(built, "dev", "staging", world["WORSE"], force=True, **FAST)
+    forced = promote.run(ctx(built), "dev", "staging", world["WORSE"], force=True)
     record = releases.latest(built, "staging")
     assert forced.release_key and record["digest"] == world["WORSE"]
     assert record["kind"] == "promote" and record["promoted_from"] == "dev"
@@ -106,7 +112,7 @@ def test_a_smoke_failure_during_promotion_keeps_the_targets_release_and_rollback
     # A dev release of an artifact that then predicts wrongly in staging: written as the
     # deploy writes it (a smoke that passed in dev, e.g. on another image build).
     key_prefix = f"models/diabetes-linear/{world['WRONG']}/"
-    releases.write(deploy.S3(), BUCKET, {
+    releases.write(S3(), BUCKET, {
         "project": "diabetes", "environment": "dev", "digest": world["WRONG"],
         "artifact_key": key_prefix + "model.tar.gz",
         "manifest_key": key_prefix + "manifest.json", "parameters": {}, "outputs": {},
@@ -114,14 +120,14 @@ def test_a_smoke_failure_during_promotion_keeps_the_targets_release_and_rollback
     })  # fmt: skip
     before = releases.latest(built, "staging")
     with pytest.raises(smoke.SmokeFailed, match="No release was recorded"):
-        promote.run(built, "dev", "staging", world["WRONG"], force=True, **FAST)
+        promote.run(ctx(built), "dev", "staging", world["WRONG"], force=True)
     assert releases.latest(built, "staging") == before  # the target keeps its release
     with pytest.raises(smoke.SmokeFailed):
-        smoke.run(built, "staging")  # it serves the wrong model now...
+        smoke.run(ctx(built), "staging")  # it serves the wrong model now...
 
-    restored = rollback.run(built, "staging", **FAST)  # ...until rolled back
+    restored = rollback.run(ctx(built), "staging")  # ...until rolled back
     assert restored.digest == before["digest"]
-    assert smoke.run(built, "staging").endpoint == "diabetes-staging"
+    assert smoke.run(ctx(built), "staging").endpoint == "diabetes-staging"
     record = releases.latest(built, "staging")
     assert record["kind"] == "rollback" and record["rolled_back_from"] == world["WRONG"]
     assert record["parameters"] == before["parameters"]
@@ -132,10 +138,10 @@ def test_a_tampered_artifact_is_refused_and_a_missing_one_too(built, world):
     original = s3().get_object(Bucket=BUCKET, Key=key)["Body"].read()
     s3().put_object(Bucket=BUCKET, Key=key, Body=original + b"tampered")
     with pytest.raises(PipelineError, match="changed after upload. Refusing to deploy it"):
-        deploy.run(built, "dev", world["B"], **FAST)
+        deploy.run(ctx(built), "dev", world["B"])
     s3().delete_object(Bucket=BUCKET, Key=key)
     with pytest.raises(ConfigError, match="is not in the artifact bucket"):
-        deploy.run(built, "dev", world["B"], **FAST)
+        deploy.run(ctx(built), "dev", world["B"])
     assert CloudFormation().outputs("diabetes-dev")["ModelData"].endswith(
         f"/{world['WORSE']}/model.tar.gz")  # fmt: skip
 
@@ -147,16 +153,22 @@ def test_teardown_needs_the_environment_typed_again_then_deletes_its_stack(built
     with pytest.raises(
         ConfigError, match="does not match --env 'dev'; type the environment's name"
     ):
-        teardown.run_teardown(built, "dev", "staging")
+        teardown.run_teardown(ctx(built), "dev", "staging")
     assert CloudFormation().status("diabetes-dev") is not None
-    assert "deleted diabetes-dev" in teardown.run_teardown(built, "dev", "dev")
+    preview = teardown.run_teardown(ctx(built), "dev", "dev", dry_run=True)
+    assert preview.outcome.plan.actions == ("delete-stack",) and preview.outcome.dry_run
+    assert CloudFormation().status("diabetes-dev") is not None  # a dry run deletes nothing
+    assert "deleted diabetes-dev" in teardown.run_teardown(ctx(built), "dev", "dev").message
     assert CloudFormation().status("diabetes-dev") is None
     assert releases.history(built, "dev")  # release records are kept
 
 
 def test_sweep_deletes_only_stale_project_stacks_and_estimates_the_saving(built, world):
-    assert teardown.run_sweep(built, ttl_hours=1000) == []  # nothing is that old
-    swept = teardown.run_sweep(built, ttl_hours=0)
+    assert teardown.run_sweep(ctx(built), ttl_hours=1000).swept == []  # nothing is that old
+    shown = teardown.run_sweep(ctx(built), ttl_hours=0, dry_run=True)
+    assert [s.stack for s in shown.swept] == ["diabetes-staging"]
+    assert CloudFormation().status("diabetes-staging") is not None  # a dry run deletes nothing
+    swept = teardown.run_sweep(ctx(built), ttl_hours=0).swept
     assert [s.stack for s in swept] == ["diabetes-staging"]  # never the bootstrap stack
     assert swept[0].hourly_cost == pytest.approx(0.115)  # RealTime, 1 x ml.m5.large
     assert CloudFormation().status("sagemaker-pipeline-bootstrap") == "CREATE_COMPLETE"

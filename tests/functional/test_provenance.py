@@ -11,7 +11,9 @@ import pytest
 
 from pipeline.aws.s3 import S3
 from pipeline.core import provenance
-from pipeline.stages import bootstrap, deploy, upload
+from pipeline.shared import account, deploying
+from pipeline.shared.context import Context
+from pipeline.stages import bootstrap, upload
 from tests.artifacts import variant
 from tests.conftest import sandbox_environment
 
@@ -20,9 +22,9 @@ from tests.conftest import sandbox_environment
 def signed(built, tmp_path_factory):
     """A sandbox of its own, bootstrapped, with the built artifact uploaded (and signed)."""
     with sandbox_environment():
-        bootstrap.run(built, "both", [], "", "", lambda _: None)
-        result = upload.run(built)
-        bucket = bootstrap.output(built, "ArtifactBucketName")
+        bootstrap.run(Context(built), "both", [], "", "")
+        result = upload.run(Context(built))
+        bucket = account.output(built, "ArtifactBucketName")
         digest = json.loads(built.manifest_file.read_text())["artifact"]["sha256"]
         yield {"bucket": bucket, "digest": digest, "prefix": f"models/{built.model_name}/{digest}",
                "result": result, "tmp": tmp_path_factory.mktemp("provenance")}  # fmt: skip
@@ -43,13 +45,13 @@ def test_upload_signs_the_digest_with_the_bootstrap_signing_key(built, signed):
     assert signed["result"].provenance_note.startswith("signed with arn:aws:kms:")
     document = json.loads(S3().read(signed["bucket"], f"{signed['prefix']}/provenance.json"))
     assert document["statement"]["artifact_sha256"] == signed["digest"]
-    assert document["key_arn"] == bootstrap.output(built, "SigningKeyArn")
-    again = upload.run(built)
+    assert document["key_arn"] == account.output(built, "SigningKeyArn")
+    again = upload.run(Context(built))
     assert again.provenance_note.startswith("already signed")
 
 
 def test_a_signed_artifact_is_trusted(built, signed):
-    chosen = deploy.artifact(built, S3(), signed["bucket"], signed["digest"])
+    chosen = deploying.artifact(Context(built), signed["bucket"], signed["digest"])
     assert chosen.digest == signed["digest"]
 
 
@@ -60,7 +62,7 @@ def test_an_unsigned_self_consistent_artifact_is_refused(built, signed):
     with pytest.raises(
         provenance.ProvenanceError, match=f"artifact {digest} is not trusted: {never}"
     ):
-        deploy.artifact(built, S3(), signed["bucket"], digest)
+        deploying.artifact(Context(built), signed["bucket"], digest)
 
 
 def test_an_artifact_signed_with_another_key_is_refused(built, signed):
@@ -87,7 +89,7 @@ def test_an_artifact_signed_with_another_key_is_refused(built, signed):
                                   Body=body.encode())  # fmt: skip
     with pytest.raises(provenance.ProvenanceError, match=f"was signed with key .*{theirs['KeyId']}"
                        ".*not the build's signing key"):  # fmt: skip
-        deploy.artifact(built, S3(), signed["bucket"], digest)
+        deploying.artifact(Context(built), signed["bucket"], digest)
 
 
 def test_a_forged_signature_under_the_build_key_arn_is_refused(built, signed):
@@ -107,19 +109,19 @@ def test_a_forged_signature_under_the_build_key_arn_is_refused(built, signed):
                                   Key=f"models/{built.model_name}/{digest}/provenance.json",
                                   Body=json.dumps(forged).encode())  # fmt: skip
     with pytest.raises(provenance.ProvenanceError, match="does not verify with the build's"):
-        deploy.artifact(built, S3(), signed["bucket"], digest)
+        deploying.artifact(Context(built), signed["bucket"], digest)
 
 
 def test_a_manifest_changed_after_signing_is_refused(built, signed):
     other = variant(built, signed["tmp"] / "manifest", "manifest changed later")
-    upload.run(other)  # signed by the build
+    upload.run(Context(other))  # signed by the build
     manifest_key = f"models/{built.model_name}/{other_digest(other)}/manifest.json"
     s3 = boto3.client("s3")
     manifest = json.loads(s3.get_object(Bucket=signed["bucket"], Key=manifest_key)["Body"].read())
     manifest["golden_examples"][0]["prediction"] = 0.0  # what a smoke test would then accept
     s3.put_object(Bucket=signed["bucket"], Key=manifest_key, Body=json.dumps(manifest).encode())
     with pytest.raises(provenance.ProvenanceError, match="was signed for another manifest"):
-        deploy.artifact(built, S3(), signed["bucket"], other_digest(other))
+        deploying.artifact(Context(built), signed["bucket"], other_digest(other))
 
 
 def other_digest(settings) -> str:

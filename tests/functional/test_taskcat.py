@@ -8,6 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.conftest import terminal_rows
 from tests.e2e.test_cli import pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,11 +38,10 @@ def leftovers(env: dict[str, str]) -> tuple[list[str], list[str]]:
 def test_taskcat_passes_one_test_per_environment_and_deletes_its_stacks(uploaded):
     result = pipeline("test", env=uploaded)
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
-    passed = {row.split("|")[1].strip() for row in rows if row.rstrip().endswith("| pass |")}
-    assert passed == {"dev", "staging", "prod"}
-    for row in rows[2:]:
-        assert "CREATE_COMPLETE, outputs, InService, golden invocation" in row
+    rows = terminal_rows(result.stdout, "test")
+    assert {row[0] for row in rows if row[-1] == "pass"} == {"dev", "staging", "prod"}
+    for row in rows:
+        assert row[3] == "CREATE_COMPLETE, outputs, InService, golden invocation"
     assert leftovers(uploaded) == ([], [])
 
 
@@ -56,7 +56,8 @@ def test_a_failing_template_fails_taskcat_and_leaves_nothing_behind(uploaded, tm
     )
     result = pipeline("test", env={**uploaded, "PIPELINE_INFRA_DIR": str(tmp_path / "infra")})
     assert result.returncode == 1
-    assert "| FAIL |" in result.stdout and "| pass |" not in result.stdout
+    verdicts = [row[-1] for row in terminal_rows(result.stdout, "test")]
+    assert verdicts and set(verdicts) == {"FAIL"}
     assert "ROLLBACK_COMPLETE" in result.stdout
     assert "NOT deleted" not in result.stdout
     assert leftovers(uploaded) == ([], [])

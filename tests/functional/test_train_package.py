@@ -17,6 +17,7 @@ import pytest
 
 from model import inference
 from pipeline.errors import ConfigError, QualityGateFailed, VersionMismatch
+from pipeline.shared.context import Context
 from pipeline.stages import package, train
 from tests.conftest import FIXTURES
 
@@ -33,7 +34,7 @@ def _sha(path):
 
 def test_training_twice_gives_a_byte_identical_model(tmp_path, fresh_settings):
     other = replace(fresh_settings, build_dir=tmp_path / "again")
-    first, second = train.run(fresh_settings), train.run(other)
+    first, second = train.run(Context(fresh_settings)), train.run(Context(other))
     assert first.model_file.read_bytes() == second.model_file.read_bytes()
     assert first.model_sha256 == second.model_sha256 == _sha(other.model_file)
 
@@ -49,9 +50,11 @@ def test_the_machines_blas_kernel_does_not_change_the_model_bytes(tmp_path, fres
     for kernel in ("Haswell", "Prescott"):
         monkeypatch.setenv("OPENBLAS_CORETYPE", kernel)
         monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
-        digests.add(train.run(replace(fresh_settings, build_dir=tmp_path / kernel)).model_sha256)
+        digests.add(
+            train.run(Context(replace(fresh_settings, build_dir=tmp_path / kernel))).model_sha256
+        )
     monkeypatch.delenv("OPENBLAS_CORETYPE")
-    digests.add(train.run(fresh_settings).model_sha256)
+    digests.add(train.run(Context(fresh_settings)).model_sha256)
     assert len(digests) == 1
     recorded = json.loads(fresh_settings.metrics_file.read_text())["reproducibility"]
     assert recorded["blas_threads"] == 1 and recorded["openblas_coretype"]
@@ -72,7 +75,7 @@ def test_gate_fails_on_a_planted_bad_threshold_and_writes_no_model(fresh_setting
     stale = settings.model_file
     stale.write_bytes(b"a model from an earlier run")
     with pytest.raises(QualityGateFailed) as caught:
-        train.run(settings)
+        train.run(Context(settings))
     message = str(caught.value)
     assert "R2 0.4526 is below the minimum 0.9900 (min_r2) by 0.5374" in message
     assert "RMSE" not in message  # the threshold it met is not reported as missed
@@ -80,7 +83,7 @@ def test_gate_fails_on_a_planted_bad_threshold_and_writes_no_model(fresh_setting
     metrics = json.loads(settings.metrics_file.read_text())
     assert metrics["gate"]["passed"] is False and metrics["model_sha256"] is None
     with pytest.raises(ConfigError, match="failed its quality gate"):
-        package.run(settings)
+        package.run(Context(settings))
 
 
 def test_gate_on_a_metric_the_model_lacks_is_a_config_error(fresh_settings):
@@ -88,7 +91,7 @@ def test_gate_on_a_metric_the_model_lacks_is_a_config_error(fresh_settings):
     # and the task check in pipeline.toml is bypassed here to reach the run-time check.
     settings = with_gate(fresh_settings, min_roc_auc=0.5)
     with pytest.raises(ConfigError, match=r"\[gate\] min_roc_auc: this model has no roc_auc"):
-        train.run(settings)
+        train.run(Context(settings))
 
 
 def test_packaging_twice_gives_equal_sha256(built, tmp_path):
@@ -98,7 +101,7 @@ def test_packaging_twice_gives_equal_sha256(built, tmp_path):
     for name in BUILT:
         (other.build_dir / name).write_bytes((built.build_dir / name).read_bytes())
     os.utime(other.model_file, (1_000_000, 1_000_000))
-    result = package.run(other)
+    result = package.run(Context(other))
     assert _sha(result.artifact) == _sha(built.artifact_file)
     assert result.manifest["artifact"] == json.loads(built.manifest_file.read_text())["artifact"]
 
@@ -183,7 +186,7 @@ def test_version_mismatch_is_refused_naming_both_versions(built, tmp_path):
     metrics["training_env"].update({"scikit-learn": "1.8.0", "numpy": "2.6.0"})
     other.metrics_file.write_text(json.dumps(metrics))
     with pytest.raises(VersionMismatch) as caught:
-        package.run(other)
+        package.run(Context(other))
     message = str(caught.value)
     assert "scikit-learn 1.8.0 is installed but the image has ==1.9.0" in message
     assert "numpy 2.6.0 is installed but the image has numpy ==2.5.1" in message
@@ -201,7 +204,7 @@ def test_a_model_changed_after_training_is_refused(built, tmp_path):
     joblib.dump(model, buffer)
     other.model_file.write_bytes(buffer.getvalue())
     with pytest.raises(ConfigError, match="is not the model recorded in"):
-        package.run(other)
+        package.run(Context(other))
 
 
 def test_running_environment_mismatch_is_refused(built, tmp_path, monkeypatch):
@@ -215,10 +218,10 @@ def test_running_environment_mismatch_is_refused(built, tmp_path, monkeypatch):
         package, "package_versions", lambda names: {**real(names), "numpy": "1.26.4"}
     )
     with pytest.raises(VersionMismatch, match=r"(?s)running `pipeline package`.*numpy 1\.26\.4"):
-        package.run(other)
+        package.run(Context(other))
     assert not other.artifact_file.exists()
 
 
 def test_package_without_training_says_to_train_first(fresh_settings):
     with pytest.raises(ConfigError, match="run `python -m pipeline train` first"):
-        package.run(fresh_settings)
+        package.run(Context(fresh_settings))

@@ -1,0 +1,46 @@
+"""What a command resolves from the account it runs against: the shared bootstrap stack's
+outputs (artifact bucket, keys, execution role), and the names stacks take.
+
+One bootstrap per account serves every project (BOOTSTRAP_NAMESPACE, never a project's
+name). Must not import any stage.
+"""
+
+from __future__ import annotations
+
+from pipeline.aws.cloudformation import CloudFormation
+from pipeline.errors import ConfigError
+from pipeline.settings import BOOTSTRAP_STACK, Settings
+
+
+def bootstrap_stack_name() -> str:
+    return BOOTSTRAP_STACK
+
+
+def stack_name(settings: Settings, environment: str) -> str:
+    """The endpoint stack of one environment of this project."""
+    return f"{settings.project}-{environment}"
+
+
+def output(settings: Settings, key: str, cfn: CloudFormation | None = None) -> str:
+    """One output of this account's bootstrap stack, or a ConfigError saying how to get it.
+    The artifact bucket may instead come from PIPELINE_ARTIFACT_BUCKET (another account's).
+    The stack is the account's, not the project's: settings only supply that override."""
+    if key == "ArtifactBucketName" and settings.artifact_bucket:
+        return settings.artifact_bucket
+    if key == "SigningKeyArn" and settings.signing_key:
+        return settings.signing_key
+    name = bootstrap_stack_name()
+    stack = (cfn or CloudFormation()).stack(name)
+    if stack is None:
+        raise ConfigError(
+            f"stack {name} does not exist in this account and region; run "
+            "`python -m pipeline bootstrap` first"
+        )
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    if key not in outputs:
+        raise ConfigError(
+            f"stack {name} has no output {key} (status {stack['StackStatus']}); "
+            "redeploy it with `python -m pipeline bootstrap` and the account "
+            "role that creates it"
+        )
+    return outputs[key]
