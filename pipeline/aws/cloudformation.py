@@ -7,7 +7,9 @@ import contextlib
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
+from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from pipeline.aws.errors import AwsError, configuration_problem, guarded, new_client, translate
@@ -39,11 +41,12 @@ def _busy(status: str) -> bool:
 
 @guarded("cloudformation")
 class CloudFormation:
-    def __init__(self, client=None, progress: Callable[[str], None] = lambda _: None):
+    def __init__(self, client: BaseClient | None = None,
+                 progress: Callable[[str], None] = lambda _: None) -> None:  # fmt: skip
         self._client = client or new_client("cloudformation")
         self._progress = progress
 
-    def _call(self, fn, **kwargs):
+    def _call(self, fn: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
         try:
             return fn(**kwargs)
         except ClientError as exc:
@@ -52,9 +55,10 @@ class CloudFormation:
             error = exc.response.get("Error", {})
             raise AwsError(error.get("Message", str(exc)), error.get("Code", "")) from None
 
-    def stack(self, name: str) -> dict | None:
+    def stack(self, name: str) -> dict[str, Any] | None:
         try:
-            return self._client.describe_stacks(StackName=name)["Stacks"][0]
+            stack: dict[str, Any] = self._client.describe_stacks(StackName=name)["Stacks"][0]
+            return stack
         except ClientError as exc:
             if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
                 return None
@@ -78,7 +82,7 @@ class CloudFormation:
                               f"{event.get('ResourceStatusReason', '')}")  # fmt: skip
         return failed[::-1]
 
-    def live_stacks(self, statuses: tuple[str, ...]) -> list[dict]:
+    def live_stacks(self, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
         """Stacks in these statuses, described (with parameters and times)."""
         names = []
         paginator = self._client.get_paginator("list_stacks")
@@ -212,10 +216,13 @@ class CloudFormation:
                 return status
             sleep(poll)
 
-    def _events(self, name: str) -> list[dict]:
-        return self._call(self._client.describe_stack_events, StackName=name)["StackEvents"]
+    def _events(self, name: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self._call(
+            self._client.describe_stack_events, StackName=name
+        )["StackEvents"]
+        return events
 
-    def _wait(self, waiter: str, name: str, **kwargs) -> None:
+    def _wait(self, waiter: str, name: str, **kwargs: Any) -> None:
         try:
             self._client.get_waiter(waiter).wait(
                 StackName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 900}, **kwargs

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
+from typing import Any
 
 import boto3
+from botocore.client import BaseClient
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -57,10 +60,11 @@ class AwsConfigError(ConfigError, AwsError):
     """AWS refused the caller (credentials expired or rejected, access denied). Exit 2."""
 
 
-def new_client(service: str):
+def new_client(service: str) -> BaseClient:
     """A boto3 client from the standard chain (AWS_ENDPOINT_URL*, AWS_DEFAULT_REGION, ...)."""
     try:
-        return boto3.client(service)
+        client: BaseClient = boto3.client(service)
+        return client
     except NoRegionError:
         raise ConfigError(f"{service}: no AWS region configured; set AWS_DEFAULT_REGION "
                           f"(or AWS_REGION; {SANDBOX_HINT})") from None  # fmt: skip
@@ -110,12 +114,13 @@ def configuration_problem(exc: Exception, service: str = "") -> ConfigError | No
     return None
 
 
-def _error(exc: Exception) -> dict:
+def _error(exc: Exception) -> dict[str, str]:
+    error: dict[str, str] = {}
     if isinstance(exc, ClientError):
-        return exc.response.get("Error", {})
-    if isinstance(exc, WaiterError):  # a waiter's poll answered with an error
-        return (exc.last_response or {}).get("Error", {})
-    return {}
+        error = exc.response.get("Error", {})
+    elif isinstance(exc, WaiterError):  # a waiter's poll answered with an error
+        error = (exc.last_response or {}).get("Error", {})
+    return error
 
 
 def _code(exc: Exception) -> str:
@@ -143,12 +148,12 @@ def translate(exc: BotoCoreError | ClientError, service: str = "") -> PipelineEr
     return AwsError(f"{where}{_one_line(exc)}", _code(exc))
 
 
-def guarded(service: str):
+def guarded[C: type](service: str) -> Callable[[C], C]:
     """Class decorator: any botocore exception escaping a public method becomes translated."""
 
-    def wrap(method):
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(method)
-        def call(*args, **kwargs):
+        def call(*args: Any, **kwargs: Any) -> Any:
             try:
                 return method(*args, **kwargs)
             except (BotoCoreError, ClientError) as exc:
@@ -156,7 +161,7 @@ def guarded(service: str):
 
         return call
 
-    def decorate(cls):
+    def decorate(cls: C) -> C:
         for name, member in list(vars(cls).items()):
             if inspect.isfunction(member) and not name.startswith("_"):
                 setattr(cls, name, wrap(member))

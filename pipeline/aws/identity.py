@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import boto3
+from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws.errors import AwsError, configuration_problem, new_client
@@ -10,15 +11,16 @@ from pipeline.errors import ConfigError
 
 
 def region() -> str:
-    name = boto3.session.Session().region_name
+    name: str | None = boto3.session.Session().region_name
     if not name:
         raise ConfigError("no AWS region configured; set AWS_DEFAULT_REGION (or AWS_REGION)")
     return name
 
 
-def account_id(client=None) -> str:
+def account_id(client: BaseClient | None = None) -> str:
     try:
-        return (client or new_client("sts")).get_caller_identity()["Account"]
+        account: str = (client or new_client("sts")).get_caller_identity()["Account"]
+        return account
     except (ClientError, BotoCoreError) as exc:
         if problem := configuration_problem(exc, "sts"):
             raise problem from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from pipeline.aws.errors import configuration_problem, guarded, new_client, translate
@@ -9,13 +10,14 @@ from pipeline.aws.errors import configuration_problem, guarded, new_client, tran
 
 @guarded("kms")
 class Kms:
-    def __init__(self, client=None):
+    def __init__(self, client: BaseClient | None = None) -> None:
         self._client = client or new_client("kms")
 
     def sign(self, key_id: str, digest: bytes, algorithm: str) -> bytes:
         answer = self._client.sign(KeyId=key_id, Message=digest, MessageType="DIGEST",
                                    SigningAlgorithm=algorithm)  # fmt: skip
-        return answer["Signature"]
+        signature: bytes = answer["Signature"]
+        return signature
 
     def verify(self, key_id: str, digest: bytes, signature: bytes, algorithm: str) -> bool:
         """True if the key made this signature of this digest; False if not (KMS answers an

@@ -6,8 +6,10 @@ import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
+from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws.errors import (
@@ -33,10 +35,11 @@ def parse_uri(uri: str) -> tuple[str, str]:
 
 @guarded("s3")
 class S3:
-    def __init__(self, client=None):
+    def __init__(self, client: BaseClient | None = None) -> None:
         self._client = client or new_client("s3")
 
-    def _call(self, what: str, fn, **kwargs):
+    def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        """fn's answer (a response dict; None from the transfer methods)."""
         try:
             return fn(**kwargs)
         except ClientError as exc:
@@ -56,7 +59,8 @@ class S3:
     def read(self, bucket: str, key: str) -> bytes:
         answer = self._call(f"s3://{bucket}/{key}", self._client.get_object,
                             Bucket=bucket, Key=key)  # fmt: skip
-        return answer["Body"].read()
+        body: bytes = answer["Body"].read()
+        return body
 
     def sha256(self, bucket: str, key: str, chunk: int = 8 * 1024 * 1024) -> str:
         """The object's SHA-256, read as a stream (memory stays flat)."""

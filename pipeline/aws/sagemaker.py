@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from pipeline.aws.errors import AwsError, NotFound, configuration_problem, guarded, new_client
@@ -20,7 +21,7 @@ class Endpoint:
 
 @guarded("sagemaker")
 class SageMaker:
-    def __init__(self, client=None):
+    def __init__(self, client: BaseClient | None = None) -> None:
         self._client = client or new_client("sagemaker")
 
     def describe_endpoint(self, name: str) -> Endpoint:
@@ -46,7 +47,7 @@ class SageMaker:
 class SageMakerRuntime:
     """InvokeEndpoint through the standard client (AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME honoured)."""
 
-    def __init__(self, client=None):
+    def __init__(self, client: BaseClient | None = None) -> None:
         self._client = client or new_client("sagemaker-runtime")
 
     def invoke(self, endpoint: str, body: str | bytes, content_type: str,
@@ -62,4 +63,5 @@ class SageMakerRuntime:
             code = error.get("Code", "")
             message = f"InvokeEndpoint {endpoint}: {code}: {error.get('Message', exc)}"
             raise AwsError(message, code) from None
-        return answer["Body"].read()
+        answered: bytes = answer["Body"].read()
+        return answered

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.core.metrics import BY_NAME, gate_metric, improvement, margin_key
+from pipeline.core.metrics import BY_NAME, Metrics, gate_metric, improvement, margin_key
 from pipeline.errors import ConfigError
 
 
@@ -31,7 +31,7 @@ class GateFailure:
         )
 
 
-def observed(key: str, metrics: dict) -> float:
+def observed(key: str, metrics: Metrics) -> float:
     """The value a gate key is checked against; ConfigError if the model has no such metric
     (roc_auc of a multi-class model, log_loss of one without predict_proba)."""
     metric = gate_metric(key)
@@ -52,7 +52,7 @@ def describe(key: str) -> str:
     return metric.label
 
 
-def evaluate(metrics: dict, thresholds: dict[str, float]) -> list[GateFailure]:
+def evaluate(metrics: Metrics, thresholds: dict[str, float]) -> list[GateFailure]:
     """Every threshold the model misses; an empty list means the gate passed."""
     failures = []
     for key, threshold in sorted(thresholds.items()):
@@ -64,7 +64,7 @@ def evaluate(metrics: dict, thresholds: dict[str, float]) -> list[GateFailure]:
     return failures
 
 
-def regressions(candidate: dict, deployed: dict, margins: dict[str, float]) -> list[str]:
+def regressions(candidate: Metrics, deployed: Metrics, margins: dict[str, float]) -> list[str]:
     """How the candidate's metrics are worse than the deployed model's beyond the margins.
     Metrics without a margin key may not get worse at all; metrics either model lacks are
     not compared."""

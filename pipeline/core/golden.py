@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 from pipeline.core.signature import csv_cell
 
@@ -18,7 +19,9 @@ REL_TOLERANCE = 1e-9
 ABS_TOLERANCE = 1e-9
 
 
-def request_bodies(golden: list[dict], signature: dict | None = None) -> dict[str, tuple[str, str]]:
+def request_bodies(
+    golden: list[dict[str, Any]], signature: dict[str, Any] | None = None
+) -> dict[str, tuple[str, str]]:
     """The golden inputs as requests, {name: (content type, body)}: CSV and JSON rows in
     signature order, and (with a signature) JSON records keyed by column name."""
     rows = [example["features"] for example in golden]
@@ -33,7 +36,7 @@ def request_bodies(golden: list[dict], signature: dict | None = None) -> dict[st
     return bodies
 
 
-def _same(want, got) -> bool:
+def _same(want: object, got: object) -> bool:
     if isinstance(want, bool) or isinstance(got, bool):
         return want is got
     if isinstance(want, int | float) and isinstance(got, int | float):
@@ -43,13 +46,13 @@ def _same(want, got) -> bool:
     return want == got
 
 
-def mismatches(golden: list[dict], predictions: list) -> list[str]:
+def mismatches(golden: list[dict[str, Any]], predictions: object) -> list[str]:
     """Every golden example whose answer is off; empty when all match. Numbers (predicted
     values, probabilities) match within the tolerance; labels exactly."""
     if not isinstance(predictions, list) or len(predictions) != len(golden):
         count = len(predictions) if isinstance(predictions, list) else "no list of"
         return [f"expected {len(golden)} predictions, got {count}"]
-    problems = []
+    problems: list[str] = []
     for number, (example, got) in enumerate(zip(golden, predictions, strict=True), start=1):
         want = example["prediction"]
         if not _same(want, got):

@@ -6,6 +6,7 @@ Pure and stdlib-only.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pipeline.errors import ConfigError, PipelineError
 
@@ -36,15 +37,15 @@ def build(
     model_name: str,
     sha256: str,
     size: int,
-    serving_image: dict,
+    serving_image: dict[str, Any],
     training_env: dict[str, str],
-    reproducibility: dict,
-    metrics: dict,
-    signature: dict,
+    reproducibility: dict[str, Any],
+    metrics: dict[str, Any],
+    signature: dict[str, Any],
     signature_sha256: str,
-    git: dict,
-    golden_examples: list[dict],
-) -> dict:
+    git: dict[str, Any],
+    golden_examples: list[dict[str, Any]],
+) -> dict[str, Any]:
     return {
         "manifest_version": MANIFEST_VERSION,
         "project": project,
@@ -61,7 +62,7 @@ def build(
     }
 
 
-def verify_file(manifest: dict, sha256: str, size: int, source: str) -> None:
+def verify_file(manifest: dict[str, Any], sha256: str, size: int, source: str) -> None:
     """Raise unless the manifest describes a file with this digest and size."""
     artifact = manifest.get("artifact", {})
     if artifact.get("sha256") != sha256 or artifact.get("size") != size:

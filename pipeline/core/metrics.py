@@ -35,6 +35,8 @@ METRICS: dict[str, tuple[str, ...]] = {
     "regression": ("rmse", "mae", "r2"),
     "classification": ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"),
 }
+# metrics.json: {"model": {metric: value}, "baseline": {metric: value}}
+type Metrics = dict[str, dict[str, float]]
 _GATE_KEY = re.compile(r"^(min|max)_([a-z0-9_]+?)(_improvement_over_baseline)?$")
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # Filled by the pipeline at deploy time, never written in a parameter file: the artifact
 # (from its manifest) and the account-specific role (from bootstrap outputs).
@@ -25,6 +27,10 @@ MAX_TAG_VALUE_CHARS = 256
 MAX_TAGS = 50
 # A parameter file is a few hundred bytes; anything over this is refused before it is read.
 MAX_FILE_BYTES = 1024 * 1024
+
+# A template's Parameters section: {name: {"Type": ..., "Default": ..., ...}}.
+type ParameterSpec = dict[str, Any]
+type TemplateParameters = dict[str, ParameterSpec]
 
 # Plain decimal notation only: no sign other than "-", no exponent, hex, "_", nan, inf or
 # spaces, all of which Python's float() accepts and CloudFormation would get verbatim.
@@ -43,7 +49,7 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-def _check_value(source: str, key: str, value: str, spec: dict) -> list[Problem]:
+def _check_value(source: str, key: str, value: str, spec: ParameterSpec) -> list[Problem]:
     problems = []
     size = len(value.encode("utf-8"))
     if size > MAX_PARAMETER_VALUE_BYTES:
@@ -82,7 +88,7 @@ def _check_value(source: str, key: str, value: str, spec: dict) -> list[Problem]
     return problems
 
 
-def _integer_valued(spec: dict) -> bool:
+def _integer_valued(spec: ParameterSpec) -> bool:
     """A Number whose MinValue, MaxValue and Default (those given) are all integers takes
     only integers (InstanceCount: 1.5 instances is a mistake, not a value)."""
     bounds = [spec[k] for k in ("MinValue", "MaxValue", "Default") if k in spec]
@@ -98,7 +104,7 @@ def _kind(value: object) -> str:
             bool: "a boolean"}.get(type(value), "a number")  # fmt: skip
 
 
-class _Object(dict):
+class _Object(dict[str, object]):
     """A decoded JSON object that remembers every key given more than once, in it or in the
     objects inside it (as dotted paths), including in a value that a later duplicate dropped."""
 
@@ -187,7 +193,7 @@ def _check_tags(source: str, tags: object) -> list[Problem]:
     return problems
 
 
-def check_file(template_parameters: dict, document: object, source: str,
+def check_file(template_parameters: TemplateParameters, document: object, source: str,
                environment: str | None = None) -> list[Problem]:  # fmt: skip
     """Problems of one parameter file: {"Parameters": {...}, "Tags": {...}}. `environment`,
     the file's name without .json, must be what EnvironmentName and Tags.environment say."""
@@ -225,8 +231,8 @@ def check_file(template_parameters: dict, document: object, source: str,
     return problems
 
 
-def _check_environment(source: str, environment: str, template_parameters: dict,
-                       document: dict) -> list[Problem]:  # fmt: skip
+def _check_environment(source: str, environment: str, template_parameters: TemplateParameters,
+                       document: dict[str, Any]) -> list[Problem]:  # fmt: skip
     """<env>.json deploys <env>: a file that names another environment would send that
     environment's settings to this one's stack."""
     problems = []
@@ -246,7 +252,9 @@ def _check_environment(source: str, environment: str, template_parameters: dict,
     return problems
 
 
-def check_same_keys(documents: dict[str, dict], known: set[str] | None = None) -> list[Problem]:
+def check_same_keys(
+    documents: Mapping[str, object], known: set[str] | None = None
+) -> list[Problem]:
     """Every environment's file must set the same keys, so a difference is always a value.
     Keys outside `known` (the template's) are left to check_file, which says to remove them.
     Documents that are not the expected shape are left out (check_file reports them)."""
@@ -262,7 +270,7 @@ def check_same_keys(documents: dict[str, dict], known: set[str] | None = None) -
     ]  # fmt: skip
 
 
-def stack_parameters(template_parameters: dict, file_values: dict[str, str],
+def stack_parameters(template_parameters: TemplateParameters, file_values: dict[str, str],
                      filled: dict[str, str]) -> dict[str, str]:  # fmt: skip
     """Every template parameter with an explicit value: the pipeline's, the file's, or the
     template default. Never "use previous value": a key removed from a file takes the

@@ -84,7 +84,7 @@ class Plan:
 def busy(status: str | None) -> bool:
     """Another operation is working on the stack (REVIEW_IN_PROGRESS is an empty stack
     awaiting its first change set, which a deploy takes over)."""
-    return bool(status) and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
+    return status is not None and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
 
 
 def _refuse_busy(state: StackState) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from pipeline.core import metrics as metrics_core
 from pipeline.errors import ConfigError
@@ -84,7 +86,7 @@ class Project:
     gate: dict[str, float]
     promotion: dict[str, float] | None
     probabilities: bool = False
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def folder(self) -> Path:
@@ -117,7 +119,7 @@ def _type_ok(value: object, expected: str) -> bool:
     raise AssertionError(expected)
 
 
-def _check_shape(data: dict, source: str) -> None:
+def _check_shape(data: dict[str, Any], source: str) -> None:
     unknown = sorted(set(data) - set(SCHEMA))
     if unknown:
         raise ConfigError(f"{source}: unknown section(s) [{'], ['.join(unknown)}]; the file "
@@ -175,7 +177,7 @@ def _finite(value: object, where: str) -> float:
     return float(value)
 
 
-def _gate(table: dict, task: str, source: str) -> dict[str, float]:
+def _gate(table: dict[str, Any], task: str, source: str) -> dict[str, float]:
     if not table:
         raise ConfigError(f"{source}: [gate] sets no thresholds; a gate that checks nothing "
                           "cannot fail. Set at least one min_<metric> or max_<metric> for "
@@ -194,7 +196,7 @@ def _gate(table: dict, task: str, source: str) -> dict[str, float]:
     return thresholds
 
 
-def _promotion(table: dict, task: str, source: str) -> dict[str, float]:
+def _promotion(table: dict[str, Any], task: str, source: str) -> dict[str, float]:
     margins = {}
     for key, value in table.items():
         where = _where(source, "promotion", key)
@@ -209,7 +211,7 @@ def _promotion(table: dict, task: str, source: str) -> dict[str, float]:
     return margins
 
 
-def parse(data: dict, config_file: Path) -> Project:
+def parse(data: dict[str, Any], config_file: Path) -> Project:
     """Validate a parsed pipeline.toml; `config_file` is its (absolute) path."""
     source = str(config_file)
     _check_shape(data, source)
@@ -314,7 +316,7 @@ def missing_files(project: Project) -> list[str]:
     return problems
 
 
-def hyperparameter_args(hyperparameters: dict) -> list[str]:
+def hyperparameter_args(hyperparameters: Mapping[str, object]) -> list[str]:
     """`--name value` arguments as SageMaker passes them (sorted by name; booleans as
     Python spells them, which is what the SageMaker training toolkit sends)."""
     args = []

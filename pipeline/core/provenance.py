@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 from pipeline.errors import PipelineError
 
@@ -27,20 +29,30 @@ class ProvenanceError(PipelineError):
     """An artifact without a valid build signature: never deployed, extracted or loaded."""
 
 
+class Statement(TypedDict):
+    """What the build signs: the artifact's and its manifest's digests."""
+
+    provenance_version: int
+    project: str
+    model_name: str
+    artifact_sha256: str
+    manifest_sha256: str
+
+
 def statement(*, project: str, model_name: str, artifact_sha256: str,
-              manifest_sha256: str) -> dict:  # fmt: skip
+              manifest_sha256: str) -> Statement:  # fmt: skip
     return {"provenance_version": PROVENANCE_VERSION, "project": project,
             "model_name": model_name, "artifact_sha256": artifact_sha256,
             "manifest_sha256": manifest_sha256}  # fmt: skip
 
 
-def message_digest(signed: dict) -> bytes:
+def message_digest(signed: Mapping[str, object]) -> bytes:
     """The 32 bytes KMS signs (MessageType DIGEST): sha256 of the canonical statement."""
     text = json.dumps(signed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).digest()
 
 
-def document(signed: dict, key_arn: str, signature: bytes) -> dict:
+def document(signed: Mapping[str, object], key_arn: str, signature: bytes) -> dict[str, Any]:
     return {"statement": signed, "key_arn": key_arn, "algorithm": ALGORITHM,
             "signature": base64.b64encode(signature).decode()}  # fmt: skip
 

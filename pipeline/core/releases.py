@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
@@ -29,7 +30,8 @@ def is_digest(text: str) -> bool:
 
 def record(*, project: str, environment: str, digest: str, artifact_key: str, manifest_key: str,
            parameters: dict[str, str], outputs: dict[str, str], commit: str, when: datetime,
-           actor: str, kind: str = "deploy", extra: dict | None = None) -> dict:  # fmt: skip
+           actor: str, kind: str = "deploy",
+           extra: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     return {
         "project": project,
         "environment": environment,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.core.versions import Spec, parse_spec
 from pipeline.errors import ConfigError
@@ -42,7 +43,7 @@ class ServingImage:
         domain = self.domains[max(prefixes, key=len)] if prefixes else DEFAULT_DOMAIN
         return f"{account}.dkr.ecr.{region}.{domain}/{self.repository}:{self.tag}"
 
-    def to_manifest(self) -> dict:
+    def to_manifest(self) -> dict[str, Any]:
         return {
             "repository": self.repository,
             "tag": self.tag,
@@ -51,7 +52,7 @@ class ServingImage:
         }
 
 
-def _require(data: dict, key: str, kind: type, source: str):
+def _require[T](data: dict[str, Any], key: str, kind: type[T], source: str) -> T:
     value = data.get(key)
     if not isinstance(value, kind):
         raise ConfigError(
@@ -61,7 +62,7 @@ def _require(data: dict, key: str, kind: type, source: str):
     return value
 
 
-def parse(data: dict, source: str) -> ServingImage:
+def parse(data: dict[str, Any], source: str) -> ServingImage:
     packages_raw = _require(data, "packages", dict, source)
     missing = [p for p in REQUIRED_PACKAGES if p not in packages_raw]
     if missing:

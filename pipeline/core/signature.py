@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.errors import ConfigError
 
@@ -23,18 +24,18 @@ class Column:
     name: str
     type: str  # one of TYPES
     nullable: bool = False
-    categories: tuple = ()  # string columns: the distinct values seen in training
+    categories: tuple[str, ...] = ()  # string columns: the distinct values seen in training
 
-    def to_json(self) -> dict:
-        out = {"name": self.name, "type": self.type, "nullable": self.nullable}
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "nullable": self.nullable}
         if self.type == "string":
             out["categories"] = list(self.categories)
         return out
 
 
 def build(*, task: str, inputs: list[Column], target: Column, feature_names: list[str] | None,
-          n_features: int | None, classes: list | None, probabilities: bool,
-          source: str) -> dict:  # fmt: skip
+          n_features: int | None, classes: list[Any] | None, probabilities: bool,
+          source: str) -> dict[str, Any]:  # fmt: skip
     """The signature; ConfigError when the fitted model disagrees with the data's columns.
     `source` names what produced the model, for messages."""
     names = [c.name for c in inputs]
@@ -52,7 +53,7 @@ def build(*, task: str, inputs: list[Column], target: Column, feature_names: lis
             f"{source}: the model records neither n_features_in_ nor "
             "feature_names_in_; is it a fitted scikit-learn estimator?"
         )
-    signature = {
+    signature: dict[str, Any] = {
         "signature_version": SIGNATURE_VERSION,
         "task": task,
         "inputs": [c.to_json() for c in inputs],
@@ -74,13 +75,13 @@ def build(*, task: str, inputs: list[Column], target: Column, feature_names: lis
     return signature
 
 
-def digest(signature: dict) -> str:
+def digest(signature: dict[str, Any]) -> str:
     """sha256 of the signature's canonical JSON: equal signatures, equal hashes."""
     text = json.dumps(signature, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def csv_cell(value) -> str:
+def csv_cell(value: object) -> str:
     """One value as the handler reads it in CSV (missing: empty cell)."""
     if value is None:
         return ""
@@ -96,7 +97,7 @@ def csv_cell(value) -> str:
     return text
 
 
-def label_key(label) -> str:
+def label_key(label: object) -> str:
     """The key of a class label in a probabilities object: the label itself if it is a
     string, else its JSON text (1 -> "1", True -> "true")."""
     return label if isinstance(label, str) else json.dumps(label)
