@@ -82,8 +82,9 @@ def test_template_is_the_original_body_or_none_for_a_missing_stack():
         wanted = {"StackName": NAME, "TemplateStage": "Original"}
         yaml_body = "Resources: {}\n"  # botocore parses a JSON body into a dict; ours are YAML
         stub.add_response("get_template", {"TemplateBody": yaml_body}, wanted)
-        stub.add_client_error("get_template", "ValidationError",
-                              f"Stack with id {NAME} does not exist", expected_params=wanted)  # fmt: skip
+        missing = f"Stack with id {NAME} does not exist"
+        stub.add_client_error("get_template", "ValidationError", missing,
+                              expected_params=wanted)  # fmt: skip
         cfn = CloudFormation(client)
         assert cfn.template(NAME) == yaml_body
         assert cfn.template(NAME) is None
