@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable
+from typing import BinaryIO
 
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum is 5 MiB for every part but the last
 
@@ -24,3 +25,13 @@ def composite_sha256(part_digests: Iterable[bytes]) -> str:
         raise ValueError("a multipart upload has at least one part")
     combined = hashlib.sha256(b"".join(digests)).digest()
     return f"{base64.b64encode(combined).decode()}-{len(digests)}"
+
+
+def sha256_stream(stream: BinaryIO, chunk: int = 1024 * 1024) -> str:
+    """The hex SHA-256 of everything left in a binary stream, read in bounded chunks (memory
+    stays flat whatever the size). The one way the pipeline hashes a file: the caller opens
+    it, so this stays free of I/O decisions."""
+    digest = hashlib.sha256()
+    while block := stream.read(chunk):
+        digest.update(block)
+    return digest.hexdigest()

@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 
 from pipeline.core import serving_image
+from pipeline.core.checksums import sha256_stream
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
@@ -47,3 +48,9 @@ def write_json(path: Path, data: dict) -> None:
 def load_serving_image(settings: Settings) -> serving_image.ServingImage:
     path = settings.serving_image_file
     return serving_image.parse(read_toml(path), str(path))
+
+
+def sha256_file(path: Path) -> str:
+    """The file's hex SHA-256, read in bounded chunks."""
+    with path.open("rb") as handle:
+        return sha256_stream(handle)

@@ -63,6 +63,7 @@ def run(ctx: Context, account_role: str | None = None,
     state = deploying.stack_state(ctx, stack_name())
     inputs = plans.StackInputs(stack_name(), template, chosen, dict(state.tags), CAPABILITIES)
     plan = plans.stack_plan(inputs, state)
-    ctx.ui.progress(f"{stack_name()} (AccountRole {chosen['AccountRole']}): {plan.kind}")
+    what = "no changes" if plan.kind == plans.NOTHING else plan.kind
+    ctx.ui.progress(f"{stack_name()}: {what} (AccountRole {chosen['AccountRole']})")
     outcome = executor(ctx, dry_run).run(plan)
     return outcome.outputs or ctx.cfn.outputs(stack_name())

@@ -28,7 +28,6 @@ from pipeline.settings import Settings
 from pipeline.shared import config
 from pipeline.shared.context import Context
 from pipeline.shared.environment import git_state, package_versions
-from pipeline.stages.train import sha256_file
 
 FIXED_MTIME = 0  # 1970-01-01; any constant works, zero is the conventional choice
 # gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS "unknown" (RFC 1952).
@@ -110,7 +109,7 @@ def _trained_metrics(settings: Settings) -> dict:
         )
     if not settings.model_file.exists():
         raise ConfigError(f"{settings.model_file}: not found; run `python -m pipeline train`")
-    actual = sha256_file(settings.model_file)
+    actual = config.sha256_file(settings.model_file)
     if actual != metrics.get("model_sha256"):
         raise ConfigError(
             f"{settings.model_file} (sha256 {actual}) is not the model recorded in "
@@ -170,7 +169,7 @@ def run(ctx: Context) -> PackageResult:
     }
     golden = golden_examples(files, golden_rows["rows"])
     write_tarball(settings.artifact_file, files)
-    sha256 = sha256_file(settings.artifact_file)
+    sha256 = config.sha256_file(settings.artifact_file)
     manifest = manifest_core.build(
         project=settings.project,
         model_name=settings.model_name,

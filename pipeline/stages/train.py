@@ -13,7 +13,6 @@ nothing stale can be packaged afterwards.
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 import os
 import platform
@@ -29,10 +28,9 @@ from pipeline.core import project as project_core
 from pipeline.core import signature as signature_core
 from pipeline.errors import ConfigError, PipelineError, QualityGateFailed
 from pipeline.settings import Settings
-from pipeline.shared import config
+from pipeline.shared import config, dataset
 from pipeline.shared.context import Context
 from pipeline.shared.environment import package_versions
-from pipeline.stages import dataset
 
 N_GOLDEN = 5
 LOG_TAIL = 20
@@ -48,14 +46,6 @@ class TrainResult:
     model_file: Path
     model_sha256: str
     signature: dict
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _remove_stale(settings: Settings) -> list[Path]:
@@ -198,7 +188,7 @@ def run(ctx: Context) -> TrainResult:
     # Imported only now: scikit-learn and pandas take seconds, and bad config should fail fast.
     import joblib
 
-    from pipeline.stages import evaluate
+    from pipeline.shared import evaluate
 
     data = dataset.load(project, settings.build_dir / "data-cache", _s3)
     progress(f"data: {len(data.train)} training rows, {len(data.test)} test rows, "
@@ -246,7 +236,7 @@ def run(ctx: Context) -> TrainResult:
     tmp = settings.model_file.with_name(settings.model_file.name + ".tmp")
     shutil.copyfile(written, tmp)
     os.replace(tmp, settings.model_file)
-    metrics["model_sha256"] = sha256_file(settings.model_file)
+    metrics["model_sha256"] = config.sha256_file(settings.model_file)
     golden = [[dataset.json_value(v) for v in row]
               for row in X_test.head(N_GOLDEN).itertuples(index=False, name=None)]  # fmt: skip
     config.write_json(settings.signature_file, signature)

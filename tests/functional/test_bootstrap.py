@@ -62,7 +62,7 @@ def test_two_projects_bootstrap_one_stack_and_the_second_executes_nothing():
         first = pipeline("bootstrap", "--environment-accounts", ACCOUNT, "--config",
                          str(ROOT / "pipeline.toml"), env=env)  # fmt: skip
         assert first.returncode == 0, first.stderr
-        assert f"deploying {STACK}" in first.stdout
+        assert f"{STACK}: create (AccountRole both)" in first.stdout
         cfn = _client("cloudformation", env)
         before = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
         events = cfn.describe_stack_events(StackName=STACK)["StackEvents"]

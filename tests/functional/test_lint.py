@@ -7,6 +7,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import botocore.client
 import pytest
 
 from pipeline.errors import ConfigError
@@ -251,10 +252,8 @@ def test_bad_parameter_file_stops_deploy_before_any_aws_call(infra_copy, monkeyp
     def no_aws(*args, **kwargs):
         raise AssertionError("an AWS call was attempted")
 
-    for name in ("CloudFormation", "S3"):
-        monkeypatch.setattr(deploy, name, no_aws)
-    monkeypatch.setattr(deploy.bootstrap, "output", no_aws)
-    monkeypatch.setattr(deploy.identity, "region", no_aws)
+    # every AWS call of every client goes through here
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", no_aws)
     target = plant(infra_copy, fixture)
     with pytest.raises(ConfigError, match="nothing was sent to AWS") as raised:
         deploy.run(Context(infra_copy), "dev")
