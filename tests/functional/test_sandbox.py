@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.local import cfn_corrections
+from pipeline.local import moto_patches
 from pipeline.local.processes import ManagedProcess
 from pipeline.local.sandbox import READY_LINE, Sandbox
 
@@ -112,11 +112,14 @@ def test_down_without_a_sandbox_says_so(tmp_path):
 
 
 def test_emulator_version_is_the_one_the_corrections_were_checked_against():
-    """Fails on every moto upgrade: re-check each correction in cfn_corrections against the
-    new version (run tests/functional/test_cfn_corrections.py), then move the pin."""
+    """Fails on every moto upgrade: re-check each correction in moto_patches against the new
+    version (run tests/functional/test_moto_patches.py and tests/unit/test_moto_canaries.py),
+    then move the pin."""
     import moto
 
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    pins = [d for d in pyproject["project"]["dependencies"] if d.startswith("moto")]
-    assert pins == [f"moto[server,cloudformation]=={cfn_corrections.PINNED_MOTO_VERSION}"]
-    assert moto.__version__ == cfn_corrections.PINNED_MOTO_VERSION
+    project = pyproject["project"]
+    pins = [d for d in project["optional-dependencies"]["local"] if d.startswith("moto")]
+    assert pins == [f"moto[server,cloudformation]=={moto_patches.PINNED_MOTO_VERSION}"]
+    assert not [d for d in project["dependencies"] if d.startswith("moto")]  # deploys: no moto
+    assert moto.__version__ == moto_patches.PINNED_MOTO_VERSION
