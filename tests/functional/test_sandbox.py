@@ -102,6 +102,35 @@ def test_up_prints_the_environment_and_down_stops_it(tmp_path):
     assert not state.exists()
 
 
+# Put first on sys.path, it makes the interpreter behave as one without the `local` extra.
+WITHOUT_MOTO = """
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("moto", "werkzeug"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_up_without_the_emulator_installed_names_the_fix_in_one_line(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(WITHOUT_MOTO)
+    path = os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "sandbox", "up", "--port", "0"],
+        env={**os.environ, "PYTHONPATH": path, "PIPELINE_SANDBOX_STATE": str(tmp_path / "s")},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: sandbox: the local sandbox needs the AWS emulator moto (not installed: moto); "
+        "install it with pip install 'sagemaker-cfn-pipeline[local]' (or run it as "
+        "`tox -e deploy-local`)"
+    ]
+
+
 def test_down_without_a_sandbox_says_so(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "sandbox", "down"],
