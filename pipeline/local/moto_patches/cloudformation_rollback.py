@@ -268,8 +268,12 @@ def snapshot_before(stack, change_set) -> dict | None:
 
 
 def roll_back(stack, change_set, snapshot: dict | None, failure: ResourceFailed) -> None:
-    """Step of ExecuteChangeSet, when a resource failed: the change set is EXECUTE_FAILED and
-    the stack rolls back to ROLLBACK_COMPLETE (create) or UPDATE_ROLLBACK_COMPLETE (update)."""
+    """Step of ExecuteChangeSet, when a resource failed. AWS: ExecuteChangeSet has returned;
+    the change set is EXECUTE_FAILED and the stack rolls back to ROLLBACK_COMPLETE (create)
+    or UPDATE_ROLLBACK_COMPLETE (update), as failing_resources_roll_back describes. moto let
+    the error escape its CloudFormationBackend.execute_change_set (HTTP 500) and left the
+    stack *_IN_PROGRESS. Run by cloudformation_execution.execute_change_set_as_aws.
+    Upstream: not reported."""
     change_set.execution_status = "EXECUTE_FAILED"
     if change_set.change_set_type == "UPDATE":
         _roll_back_update(stack, snapshot, failure)
