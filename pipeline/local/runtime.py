@@ -7,7 +7,8 @@ the emulator's S3 through pipeline.aws, starts one model server (the container c
 failure makes it Failed with a FailureReason like AWS's. During an update the old servers
 keep serving until the new ones answer /ping; on a failed update they simply stay.
 
-`install()` hooks this into moto's SageMaker backend (create, CloudFormation update, delete).
+moto_patches/runtime_hooks.py hooks this into moto's SageMaker backend (create, CloudFormation
+update, delete); this module knows nothing of moto.
 Model servers run in their own sessions and outlive the zygote that forked them (a new
 zygote is started when the next server is needed); they die with the sandbox, which holds
 the only write end of a "lifeline" pipe they watch. A crashed one is reported and restarted
@@ -17,7 +18,6 @@ on the next request.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import itertools
 import logging
@@ -309,98 +309,3 @@ class LocalRuntime:
         for fd in (self._lifeline_write, self._lifeline_read):
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-
-def _specs(backend, config_name: str) -> list[VariantSpec]:
-    config = backend.endpoint_configs.get(config_name)
-    if config is None:
-        raise ProvisionFailed(f"Could not find endpoint configuration '{config_name}'.")
-    specs = []
-    for variant in config.production_variants:
-        model = backend._models.get(variant["ModelName"])
-        if model is None:
-            raise ProvisionFailed(f"Could not find model '{variant['ModelName']}'.")
-        container = model.primary_container or (model.containers or [{}])[0]
-        specs.append(VariantSpec(
-            variant=variant["VariantName"], model_name=model.model_name,
-            image=container.get("Image", ""), model_data_url=container.get("ModelDataUrl", ""),
-            environment=dict(container.get("Environment") or {}),
-        ))  # fmt: skip
-    return specs
-
-
-def install(runtime: LocalRuntime) -> None:
-    """Hook the runtime into moto's SageMaker backend and its CloudFormation resources."""
-    from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend, sagemaker_backends
-
-    create_endpoint = SageMakerModelBackend.create_endpoint
-
-    @functools.wraps(create_endpoint)
-    def create(self, endpoint_name, endpoint_config_name, tags):
-        endpoint = create_endpoint(self, endpoint_name, endpoint_config_name, tags)
-        endpoint.endpoint_status = "Creating"
-        try:
-            deployment = runtime.provision(endpoint_name, _specs(self, endpoint_config_name))
-        except ProvisionFailed as failed:
-            endpoint.endpoint_status, endpoint.failure_reason = "Failed", failed.reason
-            log.error("endpoint %s Failed: %s", endpoint_name, failed.reason)
-            return endpoint
-        runtime.activate(endpoint_name, deployment)
-        endpoint.endpoint_status = "InService"
-        return endpoint
-
-    SageMakerModelBackend.create_endpoint = create
-
-    delete_endpoint = SageMakerModelBackend.delete_endpoint
-
-    @functools.wraps(delete_endpoint)
-    def delete(self, endpoint_name):
-        delete_endpoint(self, endpoint_name)
-        runtime.retire(endpoint_name)
-
-    SageMakerModelBackend.delete_endpoint = delete
-
-    cfn_create = FakeEndpoint.create_from_cloudformation_json.__func__
-
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
-                                        region_name, **kwargs):  # fmt: skip
-        endpoint = cfn_create(cls, resource_name, cloudformation_json, account_id, region_name,
-                              **kwargs)  # fmt: skip
-        if endpoint.endpoint_status == "Failed":
-            # As CloudFormation on AWS: the resource fails and the failed endpoint goes away.
-            sagemaker_backends[account_id][region_name].endpoints.pop(endpoint.endpoint_name)
-            raise RuntimeError(
-                f"Endpoint {endpoint.endpoint_name} failed to reach InService: "
-                f"{endpoint.failure_reason}"
-            )
-        return endpoint
-
-    FakeEndpoint.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
-
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
-                                        cloudformation_json, account_id, region_name):  # fmt: skip
-        """An update keeps the endpoint (and its old servers) until the new config serves."""
-        backend = sagemaker_backends[account_id][region_name]
-        props = cloudformation_json["Properties"]
-        name, config_name = original_resource.endpoint_name, props["EndpointConfigName"]
-        previous_status = original_resource.endpoint_status
-        original_resource.endpoint_status = "Updating"
-        try:
-            deployment = runtime.provision(name, _specs(backend, config_name))
-        except ProvisionFailed as failed:
-            original_resource.endpoint_status = previous_status
-            original_resource.failure_reason = failed.reason
-            raise RuntimeError(f"Endpoint {name} update failed: {failed.reason}") from None
-        config = backend.endpoint_configs[config_name]
-        original_resource.endpoint_config_name = config_name
-        original_resource.production_variants = original_resource._process_production_variants(
-            config.production_variants
-        )
-        if props.get("DeploymentConfig") is not None:
-            original_resource.deployment_config = props["DeploymentConfig"]
-        original_resource.failure_reason = None
-        original_resource.endpoint_status = "InService"
-        runtime.activate(name, deployment)
-        return original_resource
-
-    FakeEndpoint.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)

@@ -1,5 +1,6 @@
-"""The embedded AWS sandbox: the emulator (moto in server mode, with the CloudFormation
-corrections applied) on 127.0.0.1, the environment that reaches it, and its lifecycle.
+"""The embedded AWS sandbox: the emulator (moto in server mode, with the corrections of
+pipeline/local/moto_patches applied) on 127.0.0.1, the environment that reaches it, and its
+lifecycle.
 
 - `serve()` runs it in the foreground of this process (`pipeline sandbox up`) until SIGTERM
   or SIGINT, recording its pid and URL in a state file so `pipeline sandbox down` can stop it.
@@ -75,6 +76,27 @@ def _is_sandbox(pid: int) -> bool:
     return b"sandbox" in cmdline and any(b"pipeline" in part for part in cmdline)
 
 
+def _bind(host: str, port: int):
+    """The emulator's HTTP server (moto's app, with whatever moto_patches corrected), bound."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    try:
+        return make_server(
+            host, port, DomainDispatcherApplication(create_backend_app), threaded=True,
+            request_handler=MotoRequestHandler,
+        )  # fmt: skip
+    except (OSError, SystemExit):  # werkzeug prints the OS error and exits on a bind failure
+        raise ConfigError(
+            f"cannot listen on {host}:{port} (in use, or not allowed); choose another --port, "
+            "or --port 0 for a free one"
+        ) from None
+
+
 def serve(host: str, port: int, region: str, state_file: Path, on_ready, image,
           stack_delay: float = 0.0) -> None:  # fmt: skip
     """Run the emulator, the local SageMaker runtime and its gateway in this process until
@@ -86,34 +108,24 @@ def serve(host: str, port: int, region: str, state_file: Path, on_ready, image,
             f"a sandbox is already running at {state['url']} (pid {state['pid']}, recorded in "
             f"{state_file}); stop it with `python -m pipeline sandbox down` first"
         )
-    from werkzeug.serving import make_server
+    from pipeline.local import moto_patches
 
-    from pipeline.local import cfn_corrections, runtime
+    moto_patches.require_moto()
     from pipeline.local.gateway import RuntimeGateway
+    from pipeline.local.runtime import LocalRuntime
 
-    cfn_corrections.apply(stack_delay_seconds=stack_delay)
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-
+    workdir = Path(tempfile.mkdtemp(prefix="pipeline-runtime-"))
+    local_runtime = LocalRuntime(workdir, image)
     try:
-        server = make_server(
-            host, port, DomainDispatcherApplication(create_backend_app), threaded=True,
-            request_handler=MotoRequestHandler,
-        )  # fmt: skip
-    except (OSError, SystemExit):  # werkzeug prints the OS error and exits on a bind failure
-        raise ConfigError(
-            f"cannot listen on {host}:{port} (in use, or not allowed); choose another --port, "
-            "or --port 0 for a free one"
-        ) from None
+        moto_patches.apply(runtime=local_runtime, stack_delay_seconds=stack_delay)
+        server = _bind(host, port)
+    except BaseException:
+        local_runtime.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     url = f"http://{host}:{server.server_port}"
     # The runtime and gateway reach the emulator through pipeline.aws, like any client.
     os.environ.update({"AWS_ENDPOINT_URL": url, "AWS_DEFAULT_REGION": region, **DUMMY_CREDENTIALS})
-    workdir = Path(tempfile.mkdtemp(prefix="pipeline-runtime-"))
-    local_runtime = runtime.LocalRuntime(workdir, image)
-    runtime.install(local_runtime)
     gateway = RuntimeGateway(local_runtime, region)
     runtime_url = gateway.start(host)
     env = environment(url, region, runtime_url)
@@ -189,6 +201,9 @@ class Sandbox:
         return environment(self.url, self.region, self.runtime_url)
 
     def start(self) -> Sandbox:
+        from pipeline.local import moto_patches
+
+        moto_patches.require_moto()  # here, in one line, rather than in the child's log
         self.process = ManagedProcess(
             [sys.executable, "-m", "pipeline", "sandbox", "up", "--port", "0",
              "--region", self.region, "--stack-delay", str(self.stack_delay)],

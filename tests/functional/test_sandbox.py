@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.local import cfn_corrections
+from pipeline.local import moto_patches
 from pipeline.local.processes import ManagedProcess
 from pipeline.local.sandbox import READY_LINE, Sandbox
 
@@ -102,6 +102,35 @@ def test_up_prints_the_environment_and_down_stops_it(tmp_path):
     assert not state.exists()
 
 
+# Put first on sys.path, it makes the interpreter behave as one without the `local` extra.
+WITHOUT_MOTO = """
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("moto", "werkzeug"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_up_without_the_emulator_installed_names_the_fix_in_one_line(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(WITHOUT_MOTO)
+    path = os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "sandbox", "up", "--port", "0"],
+        env={**os.environ, "PYTHONPATH": path, "PIPELINE_SANDBOX_STATE": str(tmp_path / "s")},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: sandbox: the local sandbox needs the AWS emulator moto (not installed: moto); "
+        "install it with pip install 'sagemaker-cfn-pipeline[local]' (or run it as "
+        "`tox -e deploy-local`)"
+    ]
+
+
 def test_down_without_a_sandbox_says_so(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "sandbox", "down"],
@@ -112,11 +141,14 @@ def test_down_without_a_sandbox_says_so(tmp_path):
 
 
 def test_emulator_version_is_the_one_the_corrections_were_checked_against():
-    """Fails on every moto upgrade: re-check each correction in cfn_corrections against the
-    new version (run tests/functional/test_cfn_corrections.py), then move the pin."""
+    """Fails on every moto upgrade: re-check each correction in moto_patches against the new
+    version (run tests/functional/test_moto_patches.py and tests/unit/test_moto_canaries.py),
+    then move the pin."""
     import moto
 
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    pins = [d for d in pyproject["project"]["dependencies"] if d.startswith("moto")]
-    assert pins == [f"moto[server,cloudformation]=={cfn_corrections.PINNED_MOTO_VERSION}"]
-    assert moto.__version__ == cfn_corrections.PINNED_MOTO_VERSION
+    project = pyproject["project"]
+    pins = [d for d in project["optional-dependencies"]["local"] if d.startswith("moto")]
+    assert pins == [f"moto[server,cloudformation]=={moto_patches.PINNED_MOTO_VERSION}"]
+    assert not [d for d in project["dependencies"] if d.startswith("moto")]  # deploys: no moto
+    assert moto.__version__ == moto_patches.PINNED_MOTO_VERSION

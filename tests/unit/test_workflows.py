@@ -6,6 +6,7 @@ from __future__ import annotations
 import configparser
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,21 @@ def test_hygiene_permissions_pins_checkout_and_concurrency():
 def test_all_green_fails_unless_every_needed_job_succeeded(monkeypatch, needs_json, code):
     monkeypatch.setenv("NEEDS", needs_json)
     assert cli.main(["all-green"]) == code
+
+
+def test_only_the_environments_that_start_a_sandbox_install_the_emulator():
+    """moto is the `local` extra: the deploy jobs' `pipeline` environment never installs it;
+    every environment that starts a sandbox does (the default one through `test`)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "tox.ini")
+
+    def extras(env: str) -> set[str]:
+        section = f"testenv:{env}" if env else "testenv"
+        return set(parser.get(section, "extras", fallback=parser.get("testenv", "extras")).split())
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "sagemaker-cfn-pipeline[local]" in pyproject["optional-dependencies"]["test"]
+    assert "local" not in extras("pipeline") | extras("lint")
+    for env in ("deploy-local", "bench", "workflows"):
+        assert "local" in extras(env), env
+    assert "test" in extras("")

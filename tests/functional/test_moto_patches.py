@@ -1,4 +1,4 @@
-"""Each CloudFormation correction (pipeline/local/cfn_corrections.py), shown against the
+"""Each emulator correction (pipeline/local/moto_patches/), shown against the
 running sandbox with plain boto3: the statuses, reason texts and Outputs AWS documents."""
 
 from __future__ import annotations

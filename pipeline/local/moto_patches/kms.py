@@ -1,0 +1,77 @@
+"""KMS corrections: keys created by CloudFormation templates (AWS::KMS::Key).
+
+Owns: `Key.create_from_cloudformation_json` (moto.kms.models), wrapped twice in apply()'s
+order: tags first, then key spec/usage/policy around it. Must not: change KMS API calls
+(CreateKey, Sign, Verify...) made directly, which moto already answers as AWS does.
+
+AWS behaviour: CloudFormation template reference, AWS::KMS::Key
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-kms-key.html):
+KeySpec, KeyUsage, KeyPolicy (a JSON object) and Tags ([{Key, Value}]).
+Upstream: not reported (localstack/localstack#4560 is the same KeyUsage gap in another
+emulator).
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def kms_key_tags_from_templates() -> None:
+    """AWS: AWS::KMS::Key takes Tags as [{Key, Value}], like every other resource type.
+    moto passed them to its KMS tagger, which expects the KMS API's {TagKey, TagValue}, so
+    a tagged key failed to create with KeyError 'TagKey'. (Template reference AWS::KMS::Key,
+    Tags.)
+
+    Replaces (wraps): moto.kms.models.Key.create_from_cloudformation_json.
+    Upstream: not reported."""
+    from moto.kms.models import Key
+
+    original = Key.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, *args, **kw):
+        properties = cloudformation_json.get("Properties", {})
+        if properties.get("Tags"):
+            tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties["Tags"]]
+            properties = {**properties, "Tags": tags}
+            cloudformation_json = {**cloudformation_json, "Properties": properties}
+        return original(cls, resource_name, cloudformation_json, *args, **kw)
+
+    Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+def kms_key_spec_and_usage_from_templates() -> None:
+    """AWS: AWS::KMS::Key creates the key its KeySpec and KeyUsage name (an ECC_NIST_P256
+    SIGN_VERIFY key signs and verifies;
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-kms-key.html).
+    moto's Key.create_from_cloudformation_json always made a SYMMETRIC_DEFAULT
+    ENCRYPT_DECRYPT key, so Sign on the bootstrap's signing key failed. It also kept the
+    KeyPolicy as the template's mapping where KMS keeps a JSON document, so DescribeKey of
+    any template key answered HTTP 500 (moto's policy check json.loads the policy).
+
+    Replaces (wraps, around kms_key_tags_from_templates):
+    moto.kms.models.Key.create_from_cloudformation_json.
+    Upstream: not reported."""
+    from moto.kms.models import Key, kms_backends
+
+    original = Key.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kw):  # fmt: skip
+        properties = cloudformation_json.get("Properties", {})
+        if isinstance(properties.get("KeyPolicy"), dict):
+            properties = {**properties, "KeyPolicy": json.dumps(properties["KeyPolicy"])}
+            cloudformation_json = {**cloudformation_json, "Properties": properties}
+        spec = properties.get("KeySpec", "SYMMETRIC_DEFAULT")
+        usage = properties.get("KeyUsage", "ENCRYPT_DECRYPT")
+        if (spec, usage) == ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"):
+            return original(cls, resource_name, cloudformation_json, account_id, region_name,
+                            **kw)  # fmt: skip
+        tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])]
+        key = kms_backends[account_id][region_name].create_key(
+            policy=properties["KeyPolicy"], key_usage=usage, key_spec=spec,
+            description=properties.get("Description"), tags=tags,
+        )  # fmt: skip
+        key.enabled = properties.get("Enabled", True)
+        return key
+
+    Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
