@@ -86,6 +86,7 @@ def test_create_via_cli_then_update_to_a_new_digest_then_a_no_op(built, artifact
 
     again = run(built, "dev", artifacts["B"])
     assert again.no_changes and again.release_key is None
+    assert again.plan.kind == "nothing" and again.change_set is None  # decided from state
     records = history(built, "dev")
     assert [r["digest"] for r in records] == [artifacts["A"], artifacts["B"]]
     latest = records[-1]

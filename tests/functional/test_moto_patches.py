@@ -141,6 +141,23 @@ def test_outputs_after_an_update_change_set_and_the_endpoint_follows_the_new_mod
     assert model["PrimaryContainer"]["ModelDataUrl"] == B
 
 
+def test_an_executed_update_change_set_gives_the_stack_its_tags(clients):
+    cfn, _ = clients
+    queue = "Resources:\n  Queue: {Type: AWS::SQS::Queue}\n"
+    for number, (kind, template, digest) in enumerate(
+        [("CREATE", queue, "a"), ("UPDATE", queue + "# changed\n", "b")]
+    ):
+        created = cfn.create_change_set(
+            StackName="tags", ChangeSetName=f"tags-{number}", ChangeSetType=kind,
+            TemplateBody=template, Tags=[{"Key": "model-digest", "Value": digest}],
+        )  # fmt: skip
+        cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=created["Id"])
+        cfn.execute_change_set(ChangeSetName=created["Id"])
+    stack = cfn.describe_stacks(StackName="tags")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert stack["Tags"] == [{"Key": "model-digest", "Value": "b"}]
+
+
 OVERRIDE_TEMPLATE = (FIXTURES / "templates" / "endpoint_stack_config_override.yaml").read_text()
 
 

@@ -37,6 +37,7 @@ NO_CHANGES = (
 STEPS = {
     "cloudformation_execution.execute_change_set_as_aws": (
         "cloudformation_changesets.outputs_after_change_sets",
+        "cloudformation_changesets.tags_after_change_sets",
         "cloudformation_rollback.roll_back",
         "cloudformation_execution.stack_operations_take_time",
     ),
@@ -135,6 +136,26 @@ def test_a_stack_created_by_a_change_set_has_the_templates_outputs():
     execute(cfn, "created", "CREATE", QUEUE)
     assert stack_status(cfn, "created") == "CREATE_COMPLETE"
     assert set(outputs(cfn, "created")) == {"QueueUrl"}
+
+
+@canary(
+    "cloudformation_changesets.tags_after_change_sets",
+    "keeps the tags a stack had before an UPDATE change set",
+)
+def test_an_update_change_set_gives_the_stack_its_tags():
+    cfn = client("cloudformation")
+
+    def tagged(name: str, kind: str, template: str, digest: str) -> None:
+        created = cfn.create_change_set(
+            StackName="tagged", ChangeSetName=name, ChangeSetType=kind, TemplateBody=template,
+            Tags=[{"Key": "model-digest", "Value": digest}],
+        )  # fmt: skip
+        cfn.execute_change_set(ChangeSetName=created["Id"])
+
+    tagged("one", "CREATE", QUEUE, "a")
+    tagged("two", "UPDATE", QUEUE + "# changed\n", "b")
+    tags = cfn.describe_stacks(StackName="tagged")["Stacks"][0]["Tags"]
+    assert tags == [{"Key": "model-digest", "Value": "b"}]
 
 
 TOPIC = """

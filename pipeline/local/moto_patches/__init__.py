@@ -41,7 +41,8 @@ CORRECTIONS = (
     "cloudformation_events.resources_log_their_events",
     "cloudformation_rollback.failing_resources_roll_back",
     # the one replacement of execute_change_set: delay, snapshot, execute, roll back or
-    # take the change set's Outputs (cloudformation_changesets.outputs_after_change_sets)
+    # take the change set's Outputs and Tags (cloudformation_changesets.outputs_after_change_sets,
+    # tags_after_change_sets)
     "cloudformation_execution.execute_change_set_as_aws",
     "cloudformation_resources.alarms_and_autoscaling_in_stacks",
     "cloudformation_templates.condition_references_in_conditions",

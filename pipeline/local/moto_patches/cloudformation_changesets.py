@@ -206,3 +206,16 @@ def outputs_after_change_sets(backend, change_set) -> None:
     stack.output_map = stack._create_output_map()
     for export in stack.exports:
         backend.exports[export.name] = export
+
+
+def tags_after_change_sets(backend, change_set) -> None:
+    """AWS: the Tags of CreateChangeSet are "key-value pairs to associate with this stack"
+    (API reference CreateChangeSet, Tags); once the change set is executed, DescribeStacks
+    shows them. moto kept the tags the stack had before an UPDATE change set (it sets them
+    only when it creates the stack), so a stack's `model-digest` tag went stale.
+
+    A step of ExecuteChangeSet, run by cloudformation_execution.execute_change_set_as_aws
+    after moto's CloudFormationBackend.execute_change_set succeeded.
+    Upstream: not reported."""
+    if change_set.tags is not None:
+        backend.stacks[change_set.stack_id].tags = dict(change_set.tags)

@@ -9,7 +9,8 @@ and this module runs them in one visible order instead of three stacked wraps:
 2. cloudformation_rollback.snapshot_before: what a failed update must put back;
 3. moto's own execute_change_set carries the change set out;
 4a. on a failed resource, cloudformation_rollback.roll_back;
-4b. on success, cloudformation_changesets.outputs_after_change_sets.
+4b. on success, cloudformation_changesets.outputs_after_change_sets, then
+    cloudformation_changesets.tags_after_change_sets.
 
 Must not: hold the logic of those behaviours (their modules do), or patch anything else.
 
@@ -66,6 +67,7 @@ def execute_change_set_as_aws(delay_seconds: float = 0.0) -> None:
             rollback.roll_back(stack, change_set, snapshot, failure)  # 4a
             return
         changesets.outputs_after_change_sets(backend, change_set)  # 4b
+        changesets.tags_after_change_sets(backend, change_set)
 
     @functools.wraps(moto_execute)
     def execute_change_set(self, change_set_name, stack_name=None):
