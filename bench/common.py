@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.settings import Settings
 from pipeline.shared.context import Context
-from pipeline.stages import package, train
+from pipeline.stages.build import package, train
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

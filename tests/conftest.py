@@ -23,7 +23,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Settings:
     """Settings whose build directory holds a trained model, metrics, artifact and manifest."""
-    from pipeline.stages import package, train
+    from pipeline.stages.build import package, train
 
     settings = replace(Settings.from_env({}), build_dir=tmp_path_factory.mktemp("build"))
     train.run(Context(settings))

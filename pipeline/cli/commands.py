@@ -40,7 +40,7 @@ def _log_to_stderr() -> None:
 
 
 def train(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import train as stage
+    from pipeline.stages.build import train as stage
 
     settings = ctx.settings
     result = stage.run(ctx)
@@ -59,7 +59,7 @@ def train(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def package(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import package as stage
+    from pipeline.stages.build import package as stage
 
     result = stage.run(ctx)
     artifact = result.manifest["artifact"]
@@ -78,13 +78,13 @@ def package(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def image_uri(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import image_uri as stage
+    from pipeline.stages.build import image_uri as stage
 
     print(stage.run(ctx, args.region))
 
 
 def serve(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import serve as stage
+    from pipeline.stages.workstation import serve as stage
 
     _log_to_stderr()
     if args.zygote:
@@ -99,7 +99,7 @@ def serve(args: argparse.Namespace, ctx: Context) -> None:
 
 def sandbox(args: argparse.Namespace, ctx: Context) -> None:
     from pipeline.local.sandbox import shell_form
-    from pipeline.stages import sandbox as stage
+    from pipeline.stages.workstation import sandbox as stage
 
     if args.action == "down":
         print(stage.down(ctx.settings))
@@ -124,7 +124,7 @@ def sandbox(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def lint(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import lint as stage
+    from pipeline.stages.verify import lint as stage
 
     results = stage.run(ctx).tools
     for result in results:
@@ -140,7 +140,7 @@ def lint(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def upload(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import upload as stage
+    from pipeline.stages.build import upload as stage
 
     settings = ctx.settings
     size = settings.artifact_file.stat().st_size if settings.artifact_file.exists() else 0
@@ -179,7 +179,7 @@ def all_green(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def template_test(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import template_tests as stage
+    from pipeline.stages.verify import template_tests as stage
 
     report = stage.run(ctx, args.digest)
     rows = []
@@ -210,13 +210,13 @@ def _report_deploy(result) -> None:
 
 
 def deploy(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import deploy as stage
+    from pipeline.stages.release import deploy as stage
 
     _report_deploy(stage.run(ctx, args.env, args.digest, dry_run=args.dry_run, wait=args.wait))
 
 
 def promote(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import promote as stage
+    from pipeline.stages.release import promote as stage
 
     result = stage.run(
         ctx, args.source, args.to, args.digest, force=args.force, dry_run=args.dry_run,
@@ -226,13 +226,13 @@ def promote(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def rollback(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import rollback as stage
+    from pipeline.stages.release import rollback as stage
 
     _report_deploy(stage.run(ctx, args.env, dry_run=args.dry_run, wait=args.wait))
 
 
 def workflows(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import workflows as stage
+    from pipeline.stages.workstation import workflows as stage
 
     names = tuple(args.workflow or ("ci", "release"))
     release_file = Path(args.release_file) if args.release_file else None
@@ -248,13 +248,13 @@ def workflows(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def teardown(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import teardown as stage
+    from pipeline.stages.operate import teardown as stage
 
     print(stage.run_teardown(ctx, args.env, args.confirm, dry_run=args.dry_run).message)
 
 
 def sweep(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import teardown as stage
+    from pipeline.stages.operate import teardown as stage
 
     result = stage.run_sweep(ctx, args.ttl_hours, dry_run=args.dry_run)
     rows = [(s.stack, f"{s.age_hours:.1f}", f"{s.hourly_cost:.3f}", s.detail) for s in result.swept]
@@ -267,14 +267,14 @@ def sweep(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def smoke(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import smoke as stage
+    from pipeline.stages.release import smoke as stage
 
     result = stage.run(ctx, args.env)
     print(f"smoke: {result.endpoint}: {result.detail}")
 
 
 def releases(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import releases as stage
+    from pipeline.stages.release import releases as stage
 
     result = stage.run(ctx, args.env, every=args.all)
     if args.all:
@@ -285,7 +285,7 @@ def releases(args: argparse.Namespace, ctx: Context) -> None:
 
 
 def bootstrap(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import bootstrap as stage
+    from pipeline.stages.account import bootstrap as stage
 
     outputs = stage.run(
         ctx, args.account_role, args.environment_accounts, args.artifact_bucket,
@@ -301,7 +301,7 @@ def _deploy_local_summary(ctx: Context, steps) -> None:
 
 
 def deploy_local(args: argparse.Namespace, ctx: Context) -> None:
-    from pipeline.stages import deploy_local as stage
+    from pipeline.stages.workstation import deploy_local as stage
 
     settings = ctx.settings
     try:

@@ -16,7 +16,7 @@ from typing import Any
 # (from its manifest) and the account-specific role (from bootstrap outputs).
 # ProjectName comes from pipeline.toml ([project] name), so two projects never share stacks.
 PIPELINE_FILLED = frozenset({"ModelData", "ImageURI", "RoleARN", "ModelDigest", "ProjectName"})
-# Tags the pipeline adds to every stack at deploy time (pipeline.stages.deploy).
+# Tags the pipeline adds to every stack at deploy time (pipeline.stages.release.deploy).
 PIPELINE_TAGS = ("project", "model-digest")
 
 # CloudFormation quotas (AWS CloudFormation User Guide, "Understand CloudFormation quotas";

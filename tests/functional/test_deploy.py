@@ -24,7 +24,9 @@ from pipeline.errors import ConfigError, PipelineError
 from pipeline.shared import records as releases
 from pipeline.shared.context import Context, QuietUI
 from pipeline.shared.executor import preview_rows
-from pipeline.stages import bootstrap, deploy, smoke, upload
+from pipeline.stages.account import bootstrap
+from pipeline.stages.build import upload
+from pipeline.stages.release import deploy, smoke
 from tests.artifacts import variant
 from tests.conftest import sandbox_environment, terminal_rows
 from tests.e2e.test_cli import pipeline

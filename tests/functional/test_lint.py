@@ -13,7 +13,7 @@ import pytest
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 from pipeline.shared.context import Context
-from pipeline.stages import lint
+from pipeline.stages.verify import lint
 from tests.conftest import FIXTURES, terminal_rows
 from tests.e2e.test_cli import pipeline
 
@@ -247,7 +247,7 @@ BAD_FILES = sorted(p.name for p in (FIXTURES / "params").glob("*.json"))
 
 @pytest.mark.parametrize("fixture", BAD_FILES)
 def test_bad_parameter_file_stops_deploy_before_any_aws_call(infra_copy, monkeypatch, fixture):
-    from pipeline.stages import deploy
+    from pipeline.stages.release import deploy
 
     def no_aws(*args, **kwargs):
         raise AssertionError("an AWS call was attempted")

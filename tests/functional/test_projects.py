@@ -12,8 +12,8 @@ import pytest
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import Settings
 from pipeline.shared.context import Context
-from pipeline.stages import train
-from pipeline.stages.train import TrainingFailed
+from pipeline.stages.build import train
+from pipeline.stages.build.train import TrainingFailed
 from tests.conftest import FIXTURES, sandbox_environment
 
 PROJECTS = FIXTURES / "projects"
@@ -102,7 +102,9 @@ def test_data_in_s3_trains_like_the_same_local_file(tmp_path):
 
 def test_two_projects_deploy_side_by_side_in_one_account(tmp_path):
     from pipeline.shared import records as releases
-    from pipeline.stages import bootstrap, deploy, package, smoke, upload
+    from pipeline.stages.account import bootstrap
+    from pipeline.stages.build import package, upload
+    from pipeline.stages.release import deploy, smoke
 
     with sandbox_environment():
         projects = {

@@ -14,15 +14,10 @@ from pipeline.aws.s3 import S3
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.shared import records as releases
 from pipeline.shared.context import Context, QuietUI
-from pipeline.stages import (
-    bootstrap,
-    deploy,
-    promote,
-    rollback,
-    smoke,
-    teardown,
-    upload,
-)
+from pipeline.stages.account import bootstrap
+from pipeline.stages.build import upload
+from pipeline.stages.operate import teardown
+from pipeline.stages.release import deploy, promote, rollback, smoke
 from tests.artifacts import variant
 from tests.conftest import sandbox_environment
 

@@ -13,7 +13,8 @@ from pipeline.aws.s3 import S3
 from pipeline.core import provenance
 from pipeline.shared import account, deploying
 from pipeline.shared.context import Context
-from pipeline.stages import bootstrap, upload
+from pipeline.stages.account import bootstrap
+from pipeline.stages.build import upload
 from tests.artifacts import variant
 from tests.conftest import sandbox_environment
 

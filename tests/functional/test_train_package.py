@@ -18,7 +18,7 @@ import pytest
 from model import inference
 from pipeline.errors import ConfigError, QualityGateFailed, VersionMismatch
 from pipeline.shared.context import Context
-from pipeline.stages import package, train
+from pipeline.stages.build import package, train
 from tests.conftest import FIXTURES
 
 BUILT = ("model.joblib", "metrics.json", "signature.json", "golden-inputs.json")

@@ -23,7 +23,7 @@ from pipeline.aws.cloudformation import ChangeSet, CloudFormation
 from pipeline.aws.errors import translate
 from pipeline.aws.s3 import S3
 from pipeline.errors import INTERNAL_ERROR, ConfigError, PipelineError
-from pipeline.stages import image_uri
+from pipeline.stages.build import image_uri
 
 URL = "http://127.0.0.1:9/"
 

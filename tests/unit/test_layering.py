@@ -10,7 +10,10 @@ from pathlib import Path
 PIPELINE = Path(__file__).resolve().parents[2] / "pipeline"
 # Stages that run other stages in order, as the CLI would: the whole pipeline on one machine
 # (deploy-local) and the workflows' own sandbox account (workflows bootstraps it).
-ORCHESTRATORS = {"pipeline.stages.deploy_local", "pipeline.stages.workflows"}
+ORCHESTRATORS = {
+    "pipeline.stages.workstation.deploy_local",
+    "pipeline.stages.workstation.workflows",
+}
 
 
 def imports() -> dict[str, set[str]]:

@@ -80,7 +80,7 @@ def test_every_parameter_is_explicit_and_a_removed_key_takes_the_default():
 
 
 def test_the_sweeper_prices_real_time_endpoints_and_spares_the_bootstrap_stack():
-    from pipeline.stages.teardown import hourly_cost, is_swept
+    from pipeline.stages.operate.teardown import hourly_cost, is_swept
 
     prices = {"ml.m5.large": 0.115}
     two = {"EndpointType": "RealTime", "InstanceType": "ml.m5.large", "InstanceCount": "2"}

@@ -28,7 +28,7 @@ from pathlib import Path
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.local.sandbox import Sandbox
 from pipeline.shared.context import Context
-from pipeline.stages import bootstrap
+from pipeline.stages.account import bootstrap
 
 STANDINS = Path(__file__).resolve().parents[1] / "local" / "act_standins"
 # Each pinned action of .github/ that cannot be fetched offline, and its stand-in.

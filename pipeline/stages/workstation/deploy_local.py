@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.local.sandbox import Sandbox
 from pipeline.shared.context import Context, Preapproved
-from pipeline.stages import bootstrap, deploy, lint, package, promote, template_tests, train, upload
+from pipeline.stages.account import bootstrap
+from pipeline.stages.build import package, train, upload
+from pipeline.stages.release import deploy, promote
+from pipeline.stages.verify import lint, template_tests
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Stage 5, running environments: `teardown` of one environment, `sweep` of stale stacks."""

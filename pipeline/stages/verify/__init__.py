@@ -1,0 +1,1 @@
+"""Stage 3, before any deploy: `lint` (cfn-lint, checkov, parameter files) → `test` (taskcat)."""
