@@ -94,7 +94,7 @@ def serve(args: argparse.Namespace, ctx: Context) -> None:
     def ready(port: int) -> None:
         print(f"listening on http://{args.host}:{port}", flush=True)
 
-    stage.run(ctx.settings, Path(args.artifact), args.host, args.port, ready, args.unsigned)
+    stage.run(ctx, Path(args.artifact), args.host, args.port, ready, args.unsigned)
 
 
 def sandbox(args: argparse.Namespace, ctx: Context) -> None:
@@ -102,7 +102,7 @@ def sandbox(args: argparse.Namespace, ctx: Context) -> None:
     from pipeline.stages.workstation import sandbox as stage
 
     if args.action == "down":
-        print(stage.down(ctx.settings))
+        print(stage.down(ctx))
         return
     _log_to_stderr()
 
@@ -120,7 +120,7 @@ def sandbox(args: argparse.Namespace, ctx: Context) -> None:
                 print(f"  {key}={value}")
             print("stop it with Ctrl-C or `python -m pipeline sandbox down`", flush=True)
 
-    stage.up(ctx.settings, args.port, args.region, ready, args.stack_delay)
+    stage.up(ctx, args.port, args.region, ready, args.stack_delay)
 
 
 def lint(args: argparse.Namespace, ctx: Context) -> None:

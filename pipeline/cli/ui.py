@@ -26,6 +26,9 @@ class TerminalUI:
     def progress(self, message: str) -> None:
         print(message, file=self.stdout, flush=True)
 
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
     def show(self, table: Table) -> None:
         print(table.terminal(colour_enabled(self.stdout)), file=self.stdout, flush=True)
         self.job.summary(table.markdown())

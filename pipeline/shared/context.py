@@ -31,6 +31,8 @@ class UI(Protocol):
 
     def progress(self, message: str) -> None: ...
 
+    def warn(self, message: str) -> None: ...
+
     def table(
         self, title: str, header: Sequence[str], rows: Sequence[Sequence[object]]
     ) -> None: ...
@@ -49,6 +51,7 @@ class QuietUI:
         self.can_confirm = approve is not None
         self.on_progress = on_progress
         self.messages: list[str] = []
+        self.warnings: list[str] = []
         self.tables: list[tuple[str, list[str], list[list[str]]]] = []
         self.questions: list[str] = []
 
@@ -56,6 +59,9 @@ class QuietUI:
         self.messages.append(message)
         if self.on_progress:
             self.on_progress(message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
 
     def table(self, title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         self.tables.append((title, list(header), [[str(c) for c in row] for row in rows]))
@@ -96,6 +102,9 @@ class Preapproved:
 
     def progress(self, message: str) -> None:
         self.ui.progress(message)
+
+    def warn(self, message: str) -> None:
+        self.ui.warn(message)
 
     def table(self, title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         self.ui.table(title, header, rows)

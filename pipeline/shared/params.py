@@ -24,13 +24,16 @@ from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
 
-def template_parameters(settings: Settings) -> dict:
+def template_parameters(settings: Settings, template_file: Path | None = None) -> dict:
+    """The Parameters of a template (default: the endpoint template), decoded as cfn-lint
+    decodes them (ConfigError naming the file when it cannot be)."""
     from cfnlint.decode import decode
 
-    template, matches = decode(str(settings.endpoint_template))
+    path = template_file or settings.endpoint_template
+    template, matches = decode(str(path))
     if matches or template is None:
         details = "; ".join(str(m) for m in matches) or "could not be decoded"
-        raise ConfigError(f"{settings.endpoint_template}: {details}")
+        raise ConfigError(f"{path}: {details}")
     return dict(template.get("Parameters", {}))
 
 

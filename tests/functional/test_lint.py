@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
+from pipeline.shared import params as params_files
 from pipeline.shared.context import Context
 from pipeline.stages.verify import lint
 from tests.conftest import FIXTURES, terminal_rows
@@ -172,7 +173,7 @@ def test_unreadable_file_is_refused(infra_copy, monkeypatch):
         def unreadable(path):
             raise PermissionError(13, "Permission denied", str(path))
 
-        monkeypatch.setattr(lint, "_read", unreadable)
+        monkeypatch.setattr(params_files, "_read", unreadable)
     refused(infra_copy, target, None, "cannot be read (Permission denied)")
 
 
@@ -230,13 +231,13 @@ def test_file_over_1_mib_is_refused_before_it_is_read(infra_copy, monkeypatch):
     target = infra_copy.params_dir / "dev.json"
     os.truncate(target, 200 * 1024 * 1024)  # sparse: 200 MB of zero bytes, never written
 
-    read = lint._read
+    read = params_files._read
 
     def never_the_big_one(path):
         assert path != target, f"{path} was read"
         return read(path)
 
-    monkeypatch.setattr(lint, "_read", never_the_big_one)
+    monkeypatch.setattr(params_files, "_read", never_the_big_one)
     problems = refused(infra_copy, target, None, "is 209715200 bytes; a parameter file may "
                        "be at most 1048576 bytes (1 MiB)")  # fmt: skip
     assert [p for p in problems if p.startswith(str(target))] == [problems[0]]

@@ -144,8 +144,9 @@ def test_outputs_after_an_update_change_set_and_the_endpoint_follows_the_new_mod
 def test_an_executed_update_change_set_gives_the_stack_its_tags(clients):
     cfn, _ = clients
     queue = "Resources:\n  Queue: {Type: AWS::SQS::Queue}\n"
+    two = queue + "  Other: {Type: AWS::SQS::Queue}\n"  # a real change
     for number, (kind, template, digest) in enumerate(
-        [("CREATE", queue, "a"), ("UPDATE", queue + "# changed\n", "b")]
+        [("CREATE", queue, "a"), ("UPDATE", two, "b")]
     ):
         created = cfn.create_change_set(
             StackName="tags", ChangeSetName=f"tags-{number}", ChangeSetType=kind,

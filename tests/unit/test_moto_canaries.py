@@ -153,7 +153,12 @@ def test_an_update_change_set_gives_the_stack_its_tags():
         cfn.execute_change_set(ChangeSetName=created["Id"])
 
     tagged("one", "CREATE", QUEUE, "a")
-    tagged("two", "UPDATE", QUEUE + "# changed\n", "b")
+    tagged(
+        "two",
+        "UPDATE",
+        QUEUE.replace("Outputs:", "  Other: {Type: AWS::SQS::Queue}\nOutputs:"),
+        "b",
+    )
     tags = cfn.describe_stacks(StackName="tagged")["Stacks"][0]["Tags"]
     assert tags == [{"Key": "model-digest", "Value": "b"}]
 

@@ -14,6 +14,7 @@ from pipeline.core import plan as plans
 from pipeline.errors import ConfigError
 from pipeline.settings import BOOTSTRAP_NAMESPACE
 from pipeline.shared import deploying
+from pipeline.shared import params as params_files
 from pipeline.shared.account import bootstrap_stack_name as stack_name
 from pipeline.shared.context import Context
 from pipeline.shared.executor import executor
@@ -51,7 +52,8 @@ def run(ctx: Context, account_role: str | None = None,
     """Deploy this account's bootstrap stack, the same for every project. An option left
     None keeps the existing stack's value, so bootstrapping again (for another project)
     plans nothing. Returns the stack's outputs (empty for a dry run of a new stack)."""
-    template = (ctx.settings.infra_dir / "bootstrap.yaml").read_text()
+    template_file = ctx.settings.infra_dir / "bootstrap.yaml"
+    template = template_file.read_text()
     given = {
         "AccountRole": account_role,
         "EnvironmentAccountIds": None if environment_accounts is None
@@ -59,7 +61,13 @@ def run(ctx: Context, account_role: str | None = None,
         "ArtifactBucketName": artifact_bucket,
         "ArtifactKeyArn": artifact_key,
     }  # fmt: skip
-    chosen = parameters(given, ctx.cfn.stack(stack_name()))
+    # every parameter explicit, as for every stack: one not chosen takes the template default
+    defaults = {
+        key: str(spec["Default"])
+        for key, spec in params_files.template_parameters(ctx.settings, template_file).items()
+        if "Default" in spec
+    }
+    chosen = {**defaults, **parameters(given, ctx.cfn.stack(stack_name()))}
     state = deploying.stack_state(ctx, stack_name())
     inputs = plans.StackInputs(stack_name(), template, chosen, dict(state.tags), CAPABILITIES)
     plan = plans.stack_plan(inputs, state)

@@ -8,7 +8,6 @@ local build that was never uploaded (and so never signed), and says so.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Callable
@@ -16,47 +15,43 @@ from pathlib import Path
 
 from pipeline.core import provenance
 from pipeline.local import model_server
-from pipeline.settings import Settings
+from pipeline.shared.config import sha256_file
+from pipeline.shared.context import Context
 
 
-def check_provenance(settings: Settings, artifact: Path, unsigned: bool,
-                     warn: Callable[[str], None]) -> None:  # fmt: skip
+def check_provenance(ctx: Context, artifact: Path, unsigned: bool) -> None:
     manifest = artifact.with_name("manifest.json")
     if not manifest.is_file():
         return
     signed = artifact.with_name(provenance.FILE)
     if not signed.exists():
         if unsigned:
-            warn(f"serving {artifact} unsigned (--unsigned): its provenance is not checked")
+            ctx.ui.warn(f"serving {artifact} unsigned (--unsigned): its provenance is not checked")
             return
         raise provenance.ProvenanceError(
             f"{artifact} is not trusted: {manifest.name} lies beside it but {signed.name} does "
             "not (the build never signed it). Serve a signed artifact (uploaded with "
             "`python -m pipeline upload`), or pass --unsigned for your own local build"
         )
-    from pipeline.aws.kms import Kms
     from pipeline.shared import account
 
-    sha = hashlib.sha256()
-    with artifact.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(chunk)
-    digest = sha.hexdigest()
-    trusted = account.output(settings, "SigningKeyArn")
+    digest = sha256_file(artifact)
+    trusted = account.output(ctx.settings, "SigningKeyArn", ctx.cfn)
     message, signature = provenance.check_files(
         signed.read_bytes(), digest=digest,
         manifest_bytes=manifest.read_bytes(), trusted_key=trusted, where=str(signed),
     )  # fmt: skip
-    if not Kms().verify(trusted, message, signature, provenance.ALGORITHM):
+    if not ctx.kms.verify(trusted, message, signature, provenance.ALGORITHM):
         raise provenance.ProvenanceError(
             f"artifact {digest} is not trusted: the signature in "
             f"{signed} does not verify with {trusted}"
         )
 
 
-def run(settings: Settings, artifact: Path, host: str, port: int,
+def run(ctx: Context, artifact: Path, host: str, port: int,
         on_ready: Callable[[int], None], unsigned: bool = False) -> None:  # fmt: skip
-    check_provenance(settings, artifact, unsigned, lambda m: print(m, file=sys.stderr))
+    """Serve until stopped; `on_ready(port)` once bound."""
+    check_provenance(ctx, artifact, unsigned)
     config = model_server.ServerConfig.from_env(dict(os.environ), host=host, port=port)
     model_server.serve(artifact, config, on_ready)
 
