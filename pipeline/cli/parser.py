@@ -1,6 +1,6 @@
 """The command-line parser: one subcommand per stage, each with its --help text.
 
-What each command needs is declared here with the parser (`needs_project`, `report_time`
+What each command needs is declared with its subparser (`needs_project`, `report_time`
 defaults), not by comparing command names elsewhere. The README's command reference is
 generated from this parser (pipeline.cli.reference) and a test keeps them equal.
 """
@@ -10,11 +10,6 @@ from __future__ import annotations
 import argparse
 
 from pipeline.cli import commands
-
-# Commands that run without a model project (they still accept --config).
-NO_PROJECT = frozenset({"image-uri", "serve", "sandbox", "all-green", "workflows", "bootstrap"})
-# Commands whose output is read by programs or that run until stopped: no timing line.
-UNTIMED = frozenset({"image-uri", "serve", "sandbox", "lint"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "for an AWS region.",
     )
     p.add_argument("--region", required=True, help="AWS region, e.g. eu-west-1")
-    p.set_defaults(handler=commands.image_uri)
+    p.set_defaults(handler=commands.image_uri, needs_project=False, report_time=False)
 
     p = sub.add_parser(
         "serve",
@@ -84,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="(used by the sandbox) import the serving libraries once, then fork a server "
         "per JSON request line on stdin",
     )  # fmt: skip
-    p.set_defaults(handler=commands.serve)
+    p.set_defaults(handler=commands.serve, needs_project=False, report_time=False)
 
     p = sub.add_parser(
         "lint",
@@ -95,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Parameters. Needs no AWS access. Exit 2 for invalid parameter files, 1 for linter "
         "findings.",
     )
-    p.set_defaults(handler=commands.lint)
+    p.set_defaults(handler=commands.lint, report_time=False)
 
     p = sub.add_parser(
         "upload",
@@ -198,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reads NEEDS, the JSON of a workflow's `toJSON(needs)`, prints each job's "
         "result and exits 1 unless all are success (skipped and cancelled count as not).",
     )
-    p.set_defaults(handler=commands.all_green)
+    p.set_defaults(handler=commands.all_green, needs_project=False)
 
     p = sub.add_parser(
         "workflows",
@@ -211,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workflow", action="append", choices=["ci", "release"],
                    help="run only these (default: ci, then release)")  # fmt: skip
     p.add_argument("--release-file", help="a copy of release.yml to run instead (tests)")
-    p.set_defaults(handler=commands.workflows)
+    p.set_defaults(handler=commands.workflows, needs_project=False)
 
     p = sub.add_parser(
         "teardown",
@@ -276,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifact-key", default=None, help="(env) the build account's key ARN")
     p.add_argument("--dry-run", action="store_true",
                    help="show the plan (and the change set's preview); change nothing")  # fmt: skip
-    p.set_defaults(handler=commands.bootstrap)
+    p.set_defaults(handler=commands.bootstrap, needs_project=False)
 
     p = sub.add_parser(
         "sandbox",
@@ -296,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--stack-delay", type=float, default=0.0, metavar="SECONDS",
         help="keep stacks *_IN_PROGRESS this long after ExecuteChangeSet (default 0: none)",
     )  # fmt: skip
-    p.set_defaults(handler=commands.sandbox)
+    p.set_defaults(handler=commands.sandbox, needs_project=False, report_time=False)
 
     p = sub.add_parser(
         "deploy-local",
@@ -314,14 +309,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="aws: the same stages against the account of your credentials")  # fmt: skip
     p.add_argument("--region", help="with --target aws: the region to deploy to")
     p.set_defaults(handler=commands.deploy_local)
-    for command, subparser in sub.choices.items():
+    for subparser in sub.choices.values():
+        # What a command needs is declared with it (set_defaults above): a model project
+        # unless needs_project=False; a timing line unless report_time=False (its output is
+        # read by programs, or it runs until stopped).
+        needs_project = subparser.get_default("needs_project") is not False
         subparser.set_defaults(
-            needs_project=command not in NO_PROJECT, report_time=command not in UNTIMED
+            needs_project=needs_project,
+            report_time=subparser.get_default("report_time") is not False,
         )
         subparser.add_argument(
             "--config", metavar="PATH",
             help="the model project's pipeline.toml (default ./pipeline.toml); relative paths "
             "in it resolve against its folder, and build outputs go to <its folder>/build"
-            + ("" if command not in NO_PROJECT else "; not needed by this command"),
+            + ("" if needs_project else "; not needed by this command"),
         )  # fmt: skip
     return parser
