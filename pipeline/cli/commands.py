@@ -13,16 +13,18 @@ import logging
 import os
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.cli.render import Job, ProgressBar, Table
 from pipeline.cli.ui import TerminalUI
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.shared.context import Context
 
-
-def _say(ctx: Context):
-    return ctx.ui.progress
+if TYPE_CHECKING:
+    from pipeline.shared.deploying import DeployResult
+    from pipeline.stages.workstation.deploy_local import StepResult
 
 
 def _show(ctx: Context, table: Table) -> None:
@@ -196,7 +198,7 @@ def template_test(args: argparse.Namespace, ctx: Context) -> None:
         raise PipelineError(report.error or "template tests failed (see the table above)")
 
 
-def _report_deploy(result) -> None:
+def _report_deploy(result: DeployResult) -> None:
     for note in result.notes:
         print(note)
     if result.outputs:
@@ -295,7 +297,7 @@ def bootstrap(args: argparse.Namespace, ctx: Context) -> None:
         print(f"{key}={value}")
 
 
-def _deploy_local_summary(ctx: Context, steps) -> None:
+def _deploy_local_summary(ctx: Context, steps: Sequence[StepResult]) -> None:
     rows = [(s.name, f"{s.seconds:.1f}s", s.status, s.detail) for s in steps]
     _show(ctx, Table.of(("stage", "time", "result", "detail"), rows, "deploy-local", right=(1,)))
 
@@ -312,7 +314,7 @@ def deploy_local(args: argparse.Namespace, ctx: Context) -> None:
     _deploy_local_summary(ctx, result.steps)
     endpoints = ", ".join(f"{env}: {name}" for env, name in result.endpoints.items())
     print(f"digest {result.digest}; endpoints {endpoints}")
-    if result.sandbox_env:
+    if result.sandbox_env is not None:
         from pipeline.core.signature import csv_cell
         from pipeline.local.sandbox import shell_form
 

@@ -12,6 +12,7 @@ changed), 3 an internal error; an interrupt (Ctrl-C) is a stage that did not fin
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 import traceback
@@ -49,7 +50,7 @@ def _unexpected(command: str, exc: BaseException) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler: Callable = args.handler
+    handler: Callable[[argparse.Namespace, Context], None] = args.handler
     started = time.monotonic()
     try:
         settings = Settings.from_env(config=Path(args.config) if args.config else None,

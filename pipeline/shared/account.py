@@ -43,4 +43,4 @@ def output(settings: Settings, key: str, cfn: CloudFormation | None = None) -> s
             "redeploy it with `python -m pipeline bootstrap` and the account "
             "role that creates it"
         )
-    return outputs[key]
+    return str(outputs[key])

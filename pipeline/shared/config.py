@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pipeline.core import serving_image
 from pipeline.core.checksums import sha256_stream
@@ -15,7 +16,7 @@ from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
 
-def read_toml(path: Path) -> dict:
+def read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -25,10 +26,11 @@ def read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
 
 
-def read_json(path: Path, produced_by: str) -> dict:
+def read_json(path: Path, produced_by: str) -> dict[str, Any]:
     """Read a JSON file that a stage writes; `produced_by` is the command that makes it."""
     try:
-        return json.loads(path.read_text())
+        document: dict[str, Any] = json.loads(path.read_text())
+        return document
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found; run `{produced_by}` first") from None
     except OSError as exc:
@@ -37,7 +39,7 @@ def read_json(path: Path, produced_by: str) -> dict:
         raise ConfigError(f"{path}: not valid JSON ({exc}); run `{produced_by}` again") from None
 
 
-def write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write atomically, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.aws import identity
 from pipeline.aws.cloudformation import ChangeSet
@@ -43,7 +44,7 @@ class Artifact:
     bucket: str
     key: str
     manifest_key: str
-    manifest: dict
+    manifest: dict[str, Any]
 
     @property
     def uri(self) -> str:
@@ -85,7 +86,7 @@ class DeployResult:
         )
 
 
-def environment_file(settings: Settings, name: str) -> dict:
+def environment_file(settings: Settings, name: str) -> dict[str, Any]:
     """The environment's parameter file, after validating all of them (ConfigError, exit 2)."""
     files = {p.stem for p in settings.params_dir.glob("*.json")}
     if name not in files:
@@ -277,7 +278,7 @@ def release(
     inputs: DeployInputs,
     *,
     kind: str,
-    extra: dict | None = None,
+    extra: dict[str, Any] | None = None,
     dry_run: bool = False,
     wait: bool = False,
 ) -> DeployResult:

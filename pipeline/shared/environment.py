@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import ConfigError
 
@@ -24,14 +25,14 @@ def package_versions(names: Iterable[str]) -> dict[str, str]:
     return versions
 
 
-Runner = Callable[[list[str]], subprocess.CompletedProcess]
+Runner = Callable[[list[str]], subprocess.CompletedProcess[str]]
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess:
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, check=False)
 
 
-def git_state(repo: Path, run: Runner = _run) -> dict:
+def git_state(repo: Path, run: Runner = _run) -> dict[str, Any]:
     """{'commit': sha, 'dirty': bool} for the checkout the model and its code come from."""
     head = run(["git", "-C", str(repo), "rev-parse", "HEAD"])
     if head.returncode != 0:

@@ -139,7 +139,8 @@ class DisplayOnlyExecutor:
             self.ctx.cfn.discard(outcome.change_set)
         title = f"plan ({plan.kind}): dry run, nothing is changed"
         rows = [
-            (n, step.action, step.stack, step.description) for n, step in enumerate(plan.steps, 1)
+            (str(n), step.action, step.stack, step.description)
+            for n, step in enumerate(plan.steps, 1)
         ] or [("-", "nothing", "-", "-")]
         self.ctx.ui.table(title, ("step", "action", "stack", "what it would do"), rows)
         return outcome

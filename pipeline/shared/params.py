@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from pipeline.core.params import (
     MAX_FILE_BYTES,
@@ -24,10 +25,10 @@ from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
 
-def template_parameters(settings: Settings, template_file: Path | None = None) -> dict:
+def template_parameters(settings: Settings, template_file: Path | None = None) -> dict[str, Any]:
     """The Parameters of a template (default: the endpoint template), decoded as cfn-lint
     decodes them (ConfigError naming the file when it cannot be)."""
-    from cfnlint.decode import decode
+    from cfnlint.decode import decode  # type: ignore[import-not-found, unused-ignore]
 
     path = template_file or settings.endpoint_template
     template, matches = decode(str(path))
@@ -43,7 +44,9 @@ def _read(path: Path) -> bytes:
         return handle.read(MAX_FILE_BYTES + 1)
 
 
-def _read_params_file(path: Path, seen: dict[tuple[int, int], Path]) -> tuple[object, list]:
+def _read_params_file(
+    path: Path, seen: dict[tuple[int, int], Path]
+) -> tuple[object, list[Problem]]:
     """The bytes of one <env>.json decoded, or why not: a dangling symlink, a directory or
     other non-file, a file too large (refused before it is read), one that cannot be read,
     or one that is another environment's file under this name (a symlink or hard link)."""
@@ -105,19 +108,22 @@ def _read_params_file(path: Path, seen: dict[tuple[int, int], Path]) -> tuple[ob
     return decode(raw, source)
 
 
-def load_params(settings: Settings) -> tuple[dict[str, dict], list[Problem]]:
+def load_params(settings: Settings) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
     """Every <env>.json, read once: {environment: document} and the problems of all of them
     (checked against the endpoint template's Parameters and against each other)."""
     parameters = template_parameters(settings)
     files = sorted(settings.params_dir.glob("*.json"))
     if not files:
         return {}, [Problem(str(settings.params_dir), None, "no <env>.json parameter files")]
-    problems, documents, seen = [], {}, {}
+    problems: list[Problem] = []
+    documents: dict[str, dict[str, Any]] = {}
+    seen: dict[tuple[int, int], Path] = {}
     for path in files:
         document, found = _read_params_file(path, seen)
         problems += found
         if found:
             continue
+        assert isinstance(document, dict)  # decode() returns problems for anything else
         documents[str(path)] = document
         problems += check_file(parameters, document, str(path), environment=path.stem)
     problems += check_same_keys(documents, set(parameters) - PIPELINE_FILLED)

@@ -10,7 +10,9 @@ import getpass
 import json
 import os
 import socket
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from pipeline.aws.s3 import S3
 from pipeline.core import environments
@@ -20,7 +22,7 @@ from pipeline.settings import Settings
 from pipeline.shared import account
 
 
-def actor(environ=os.environ) -> str:
+def actor(environ: Mapping[str, str] = os.environ) -> str:
     """Who or what ran the pipeline: the GitHub run, else the local user and host."""
     if environ.get("GITHUB_ACTIONS") == "true":
         return (
@@ -31,7 +33,7 @@ def actor(environ=os.environ) -> str:
     return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
-def write(s3: S3, bucket: str, record: dict) -> str:
+def write(s3: S3, bucket: str, record: dict[str, Any]) -> str:
     when = datetime.fromisoformat(record["time"])
     key = core.key(record["project"], record["environment"], record["digest"], when)
     s3.put_new(bucket, key, (json.dumps(record, indent=2) + "\n").encode(), "application/json")
@@ -40,7 +42,7 @@ def write(s3: S3, bucket: str, record: dict) -> str:
 
 def history(
     settings: Settings, environment: str, s3: S3 | None = None, bucket: str | None = None
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Every release of the environment, oldest first."""
     s3 = s3 or S3()
     bucket = bucket or account.output(settings, "ArtifactBucketName")
@@ -51,7 +53,7 @@ def history(
 
 def latest(
     settings: Settings, environment: str, s3: S3 | None = None, bucket: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     environments.get(environment)  # ConfigError for an unknown one
     s3 = s3 or S3()
     bucket = bucket or account.output(settings, "ArtifactBucketName")
@@ -59,7 +61,8 @@ def latest(
     newest = core.latest(s3.keys(bucket, prefix))
     if newest is None:
         raise ConfigError(f"no release recorded for {environment} in s3://{bucket}/{prefix}")
-    return json.loads(s3.read(bucket, newest))
+    record: dict[str, Any] = json.loads(s3.read(bucket, newest))
+    return record
 
 
 def now() -> datetime:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.aws.s3 import S3, parse_uri
 from pipeline.aws.sagemaker import SageMakerRuntime
@@ -26,12 +27,15 @@ class SmokeResult:
     detail: str
 
 
-def manifest_beside(s3: S3, model_data: str) -> dict:
+def manifest_beside(s3: S3, model_data: str) -> dict[str, Any]:
     bucket, key = parse_uri(model_data)
-    return json.loads(s3.read(bucket, key.rsplit("/", 1)[0] + "/manifest.json"))
+    manifest: dict[str, Any] = json.loads(s3.read(bucket, key.rsplit("/", 1)[0] + "/manifest.json"))
+    return manifest
 
 
-def check(endpoint: str, manifest: dict, runtime: SageMakerRuntime | None = None) -> SmokeResult:
+def check(
+    endpoint: str, manifest: dict[str, Any], runtime: SageMakerRuntime | None = None
+) -> SmokeResult:
     runtime = runtime or SageMakerRuntime()
     examples = manifest["golden_examples"]
     bodies = golden.request_bodies(examples, manifest.get("signature"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.local.sandbox import Sandbox
@@ -39,9 +39,9 @@ class StepResult:
 class DeployLocalResult:
     steps: list[StepResult]
     digest: str | None = None
-    endpoints: dict[str, str] | None = None
+    endpoints: dict[str, str] = field(default_factory=dict)
     sandbox_env: dict[str, str] | None = None  # set when the sandbox was kept running
-    example: list | None = None  # one golden input row, in signature order
+    example: list[object] = field(default_factory=list)  # one golden row, signature order
 
 
 class DeployLocalFailed(PipelineError):
@@ -81,7 +81,7 @@ def run(ctx: Context, keep: bool = False, target: str = "local",
         *(["stop sandbox"] if local else []),
     ]  # fmt: skip
     steps = [StepResult(name) for name in names]
-    result = DeployLocalResult(steps, endpoints={})
+    result = DeployLocalResult(steps)
     say = progress
 
     with ExitStack() as stack:
