@@ -45,7 +45,7 @@ sys.path.insert(0, {root!r})
 logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                     format="%(asctime)s %(levelname)s %(message)s")  # as `pipeline serve`
 spec = importlib.util.spec_from_file_location("old_model_server", {module!r})
-old = importlib.util.module_from_spec(spec)
+old = sys.modules["old_model_server"] = importlib.util.module_from_spec(spec)  # for dataclass
 spec.loader.exec_module(old)
 config = old.ServerConfig.from_env(dict(os.environ), host="127.0.0.1", port=int(sys.argv[2]))
 old.serve(Path(sys.argv[1]), config, lambda port: print("listening on", port, flush=True))
@@ -106,11 +106,14 @@ async def _load(port: int, total: int, row: list) -> tuple[float, list[float], i
 
 
 class PeakRss:
-    """Samples the summed RSS of a process and its descendants every 20 ms."""
+    """Samples the summed RSS of a process and its descendants every 20 ms; also the CPU
+    seconds they used meanwhile (a figure other load on a shared machine disturbs less than
+    requests/s)."""
 
     def __init__(self, pid: int):
         self.root = psutil.Process(pid)
         self.peak = 0
+        self.cpu_seconds = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -123,18 +126,28 @@ class PeakRss:
             self.peak = max(self.peak, total)
             self._stop.wait(0.02)
 
+    def _cpu(self) -> float:
+        total = 0.0
+        for proc in [self.root, *self.root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+
     def __enter__(self):
+        self.cpu_seconds = -self._cpu()
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+        self.cpu_seconds += self._cpu()
 
 
-def wait_ping(port: int, timeout: float = 60.0) -> None:
+def wait_ping(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             if (
                 model_server.request(f"http://127.0.0.1:{port}", "GET", "/ping", timeout=5)[0]
@@ -144,7 +157,7 @@ def wait_ping(port: int, timeout: float = 60.0) -> None:
         except OSError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"server on port {port} never answered /ping with 200")
+    raise RuntimeError(f"server on port {port} never answered /ping with 200; see the log")
 
 
 def start_baseline(model_dir: Path, workers: int, log) -> tuple[subprocess.Popen, int]:
@@ -206,7 +219,7 @@ def stop(proc: subprocess.Popen) -> None:
 def run_once(kind: str, start, workers: int, total: int, log, row: list) -> dict:
     proc, port = start(workers, log)
     try:
-        wait_ping(port)
+        wait_ping(port, proc)
         asyncio.run(_load(port, CLIENTS * 50, row))  # warm-up: every worker loads its model
         with PeakRss(proc.pid) as rss:
             elapsed, latencies, errors = asyncio.run(_load(port, total, row))
@@ -219,6 +232,7 @@ def run_once(kind: str, start, workers: int, total: int, log, row: list) -> dict
             "p50_ms": latencies[len(latencies) // 2] * 1000,
             "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
             "peak_rss_mb": rss.peak / 2**20,
+            "server_cpu_ms_per_req": rss.cpu_seconds * 1000 / max(len(latencies), 1),
         }
     finally:
         stop(proc)
@@ -230,12 +244,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each server")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--quick", action="store_true",
-                        help="a short run: 2000 requests per run, 2 rounds")  # fmt: skip
+                        help="a short run: 2000 requests per run, 3 rounds")  # fmt: skip
     parser.add_argument("--without-old", action="store_true",
                         help=f"skip the hand-written server of {OLD_COMMIT}")  # fmt: skip
     args = parser.parse_args()
     if args.quick:
-        args.requests, args.rounds = 2000, 2
+        args.requests, args.rounds = 2000, 3
 
     settings = build_artifact()
     model_dir = Path(tempfile.mkdtemp(prefix="bench-model-"))
@@ -262,17 +276,19 @@ def main() -> int:
                 print(
                     f"round {round_number} {kind:<8} {result['req_per_s']:>8.0f} req/s  "
                     f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
-                    f"peak RSS {result['peak_rss_mb']:6.1f} MB  errors {result['errors']}"
+                    f"peak RSS {result['peak_rss_mb']:6.1f} MB  "
+                    f"CPU {result['server_cpu_ms_per_req']:5.2f} ms/req  errors {result['errors']}"
                 )
     summary = {
         kind: {key: round(median([r[key] for r in results]), 2)
-               for key in ("req_per_s", "p50_ms", "p99_ms", "peak_rss_mb")}
+               for key in ("req_per_s", "p50_ms", "p99_ms", "peak_rss_mb", "server_cpu_ms_per_req")}
         for kind, results in runs.items()
     }  # fmt: skip
     for kind, figures in summary.items():
         print(
             f"median {kind:<8} {figures['req_per_s']:>8.0f} req/s  p50 {figures['p50_ms']:6.2f} ms"
             f"  p99 {figures['p99_ms']:6.2f} ms  peak RSS {figures['peak_rss_mb']:6.1f} MB  "
+            f"CPU {figures['server_cpu_ms_per_req']:5.2f} ms/req  "
             f"({figures['req_per_s'] / summary['baseline']['req_per_s']:.2f}x baseline req/s)"
         )
     ratio = summary["ours"]["req_per_s"] / summary["baseline"]["req_per_s"]
