@@ -19,29 +19,47 @@ that works here works there and the other way round:
   JSON body with the library's keys {"error", "error-message"} and "message" (the same
   text); the traceback goes to the log. Responses, /ping included, are application/json
   unless output_fn says otherwise, as the library's.
-- HTTP is gunicorn's (pipeline.local.wsgi_server), as in the image, where nginx is in front:
-  chunked request bodies are accepted and counted against the same 6291456-byte limit (413,
-  as nginx's client_max_body_size); a request line or header field over 8190 bytes, or more
-  than 100 header fields, gets gunicorn's 431 (nginx: 400 "Request Header Or Cookie Too
-  Large"), with gunicorn's plain-text body, as every error gunicorn answers itself: 400 for a
-  malformed or repeated Content-Length, an unknown HTTP version, or lines not ending in CRLF.
+- HTTP is gunicorn's (pipeline.local.wsgi_server), as in the image, where nginx is in front.
+  Chunked request bodies are accepted and counted against the same 6291456-byte limit (413,
+  as nginx's client_max_body_size). "Expect: 100-continue" is honoured, except that a body
+  declared over the limit gets 413 at once. Errors gunicorn answers itself carry its HTML
+  body, not the JSON one: 431 for a header field over 8190 bytes (name, value and CRLF) or
+  more than 100 fields (nginx: 400 "Request Header Or Cookie Too Large"; the hand-written
+  server before: 431 for a head over 64 KiB); 400 for a request line over 8190 bytes, a
+  malformed or repeated Content-Length, or an unknown HTTP version (before: 505).
   A body that stops arriving for PIPELINE_SERVE_READ_TIMEOUT seconds (default 60, nginx's
-  client_body_timeout; the socket's timeout, per read) gets 408; a head that stops arriving
-  is closed without an answer (nginx also answers nothing). "Expect: 100-continue" is
-  honoured, except that a body declared over the limit is refused with 413 first.
-  Every response closes its connection: gunicorn's sync worker has no keep-alive (in the
-  image, nginx keeps the client's connection instead).
+  client_body_timeout; the socket's timeout, per read) gets 408. A head that stops arriving,
+  or whose lines end in a bare LF (gunicorn waits for CRLF), is closed without an answer
+  after the same time (before: 408, and bare LF was accepted).
+  Every response closes its connection: gunicorn's sync worker has no keep-alive (before:
+  keep-alive and pipelining; in the image, nginx keeps the client's connection).
 
-Process model: gunicorn's arbiter, bound to 127.0.0.1 only, runs SAGEMAKER_MODEL_SERVER_WORKERS
-sync workers, restarts one that dies, and on SIGTERM/SIGINT stops them; then this module
-removes the model directory. A worker handles one request at a time on its main thread, so
-a SIGALRM timer bounds each handler call; gunicorn's own worker timeout is set past the
-longest legitimate request (reads plus handler) and only catches a client that trickles
-bytes. Workers exit on their own if the arbiter disappears. Started by the zygote, the
-arbiter also stops when the sandbox's lifeline pipe closes (the sandbox died), not when the
-zygote dies.
+Process model: gunicorn's arbiter, on 127.0.0.1 only, runs SAGEMAKER_MODEL_SERVER_WORKERS sync
+workers, restarts one that dies, and on SIGTERM/SIGINT stops them; then this module removes
+the model directory. A worker handles one request at a time on its main thread, so a SIGALRM
+timer bounds each handler call (504); gunicorn's own worker timeout is set past the longest
+legitimate request (reads plus handler), so it only ends a client that trickles bytes (the
+worker is killed and replaced). Workers exit on their own if the arbiter disappears. Started
+by the zygote, the arbiter also stops when the sandbox's lifeline pipe closes (the sandbox
+died), not when the zygote dies.
 
-Why gunicorn's sync worker, measured by bench/server_load.py (BENCH_FIGURES).
+Why gunicorn's sync worker, and no hand-written server (DESIGN.md, Conventions 11: hand-written
+infrastructure must win a benchmark measured in the same run). `bench/server_load.py --quick`
+(8 clients, single-row CSV, 2 workers, 2000 requests x 3 rounds, medians; 2 shared cores):
+
+                         req/s   p50 ms   p99 ms   peak RSS MB   server CPU ms/req
+  image stack (gevent)    1078     5.70    47.38         499.7                1.14
+  this server (gunicorn)  1482     5.06    10.35         412.6                1.00
+  hand-written (d782a51)  1349     4.85    11.66         406.4                0.78
+
+gunicorn with this app is 1.37x the image's stack in requests/s with p99 4.6x lower; the
+hand-written server, measured in the same run, was 1.25x: it won neither figure the issue
+sets, so it does not stay. It did use 22% less server CPU per request; on a quieter machine
+it might answer more. Neither reached the issue's 1.5x target on this machine.
+gthread (keep-alive, 1 thread per worker) measured 0.99x the image's stack in another run
+where sync measured 1.37x, and it cannot run the SIGALRM deadline (handlers run on pool
+threads). The sync worker's figure depends on wsgi_server's two socket changes (one segment
+per answer, no lingering close after a complete exchange): without them, 0.59x (another run).
 
 This module must not import boto3 or anything from pipeline.stages.
 """
@@ -311,6 +329,9 @@ def _drain(stream, limit: int = MAX_DRAIN_BYTES) -> None:
             limit -= len(chunk)
 
 
+READ_TIMEOUT_KEY = "pipeline.read_timeout"  # the App's setting, passed in the WSGI environ
+
+
 def read_body(environ) -> bytes | _Result:
     """The request body, or the answer refusing it: 413 over MAX_BODY_BYTES, declared or
     (chunked) counted as it arrives; 408 when it stops arriving for the read timeout (the
@@ -334,9 +355,6 @@ def read_body(environ) -> bytes | _Result:
         timeout = environ.get(READ_TIMEOUT_KEY, DEFAULT_READ_TIMEOUT_SECONDS)
         return _error(408, "RequestTimeout", f"the request body stopped arriving for "
                       f"{timeout:g}s ({READ_TIMEOUT_ENV})")  # fmt: skip
-
-
-READ_TIMEOUT_KEY = "pipeline.read_timeout"
 
 
 class App:

@@ -43,7 +43,7 @@ class _Worker(SyncWorker):
     - a timeout on every read: without it a client that stops sending holds the worker until
       gunicorn's own timeout kills it;
     - the answer leaves in one segment: gunicorn writes the head and the body in two calls,
-      and each wakes the client (TCP_CORK holds them until the socket is shut down);
+      and each wakes the client (TCP_CORK holds them until the answer is complete);
     - after a complete exchange with nothing more sent, the socket is closed at once. gunicorn
       lingers until the client closes its side (up to 2 s), so that unread data cannot turn
       the close into a reset that loses the answer; with nothing unread there is none, and
