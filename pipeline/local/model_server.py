@@ -19,25 +19,55 @@ that works here works there and the other way round:
   JSON body with the library's keys {"error", "error-message"} and "message" (the same
   text); the traceback goes to the log. Responses, /ping included, are application/json
   unless output_fn says otherwise, as the library's.
-- HTTP: a head over 64 KiB is refused with 431 however it arrives; lines may end in CRLF or
-  a bare LF; a head or body that stops arriving for PIPELINE_SERVE_READ_TIMEOUT seconds
-  (default 60, nginx's client_header_timeout/client_body_timeout) gets 408 and is closed.
+- HTTP is gunicorn's (pipeline.local.wsgi_server), as in the image, where nginx is in front.
+  Chunked request bodies are accepted and counted against the same 6291456-byte limit (413,
+  as nginx's client_max_body_size). "Expect: 100-continue" is honoured, except that a body
+  declared over the limit gets 413 at once. Errors gunicorn answers itself carry its HTML
+  body, not the JSON one: 431 for a header field over 8190 bytes (name, value and CRLF) or
+  more than 100 fields (nginx: 400 "Request Header Or Cookie Too Large"; the hand-written
+  server before: 431 for a head over 64 KiB); 400 for a request line over 8190 bytes, a
+  malformed or repeated Content-Length, or an unknown HTTP version (before: 505).
+  A body that stops arriving for PIPELINE_SERVE_READ_TIMEOUT seconds (default 60, nginx's
+  client_body_timeout; the socket's timeout, per read) gets 408. A head that stops arriving,
+  or whose lines end in a bare LF (gunicorn waits for CRLF), is closed without an answer
+  after the same time (before: 408, and bare LF was accepted).
+  Every response closes its connection: gunicorn's sync worker has no keep-alive (before:
+  keep-alive and pipelining; in the image, nginx keeps the client's connection).
 
-Process model: the parent (arbiter) binds the socket on 127.0.0.1, forks
-SAGEMAKER_MODEL_SERVER_WORKERS workers that share it, restarts a worker that dies, and on
-SIGTERM/SIGINT stops them and removes the model directory. Each worker runs one asyncio loop
-and calls the handler inline (CPU-bound work gains nothing from more threads); a SIGALRM timer
-bounds each handler call. Workers exit on their own if the arbiter disappears. Started by the
-zygote, the arbiter also stops when the sandbox's lifeline pipe closes (the sandbox died),
-not when the zygote dies.
+Process model: gunicorn's arbiter, on 127.0.0.1 only, runs SAGEMAKER_MODEL_SERVER_WORKERS sync
+workers, restarts one that dies, and on SIGTERM/SIGINT stops them; then this module removes
+the model directory. A worker handles one request at a time on its main thread, so a SIGALRM
+timer bounds each handler call (504); gunicorn's own worker timeout is set past the longest
+legitimate request (reads plus handler), so it only ends a client that trickles bytes (the
+worker is killed and replaced). Workers exit on their own if the arbiter disappears. Started
+by the zygote, the arbiter also stops when the sandbox's lifeline pipe closes (the sandbox
+died), not when the zygote dies.
+
+Why gunicorn's sync worker, and no hand-written server (DESIGN.md, Conventions 11: hand-written
+infrastructure must win a benchmark measured in the same run). `bench/server_load.py --quick`
+(8 clients, single-row CSV, 2 workers, 2000 requests x 3 rounds, medians; 2 shared cores):
+
+                         req/s   p50 ms   p99 ms   peak RSS MB   server CPU ms/req
+  image stack (gevent)    1078     5.70    47.38         499.7                1.14
+  this server (gunicorn)  1482     5.06    10.35         412.6                1.00
+  hand-written (d782a51)  1349     4.85    11.66         406.4                0.78
+
+gunicorn with this app is 1.37x the image's stack in requests/s with p99 4.6x lower; the
+hand-written server, measured in the same run, was 1.25x: it won neither figure the issue
+sets, so it does not stay. It did use 22% less server CPU per request; on a quieter machine
+it might answer more. Neither reached the issue's 1.5x target on this machine.
+gthread (keep-alive, 1 thread per worker) measured 0.99x the image's stack in another run
+where sync measured 1.37x, and it cannot run the SIGALRM deadline (handlers run on pool
+threads). The sync worker's figure depends on wsgi_server's two socket changes (one segment
+per answer, no lingering close after a complete exchange): without them, 0.59x (another run).
 
 This module must not import boto3 or anything from pipeline.stages.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import http
 import http.client
 import importlib.util
 import itertools
@@ -45,7 +75,6 @@ import json
 import logging
 import os
 import re
-import select
 import shutil
 import signal
 import socket
@@ -62,7 +91,6 @@ from pipeline.errors import ConfigError, PipelineError
 from pipeline.local.processes import ManagedProcess
 
 MAX_BODY_BYTES = 6291456
-MAX_HEADER_BYTES = 65536
 MAX_DRAIN_BYTES = 2 * 6291456  # a refused body is read and dropped up to this, then cut off
 DEFAULT_TIMEOUT_SECONDS = 60
 DEFAULT_READ_TIMEOUT_SECONDS = 60
@@ -77,16 +105,6 @@ PROGRAM_ENV = "SAGEMAKER_PROGRAM"
 ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
 READ_TIMEOUT_ENV = "PIPELINE_SERVE_READ_TIMEOUT"
 LIFELINE_ENV = "PIPELINE_LIFELINE_FD"
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
-
-REASONS = {
-    200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-    406: "Not Acceptable", 408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large",
-    415: "Unsupported Media Type", 431: "Request Header Fields Too Large",
-    500: "Internal Server Error", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
-}  # fmt: skip
-
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 log = logging.getLogger("pipeline.model_server")
 
@@ -290,192 +308,105 @@ def _output(result) -> _Result:
     return _Result(status, bytes(body), content_type)
 
 
-class _HttpProtocol(asyncio.Protocol):
-    """Minimal HTTP/1.1 with keep-alive and Content-Length bodies (no chunked uploads)."""
-
-    def __init__(self, app: _App):
-        self.app = app
-        self.buffer = bytearray()
-        self.transport = None
-        self.peer = "-"
-        self.pending = None  # (method, path, headers, keep_alive, length) awaiting the body
-        self.discard = 0  # bytes of a refused body still to drop before closing
-        self.scanned = 0  # how much of the buffer is known to hold no end of head
-        self.timer = None  # the read timeout while a request is partly received
-
-    def connection_made(self, transport):
-        self.transport = transport
-        peer = transport.get_extra_info("peername")
-        self.peer = peer[0] if peer else "-"
-
-    def data_received(self, data):
-        self._received(data)
-        # Arm (or re-arm) the read timeout while a request is partly here; idle keep-alive
-        # connections (nothing owed) are left alone.
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        waiting = self.buffer or self.pending is not None or self.discard
-        if waiting and self.transport is not None and not self.transport.is_closing():
-            timeout = self.app.handler.config.read_timeout
-            self.timer = asyncio.get_running_loop().call_later(timeout, self._timed_out)
-
-    def _timed_out(self):
-        self.timer = None
-        if self.transport is None or self.transport.is_closing():
-            return
-        if self.discard:  # a refused body stopped arriving: its answer was already sent
-            self.transport.close()
-            return
-        part = "body" if self.pending is not None else "head"
-        timeout = self.app.handler.config.read_timeout
-        self.pending = None
-        self._refuse(408, f"the request {part} stopped arriving for {timeout:g}s "
-                          f"({READ_TIMEOUT_ENV})", 0)  # fmt: skip
-
-    def _received(self, data):
-        if self.discard:
-            dropped = min(self.discard, len(data))
-            self.discard -= dropped
-            if not self.discard:
-                self.transport.close()
-            return
-        self.buffer += data
-        while self.transport is not None and not self.transport.is_closing():
-            if self.pending is None and not self._read_head():
-                return
-            method, path, headers, keep_alive, length = self.pending
-            if len(self.buffer) < length:
-                return
-            body = bytes(self.buffer[:length])
-            del self.buffer[:length]
-            self.pending = None
-            self.app.respond(self, method, path, headers, body, keep_alive)
-            if not keep_alive:
-                return
-
-    def _read_head(self) -> bool:
-        # Search only what is new (less the 3 bytes a split terminator may start in): a head
-        # sent byte by byte must not cost a rescan of the whole buffer per byte.
-        found = _HEAD_END.search(self.buffer, max(0, self.scanned - 3))
-        if found is None:
-            self.scanned = len(self.buffer)
-            if len(self.buffer) > MAX_HEADER_BYTES:
-                self._refuse(431, "request headers exceed 64 KiB", 0)
-            return False
-        self.scanned = 0
-        if found.start() > MAX_HEADER_BYTES:  # the same limit when it came in one piece
-            self._refuse(431, "request headers exceed 64 KiB", 0)
-            return False
-        head = bytes(self.buffer[: found.start()]).decode("latin-1")
-        del self.buffer[: found.end()]
-        # Lines end in CRLF or, tolerated as by most servers, a bare LF.
-        request_line, *lines = (line.removesuffix("\r") for line in head.split("\n"))
-        parts = request_line.split(" ")
-        if len(parts) != 3:
-            self._refuse(400, f"malformed request line {request_line!r}", 0)
-            return False
-        method, path, version = parts
-        if version not in ("HTTP/1.1", "HTTP/1.0"):
-            self._refuse(505, f"{version!r} is not supported; use HTTP/1.1", 0)
-            return False
-        headers: dict[str, str] = {}
-        lengths = []
-        for line in lines:
-            name, _, value = line.partition(":")
-            name, value = name.strip().lower(), value.strip()
-            headers[name] = value
-            if name == "content-length":
-                lengths.append(value)
-        connection = headers.get("connection", "").lower()
-        keep_alive = connection == "keep-alive" if version == "HTTP/1.0" else connection != "close"
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            self._refuse(411, "chunked request bodies are not supported; send Content-Length", 0)
-            return False
-        raw_length = lengths[0] if len(lengths) == 1 else "0" if not lengths else None
-        if raw_length is None or not raw_length.isdigit() or not raw_length.isascii():
-            # Only plain digits: int() would also take "-5", "+5" and "1_0", and a negative
-            # length would cut the body short and mix it into the next request.
-            self._refuse(400, "Content-Length must be one non-negative decimal integer", 0)
-            return False
-        length = int(raw_length)
-        expects_continue = headers.get("expect", "").lower() == "100-continue"
-        if length > MAX_BODY_BYTES:
-            self._refuse(
-                413,
-                f"request body of {length} bytes exceeds the {MAX_BODY_BYTES}-byte limit "
-                "SageMaker applies to real-time invocations",
-                # A client that waits for 100 Continue sends nothing more; others are sending.
-                0 if expects_continue else min(length - len(self.buffer), MAX_DRAIN_BYTES),
-                path=path,
-                method=method,
-            )
-            return False
-        if expects_continue and len(self.buffer) < length:
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self.pending = (method, path, headers, keep_alive, length)
-        return True
-
-    def _refuse(self, status, message, discard, path="-", method="-"):
-        """Answer an unreadable request and close, after dropping a body the client still sends."""
-        result = _error(status, REASONS[status].replace(" ", ""), message)
-        self.buffer.clear()
-        self.scanned = 0
-        self.discard = max(0, discard)  # set first: write() closes only when nothing is owed
-        self.app.write(
-            self, result, keep_alive=False, method=method, path=path, started=time.monotonic()
-        )
-
-    def connection_lost(self, exc):
-        self.transport = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+def _reason(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:  # a status output_fn made up
+        return ""
 
 
-class _App:
-    def __init__(self, handler: Handler, worker_id: int):
+def _too_large(declared: int | None) -> _Result:
+    size = f"of {declared} bytes" if declared is not None else "(chunked)"
+    return _error(413, "PayloadTooLarge", f"request body {size} exceeds the {MAX_BODY_BYTES}-byte "
+                  "limit SageMaker applies to real-time invocations")  # fmt: skip
+
+
+def _drain(stream, limit: int = MAX_DRAIN_BYTES) -> None:
+    """Read and drop what the client still sends of a refused body, up to `limit`: a socket
+    closed with unread data is reset, and the client would lose the 413 with it."""
+    with contextlib.suppress(OSError):
+        while limit > 0 and (chunk := stream.read(min(limit, 65536))):
+            limit -= len(chunk)
+
+
+READ_TIMEOUT_KEY = "pipeline.read_timeout"  # the App's setting, passed in the WSGI environ
+
+
+def read_body(environ) -> bytes | _Result:
+    """The request body, or the answer refusing it: 413 over MAX_BODY_BYTES, declared or
+    (chunked) counted as it arrives; 408 when it stops arriving for the read timeout (the
+    server's socket timeout). A client that goes away raises, to the server."""
+    stream = environ["wsgi.input"]
+    raw_length = environ.get("CONTENT_LENGTH")  # validated by the server: digits only
+    declared = int(raw_length) if raw_length else None
+    try:
+        if declared is not None and declared > MAX_BODY_BYTES:
+            # A client that asked before sending (Expect: 100-continue) was not invited to
+            # send (see pre_request); any other is sending it now.
+            if environ.get("HTTP_EXPECT", "").lower() != "100-continue":
+                _drain(stream)
+            return _too_large(declared)
+        body = stream.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            _drain(stream)
+            return _too_large(declared)
+        return body
+    except TimeoutError:
+        timeout = environ.get(READ_TIMEOUT_KEY, DEFAULT_READ_TIMEOUT_SECONDS)
+        return _error(408, "RequestTimeout", f"the request body stopped arriving for "
+                      f"{timeout:g}s ({READ_TIMEOUT_ENV})")  # fmt: skip
+
+
+class App:
+    """The container contract as a WSGI application: GET /ping and POST /invocations."""
+
+    def __init__(self, handler: Handler):
         self.handler = handler
-        self.worker_id = worker_id
 
-    def respond(self, conn: _HttpProtocol, method, path, headers, body, keep_alive):
+    def __call__(self, environ, start_response):
         started = time.monotonic()
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        environ[READ_TIMEOUT_KEY] = self.handler.config.read_timeout
+        body = b""
+        if path == "/invocations" and method == "POST":
+            body = read_body(environ)  # outside the 500 below: a vanished client is no error
         try:
-            result = self._route(method, path.split("?", 1)[0], headers, body)
+            result = body if isinstance(body, _Result) else self._route(method, path, environ, body)
         except Exception as exc:  # a server bug must not leave the client hanging
             log.error("internal error:\n%s", traceback.format_exc().rstrip())
             result = _error(500, "InternalServerError", f"{type(exc).__name__}: {exc}")
-        self.write(conn, result, keep_alive, method, path, started, len(body))
+        log.info(
+            '%s "%s %s" %d in=%dB out=%dB %.1fms pid=%d',
+            environ.get("REMOTE_ADDR", "-"), method, path, result.status,
+            len(body) if isinstance(body, bytes) else 0, len(result.body),
+            (time.monotonic() - started) * 1000, os.getpid(),
+        )  # fmt: skip
+        start_response(f"{result.status} {_reason(result.status)}", [
+            ("Content-Type", result.content_type), ("Content-Length", str(len(result.body))),
+        ])  # fmt: skip
+        return [result.body]
 
-    def _route(self, method, route, headers, body) -> _Result:
-        if route == "/ping":
+    def _route(self, method, path, environ, body) -> _Result:
+        if path == "/ping":
             if method != "GET":
                 return _error(405, "MethodNotAllowed", "use GET /ping")
             return self.handler.ping()
-        if route == "/invocations":
+        if path == "/invocations":
             if method != "POST":
                 return _error(405, "MethodNotAllowed", "use POST /invocations")
             # As the library: the `ContentType` header first (some AWS services send it).
-            content_type = headers.get("contenttype") or headers.get("content-type")
-            return self.handler.invoke(body, content_type, headers.get("accept"))
-        return _error(404, "NotFound", f"no route {route}; use GET /ping or POST /invocations")
+            content_type = environ.get("HTTP_CONTENTTYPE") or environ.get("CONTENT_TYPE")
+            return self.handler.invoke(body, content_type, environ.get("HTTP_ACCEPT"))
+        return _error(404, "NotFound", f"no route {path}; use GET /ping or POST /invocations")
 
-    def write(self, conn, result: _Result, keep_alive, method, path, started, received=0):
-        head = (
-            f"HTTP/1.1 {result.status} {REASONS.get(result.status, '')}\r\n"
-            f"Content-Type: {result.content_type}\r\n"
-            f"Content-Length: {len(result.body)}\r\n"
-            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
-        )
-        # Log before writing: a client that stops the server on receipt must not lose the line.
-        log.info(
-            '%s "%s %s" %d in=%dB out=%dB %.1fms worker=%d',
-            conn.peer, method, path, result.status, received, len(result.body),
-            (time.monotonic() - started) * 1000, self.worker_id,
-        )  # fmt: skip
-        conn.transport.write(head.encode("latin-1") + result.body)
-        if not keep_alive and not conn.discard:
-            conn.transport.close()
+
+def make_app(model_dir: Path, config: ServerConfig) -> App:
+    """The application of one worker: its handler, deadline timer and model (loaded now, so
+    that /ping is fast; a failure is retried per request, as in the image)."""
+    handler = Handler(model_dir, config)
+    handler.install_timer()
+    handler.load()
+    return App(handler)
 
 
 # A model.tar.gz of 1 MB can hold 1 GiB of zeros: limits on what extraction may write, read
@@ -528,35 +459,6 @@ def extract(artifact: Path, into: Path, limit: int | None = None) -> Path:
     return into
 
 
-def _worker_main(
-    sock: socket.socket, model_dir: Path, config: ServerConfig, worker_id: int
-) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the arbiter decides when to stop
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until the loop takes it over
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the arbiter for fork
-    parent = os.getppid()
-    handler = Handler(model_dir, config)
-    handler.install_timer()
-    handler.load()  # eager, so /ping is fast; a failure is retried per request, as in the image
-    loop = asyncio.new_event_loop()
-    app = _App(handler, worker_id)
-
-    def orphan_check():
-        if os.getppid() != parent:  # the arbiter died without stopping us
-            loop.stop()
-        else:
-            loop.call_later(1.0, orphan_check)
-
-    loop.call_later(1.0, orphan_check)
-    loop.add_signal_handler(signal.SIGTERM, loop.stop)  # finish the request in hand, then exit
-    loop.run_until_complete(loop.create_server(lambda: _HttpProtocol(app), sock=sock, backlog=1024))
-    loop.run_forever()
-
-
-class _Stop(Exception):
-    pass
-
-
 DIE_WITH_PARENT_ENV = "PIPELINE_DIE_WITH_PARENT"
 
 
@@ -573,133 +475,51 @@ def _die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _wait_child(lifeline: int | None) -> tuple[int, int]:
-    """os.wait(), but with a lifeline (a pipe whose write end only the sandbox holds) it also
-    stops the server when the pipe reaches end of file: the sandbox is gone."""
-    if lifeline is None:
-        return os.wait()
-    while True:
-        pid, status = os.waitpid(-1, os.WNOHANG)
-        if pid:
-            return pid, status
-        readable, _, _ = select.select([lifeline], [], [], 0.2)
-        if readable and not os.read(lifeline, 1):
-            log.info("the sandbox is gone (lifeline closed)")
-            raise _Stop()
-
-
 def serve(artifact: Path, config: ServerConfig, on_ready: Callable[[int], None],
           lifeline: int | None = None) -> None:  # fmt: skip
     """Run the server until SIGTERM or SIGINT (or, given a lifeline fd, until it closes).
     `on_ready(port)` is called once bound."""
+    from pipeline.local import wsgi_server  # gunicorn: only where a server runs
+
     if os.environ.get(DIE_WITH_PARENT_ENV) == "1":
         _die_with_parent()
     model_dir = Path(tempfile.mkdtemp(prefix="pipeline-model-"))
-    children: dict[int, int] = {}
-    sock = None
     try:
         extract(artifact, model_dir)
+        # Bound here, not by gunicorn: a port in use is a usage error to report at once
+        # (gunicorn retries for 5 s, then exits 1), and port 0 picks a free one.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((config.host, config.port))
         except OSError as exc:
+            sock.close()
             raise ConfigError(
                 f"cannot listen on {config.host}:{config.port} ({exc.strerror}); "
                 "choose another --port, or --port 0 for a free one"
             ) from None
-        sock.listen(1024)
-        sock.setblocking(False)
 
-        def stop(signum, frame):
-            raise _Stop()
+        def ready(port: int) -> None:
+            log.info("serving %s on http://%s:%d with %d worker(s), timeout %gs",
+                     artifact, config.host, port, config.workers, config.timeout)  # fmt: skip
+            on_ready(port)
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        started: dict[int, float] = {}
-
-        def spawn(worker_id: int) -> None:
-            # Block the stop signals across fork, so a child never runs the arbiter's handler;
-            # the child unblocks them once its own handlers are in place.
-            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-            pid = -1
-            try:
-                pid = os.fork()
-            finally:
-                if pid != 0:
-                    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-            if pid == 0:  # child
-                code = 0
-                try:
-                    _worker_main(sock, model_dir, config, worker_id)
-                except BaseException:
-                    log.exception("worker %d failed", worker_id)
-                    code = 1
-                finally:
-                    os._exit(code)
-            children[pid] = worker_id
-            started[pid] = time.monotonic()
-
-        try:
-            for worker_id in range(1, config.workers + 1):
-                spawn(worker_id)
-            log.info(
-                "serving %s on http://%s:%d with %d worker(s), timeout %gs",
-                artifact, config.host, sock.getsockname()[1], config.workers, config.timeout,
-            )  # fmt: skip
-            on_ready(sock.getsockname()[1])
-            while True:
-                pid, status = _wait_child(lifeline)
-                worker_id = children.pop(pid, None)
-                if worker_id is None:
-                    continue
-                log.error(
-                    "worker %d (pid %d) exited with status %d; restarting", worker_id, pid, status
-                )
-                if time.monotonic() - started.pop(pid, 0.0) < 1.0:
-                    time.sleep(1.0)  # a worker that dies at once would otherwise spin
-                spawn(worker_id)
-        except _Stop:
-            log.info("stopping")
+        wsgi_server.run(
+            sock, workers=config.workers, request_seconds=config.timeout,
+            read_timeout=config.read_timeout, max_body=MAX_BODY_BYTES,
+            make_app=lambda: make_app(model_dir, config), on_ready=ready, lifeline=lifeline,
+        )  # fmt: skip
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        _stop_children(children)
-        if sock is not None:
-            sock.close()
-        shutil.rmtree(model_dir, ignore_errors=True)
-
-
-def _stop_children(children: dict[int, int], grace: float = 5.0) -> None:
-    for pid in children:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    remaining = set(children)
-    while remaining and time.monotonic() < deadline:
-        for pid in list(remaining):
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                done = pid
-            if done:
-                remaining.discard(pid)
-        time.sleep(0.02)
-    for pid in remaining:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+        shutil.rmtree(model_dir, ignore_errors=True)  # only the arbiter gets here
 
 
 READY_LINE = re.compile(r"listening on (http://[\d.]+:(\d+))")
 ZYGOTE_READY = re.compile(r"^zygote ready")
-# What the serving image's handlers import, loaded once by the zygote (`pipeline serve
-# --zygote`) before it forks model servers, so that each starts in a fraction of a second
+# What the serving image's handlers import, and gunicorn, loaded once by the zygote (`pipeline
+# serve --zygote`) before it forks model servers, so that each starts in a fraction of a second
 # instead of paying for these imports. Missing ones are skipped: this only saves time.
 WARM_MODULES = ("numpy", "scipy", "joblib", "pyarrow", "pyarrow.csv", "sklearn",
-                "sklearn.linear_model")  # fmt: skip
+                "sklearn.linear_model", "pipeline.local.wsgi_server")  # fmt: skip
 
 
 def warm_up() -> None:
