@@ -139,9 +139,14 @@ def _parse_csv(data):
     try:
         if len(data) < PYARROW_MIN_BYTES:
             return np.loadtxt(
-                io.BytesIO(data), delimiter=",", dtype=np.float64, ndmin=2,
-                quotechar='"', comments=None, encoding="utf-8",
-            )  # fmt: skip
+                io.BytesIO(data),
+                delimiter=",",
+                dtype=np.float64,
+                ndmin=2,
+                quotechar='"',
+                comments=None,
+                encoding="utf-8",
+            )
         table = pa_csv.read_csv(
             pa.py_buffer(data), read_options=_CSV_READ, convert_options=_CSV_CONVERT
         )

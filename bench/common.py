@@ -20,8 +20,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def build_artifact() -> Settings:
     """Train and package into a temporary build directory (the repo's build/ is left alone)."""
     root_config = Path(__file__).resolve().parent.parent / "pipeline.toml"
-    settings = replace(Settings.from_env({}, config=root_config),
-                       build_dir=Path(tempfile.mkdtemp(prefix="bench-")))  # fmt: skip
+    settings = replace(
+        Settings.from_env({}, config=root_config), build_dir=Path(tempfile.mkdtemp(prefix="bench-"))
+    )
     train.run(Context(settings))
     package.run(Context(settings))
     return settings

@@ -38,9 +38,11 @@ CLIENT_TIMEOUT_SECONDS = 30.0
 async def _one(host: str, port: int, path: str) -> tuple[float, int | None, bytes]:
     """One request on its own connection: (seconds, status or None on failure, body)."""
     started = time.perf_counter()
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: text/csv\r\n"
-            f"Accept: application/json\r\nContent-Length: {len(ROW)}\r\n"
-            "Connection: close\r\n\r\n").encode()  # fmt: skip
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: text/csv\r\n"
+        f"Accept: application/json\r\nContent-Length: {len(ROW)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
     try:
         async with asyncio.timeout(CLIENT_TIMEOUT_SECONDS):
             reader, writer = await asyncio.open_connection(host, port)
@@ -77,9 +79,14 @@ def burst(url: str, path: str, n: int, expected: float) -> dict:
         with contextlib.suppress(ValueError, IndexError, TypeError):
             correct += status == 200 and abs(json.loads(body)[0] - expected) < 1e-9
     times = sorted(r[0] for r in answered) or [float("nan")]
-    return {"requests": n, "answered": len(answered), "correct": correct, "wall_s": wall,
-            "p50_ms": statistics.median(times) * 1000,
-            "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] * 1000}  # fmt: skip
+    return {
+        "requests": n,
+        "answered": len(answered),
+        "correct": correct,
+        "wall_s": wall,
+        "p50_ms": statistics.median(times) * 1000,
+        "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] * 1000,
+    }
 
 
 def main() -> int:
@@ -91,17 +98,24 @@ def main() -> int:
     row = [float(v) for v in ROW.decode().split(",")]
     expected = float(model.predict(pd.DataFrame([row], columns=model.feature_names_in_))[0])
     with Sandbox() as sandbox:
-        options = {"region_name": sandbox.region, "aws_access_key_id": "testing",
-                   "aws_secret_access_key": "testing"}  # fmt: skip
+        options = {
+            "region_name": sandbox.region,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
         s3 = boto3.client("s3", endpoint_url=sandbox.url, **options)
         s3.create_bucket(Bucket="artifacts")
         s3.upload_file(str(settings.artifact_file), "artifacts", "m/model.tar.gz")
         cfn = boto3.client("cloudformation", endpoint_url=sandbox.url, **options)
         created = cfn.create_change_set(
-            StackName="load", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=TEMPLATE,
-            Parameters=[{"ParameterKey": "ModelData",
-                         "ParameterValue": "s3://artifacts/m/model.tar.gz"}],
-        )  # fmt: skip
+            StackName="load",
+            ChangeSetName="c",
+            ChangeSetType="CREATE",
+            TemplateBody=TEMPLATE,
+            Parameters=[
+                {"ParameterKey": "ModelData", "ParameterValue": "s3://artifacts/m/model.tar.gz"}
+            ],
+        )
         cfn.execute_change_set(ChangeSetName=created["Id"])
         cfn.get_waiter("stack_create_complete").wait(
             StackName="load", WaiterConfig={"Delay": 0.1, "MaxAttempts": 1200}
@@ -109,8 +123,9 @@ def main() -> int:
         outputs = cfn.describe_stacks(StackName="load")["Stacks"][0]["Outputs"]
         endpoint = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "EndpointName")
         log = (sandbox.workdir / "sandbox.log").read_text()
-        server_url = re.search(rf"endpoint {endpoint} variant \w+ serving \S+ at (\S+)",
-                               log).group(1)  # fmt: skip
+        server_url = re.search(rf"endpoint {endpoint} variant \w+ serving \S+ at (\S+)", log).group(
+            1
+        )
         gateway_path = f"/endpoints/{endpoint}/invocations"
         burst(sandbox.runtime_url, gateway_path, 20, expected)  # warm-up, both paths
         burst(server_url, "/invocations", 20, expected)
@@ -123,12 +138,16 @@ def main() -> int:
         key: gateway[key] / direct[key] for key in ("wall_s", "p50_ms", "p99_ms")
     }
     for name, stats in (("direct model server", direct), ("via gateway", gateway)):
-        print(f"{name:<20} answered {stats['answered']:>5}/{stats['requests']}  "
-              f"correct {stats['correct']:>5}  wall {stats['wall_s']:6.2f} s  "
-              f"p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms")  # fmt: skip
+        print(
+            f"{name:<20} answered {stats['answered']:>5}/{stats['requests']}  "
+            f"correct {stats['correct']:>5}  wall {stats['wall_s']:6.2f} s  "
+            f"p50 {stats['p50_ms']:8.1f} ms  p99 {stats['p99_ms']:8.1f} ms"
+        )
     ratio = figures["gateway_vs_direct"]
-    print(f"gateway / direct: wall {ratio['wall_s']:.1f}x, p50 {ratio['p50_ms']:.1f}x, "
-          f"p99 {ratio['p99_ms']:.1f}x")  # fmt: skip
+    print(
+        f"gateway / direct: wall {ratio['wall_s']:.1f}x, p50 {ratio['p50_ms']:.1f}x, "
+        f"p99 {ratio['p99_ms']:.1f}x"
+    )
     write_results("gateway_concurrency", figures)
     return 0 if gateway["correct"] == gateway["requests"] else 1
 

@@ -28,8 +28,11 @@ REQUESTS = 1000
 
 def percentiles(samples: list[float]) -> dict:
     ordered = sorted(samples)
-    return {"p50_ms": statistics.median(ordered) * 1000,
-            "p99_ms": ordered[int(len(ordered) * 0.99)] * 1000, "n": len(ordered)}  # fmt: skip
+    return {
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": ordered[int(len(ordered) * 0.99)] * 1000,
+        "n": len(ordered),
+    }
 
 
 def http_post(url: str, path: str):
@@ -48,8 +51,11 @@ def http_post(url: str, path: str):
 def main() -> int:
     settings = build_artifact()
     with Sandbox() as sandbox:
-        options = {"region_name": sandbox.region, "aws_access_key_id": "testing",
-                   "aws_secret_access_key": "testing"}  # fmt: skip
+        options = {
+            "region_name": sandbox.region,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
         s3 = boto3.client("s3", endpoint_url=sandbox.url, **options)
         s3.create_bucket(Bucket="artifacts")
         s3.upload_file(str(settings.artifact_file), "artifacts", "m/model.tar.gz")
@@ -58,11 +64,14 @@ def main() -> int:
         for i in range(4):
             started = time.perf_counter()
             created = cfn.create_change_set(
-                StackName=f"s{i}", ChangeSetName="c", ChangeSetType="CREATE",
+                StackName=f"s{i}",
+                ChangeSetName="c",
+                ChangeSetType="CREATE",
                 TemplateBody=TEMPLATE,
-                Parameters=[{"ParameterKey": "ModelData",
-                             "ParameterValue": "s3://artifacts/m/model.tar.gz"}],
-            )  # fmt: skip
+                Parameters=[
+                    {"ParameterKey": "ModelData", "ParameterValue": "s3://artifacts/m/model.tar.gz"}
+                ],
+            )
             cfn.execute_change_set(ChangeSetName=created["Id"])
             cfn.get_waiter("stack_create_complete").wait(
                 StackName=f"s{i}", WaiterConfig={"Delay": 0.1, "MaxAttempts": 1200}
@@ -71,8 +80,9 @@ def main() -> int:
         outputs = cfn.describe_stacks(StackName="s0")["Stacks"][0]["Outputs"]
         endpoint = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "EndpointName")
         log = (sandbox.workdir / "sandbox.log").read_text()
-        server_url = re.search(rf"endpoint {endpoint} variant \w+ serving \S+ at (\S+)",
-                               log).group(1)  # fmt: skip
+        server_url = re.search(rf"endpoint {endpoint} variant \w+ serving \S+ at (\S+)", log).group(
+            1
+        )
         runtime = boto3.client("sagemaker-runtime", endpoint_url=sandbox.runtime_url, **options)
 
         def boto3_invoke():
@@ -86,7 +96,7 @@ def main() -> int:
                 sandbox.runtime_url, f"/endpoints/{endpoint}/invocations"
             ),
             "http_direct_model_server": http_post(server_url, "/invocations"),
-        }  # fmt: skip
+        }
         for fn in paths.values():
             timed(fn, 50)  # warm-up
         samples = {name: [] for name in paths}
@@ -94,14 +104,18 @@ def main() -> int:
             for name, fn in paths.items():
                 samples[name] += timed(fn, REQUESTS // 10)
     figures = {
-        "create_to_in_service_s": {"cold_first": creates[0],
-                                   "warm_median": statistics.median(creates[1:])},
+        "create_to_in_service_s": {
+            "cold_first": creates[0],
+            "warm_median": statistics.median(creates[1:]),
+        },
         "invoke_latency": {name: percentiles(s) for name, s in samples.items()},
-    }  # fmt: skip
+    }
     direct = figures["invoke_latency"]["http_direct_model_server"]
     for name, stats in figures["invoke_latency"].items():
-        print(f"{name:<26} p50 {stats['p50_ms']:6.2f} ms  p99 {stats['p99_ms']:6.2f} ms  "
-              f"(p50 {stats['p50_ms'] / direct['p50_ms']:.1f}x direct)")  # fmt: skip
+        print(
+            f"{name:<26} p50 {stats['p50_ms']:6.2f} ms  p99 {stats['p99_ms']:6.2f} ms  "
+            f"(p50 {stats['p50_ms'] / direct['p50_ms']:.1f}x direct)"
+        )
     print(
         f"create -> InService: first {creates[0]:.2f} s (starts the zygote), "
         f"then median {statistics.median(creates[1:]):.2f} s"

@@ -25,9 +25,12 @@ RUNS, STACKS_PER_RUN = 5, 3
 def create_stack(cfn, name: str) -> float:
     started = time.perf_counter()
     created = cfn.create_change_set(
-        StackName=name, ChangeSetName="create", ChangeSetType="CREATE", TemplateBody=TEMPLATE,
+        StackName=name,
+        ChangeSetName="create",
+        ChangeSetType="CREATE",
+        TemplateBody=TEMPLATE,
         Parameters=[{"ParameterKey": "ModelData", "ParameterValue": "s3://b/m/model.tar.gz"}],
-    )  # fmt: skip
+    )
     fast = {"Delay": 0.1, "MaxAttempts": 100}
     cfn.get_waiter("change_set_create_complete").wait(
         ChangeSetName=created["Id"], WaiterConfig=fast
@@ -45,23 +48,35 @@ def main() -> int:
         starts.append(time.perf_counter() - started)
         try:
             cfn = boto3.client(
-                "cloudformation", endpoint_url=sandbox.url, region_name=sandbox.region,
-                aws_access_key_id="testing", aws_secret_access_key="testing",
-            )  # fmt: skip
+                "cloudformation",
+                endpoint_url=sandbox.url,
+                region_name=sandbox.region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
             cfn.describe_stacks()  # the first call pays for client set-up, not the stack
             creates += [create_stack(cfn, f"stack-{i}") for i in range(STACKS_PER_RUN)]
         finally:
             sandbox.stop()
     figures = {
-        "sandbox_start_s": {"median": statistics.median(starts), "min": min(starts),
-                            "max": max(starts), "n": len(starts)},
-        "stack_create_ms": {"median": statistics.median(creates) * 1000,
-                            "min": min(creates) * 1000, "max": max(creates) * 1000,
-                            "n": len(creates)},
-    }  # fmt: skip
-    print(f"sandbox start: median {figures['sandbox_start_s']['median']:.2f} s "
-          f"(n={len(starts)}); stack create: median {figures['stack_create_ms']['median']:.1f} "
-          f"ms (n={len(creates)})")  # fmt: skip
+        "sandbox_start_s": {
+            "median": statistics.median(starts),
+            "min": min(starts),
+            "max": max(starts),
+            "n": len(starts),
+        },
+        "stack_create_ms": {
+            "median": statistics.median(creates) * 1000,
+            "min": min(creates) * 1000,
+            "max": max(creates) * 1000,
+            "n": len(creates),
+        },
+    }
+    print(
+        f"sandbox start: median {figures['sandbox_start_s']['median']:.2f} s "
+        f"(n={len(starts)}); stack create: median {figures['stack_create_ms']['median']:.1f} "
+        f"ms (n={len(creates)})"
+    )
     write_results("sandbox_timing", figures)
     return 0
 

@@ -164,12 +164,31 @@ def start_baseline(model_dir: Path, workers: int, log) -> tuple[subprocess.Popen
     port = free_port()
     env = {**os.environ, "BENCH_MODEL_DIR": str(model_dir), "SAGEMAKER_PROGRAM": "inference.py"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--timeout", "60", "-k", "gevent",
-         "--pythonpath", str(ROOT), "-b", f"127.0.0.1:{port}",
-         "--worker-connections", str(1000 * workers), "-w", str(workers),
-         "--log-level", "info", "bench.baseline_app:main"],
-        stdout=log, stderr=log, env=env, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--timeout",
+            "60",
+            "-k",
+            "gevent",
+            "--pythonpath",
+            str(ROOT),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--worker-connections",
+            str(1000 * workers),
+            "-w",
+            str(workers),
+            "--log-level",
+            "info",
+            "bench.baseline_app:main",
+        ],
+        stdout=log,
+        stderr=log,
+        env=env,
+        start_new_session=True,
+    )
     return proc, port
 
 
@@ -177,10 +196,22 @@ def start_ours(artifact: Path, workers: int, log) -> tuple[subprocess.Popen, int
     port = free_port()
     env = {**os.environ, "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "serve", "--artifact", str(artifact),
-         "--port", str(port), "--unsigned"],
-        stdout=log, stderr=log, env=env, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "serve",
+            "--artifact",
+            str(artifact),
+            "--port",
+            str(port),
+            "--unsigned",
+        ],
+        stdout=log,
+        stderr=log,
+        env=env,
+        start_new_session=True,
+    )
     return proc, port
 
 
@@ -189,8 +220,11 @@ def start_old(artifact: Path, runner: Path, workers: int, log) -> tuple[subproce
     env = {**os.environ, "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers)}
     proc = subprocess.Popen(
         [sys.executable, str(runner), str(artifact), str(port)],
-        stdout=log, stderr=log, env=env, start_new_session=True,
-    )  # fmt: skip
+        stdout=log,
+        stderr=log,
+        env=env,
+        start_new_session=True,
+    )
     return proc, port
 
 
@@ -198,8 +232,10 @@ def old_runner(into: Path) -> Path:
     """The hand-written server from git, and a script that runs it."""
     source = subprocess.run(
         ["git", "-C", str(ROOT), "show", f"{OLD_COMMIT}:pipeline/local/model_server.py"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     module = into / "old_model_server.py"
     module.write_text(source)
     runner = into / "run_old_model_server.py"
@@ -243,10 +279,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=12000, help="requests per run")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each server")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--quick", action="store_true",
-                        help="a short run: 2000 requests per run, 3 rounds")  # fmt: skip
-    parser.add_argument("--without-old", action="store_true",
-                        help=f"skip the hand-written server of {OLD_COMMIT}")  # fmt: skip
+    parser.add_argument(
+        "--quick", action="store_true", help="a short run: 2000 requests per run, 3 rounds"
+    )
+    parser.add_argument(
+        "--without-old", action="store_true", help=f"skip the hand-written server of {OLD_COMMIT}"
+    )
     args = parser.parse_args()
     if args.quick:
         args.requests, args.rounds = 2000, 3
@@ -264,8 +302,10 @@ def main() -> int:
         runner = old_runner(Path(tempfile.mkdtemp(prefix="bench-old-server-")))
         starts["old"] = lambda w, log: start_old(settings.artifact_file, runner, w, log)
     runs = {kind: [] for kind in starts}
-    print(f"{CLIENTS} clients, {args.requests} requests per run, {args.workers} workers, "
-          f"{args.rounds} rounds")  # fmt: skip
+    print(
+        f"{CLIENTS} clients, {args.requests} requests per run, {args.workers} workers, "
+        f"{args.rounds} rounds"
+    )
     with log_path.open("w") as log:
         for round_number in range(1, args.rounds + 1):
             for kind in starts:
@@ -280,10 +320,12 @@ def main() -> int:
                     f"CPU {result['server_cpu_ms_per_req']:5.2f} ms/req  errors {result['errors']}"
                 )
     summary = {
-        kind: {key: round(median([r[key] for r in results]), 2)
-               for key in ("req_per_s", "p50_ms", "p99_ms", "peak_rss_mb", "server_cpu_ms_per_req")}
+        kind: {
+            key: round(median([r[key] for r in results]), 2)
+            for key in ("req_per_s", "p50_ms", "p99_ms", "peak_rss_mb", "server_cpu_ms_per_req")
+        }
         for kind, results in runs.items()
-    }  # fmt: skip
+    }
     for kind, figures in summary.items():
         print(
             f"median {kind:<8} {figures['req_per_s']:>8.0f} req/s  p50 {figures['p50_ms']:6.2f} ms"
@@ -299,11 +341,20 @@ def main() -> int:
         f"p99 {summary['ours']['p99_ms']:.2f} ms vs {summary['baseline']['p99_ms']:.2f} ms "
         f"= {p99_ratio:.2f}x (target <= 1)"
     )
-    write_results("server_load", {
-        "clients": CLIENTS, "requests_per_run": args.requests, "workers": args.workers,
-        "rounds": args.rounds, "median": summary, "throughput_ratio": round(ratio, 2),
-        "p99_ratio": round(p99_ratio, 2), "old_commit": OLD_COMMIT, "runs": runs,
-    })  # fmt: skip
+    write_results(
+        "server_load",
+        {
+            "clients": CLIENTS,
+            "requests_per_run": args.requests,
+            "workers": args.workers,
+            "rounds": args.rounds,
+            "median": summary,
+            "throughput_ratio": round(ratio, 2),
+            "p99_ratio": round(p99_ratio, 2),
+            "old_commit": OLD_COMMIT,
+            "runs": runs,
+        },
+    )
     errors = sum(r["errors"] for results in runs.values() for r in results)
     return 1 if errors else 0
 

@@ -279,8 +279,10 @@ def _npy_header_problem(body):
         return "cannot read .npy body: object arrays need pickle, which is never used here"
     claimed, held = math.prod(shape) * dtype.itemsize, len(body) - stream.tell()
     if claimed > held:
-        return (f".npy header claims {claimed} bytes of data for shape {shape}, but the body "
-                f"holds {held}")  # fmt: skip
+        return (
+            f".npy header claims {claimed} bytes of data for shape {shape}, but the body "
+            f"holds {held}"
+        )
     if claimed < held:  # a second array or junk after the first: never predict on a part
         return f".npy body has {held - claimed} bytes after its array; send exactly one array"
     return None
@@ -422,9 +424,14 @@ def _fast_csv_matrix(data, signature):
     try:
         if len(data) < PYARROW_MIN_BYTES:
             matrix = np.loadtxt(
-                io.BytesIO(data), delimiter=",", dtype=np.float64, ndmin=2,
-                quotechar='"', comments=None, encoding="utf-8",
-            )  # fmt: skip
+                io.BytesIO(data),
+                delimiter=",",
+                dtype=np.float64,
+                ndmin=2,
+                quotechar='"',
+                comments=None,
+                encoding="utf-8",
+            )
         else:
             read_options, convert_options = signature.fast_csv_options
             table = pa_csv.read_csv(

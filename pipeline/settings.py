@@ -47,9 +47,11 @@ def load_project(config_file: Path) -> project_core.Project:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file; a model project needs a pipeline.toml "
-                          "(see the README's \"Bring your own model\"), or pass "
-                          "--config PATH") from None  # fmt: skip
+        raise ConfigError(
+            f"{path}: no such file; a model project needs a pipeline.toml "
+            '(see the README\'s "Bring your own model"), or pass '
+            "--config PATH"
+        ) from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a folder; pass the pipeline.toml inside it") from None
     except tomllib.TOMLDecodeError as exc:
@@ -75,8 +77,9 @@ class Settings:
     @property
     def config(self) -> project_core.Project:
         if self.project_config is None:
-            raise ConfigError("this command needs a model project: pass --config PATH to its "
-                              "pipeline.toml")  # fmt: skip
+            raise ConfigError(
+                "this command needs a model project: pass --config PATH to its pipeline.toml"
+            )
         return self.project_config
 
     @property
@@ -148,8 +151,12 @@ class Settings:
         return self.build_dir / "manifest.json"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, config: Path | None = None,
-                 need_project: bool = True) -> Settings:  # fmt: skip
+    def from_env(
+        cls,
+        environ: dict[str, str] | None = None,
+        config: Path | None = None,
+        need_project: bool = True,
+    ) -> Settings:
         """`config`: the pipeline.toml (default ./pipeline.toml). Without `need_project` and
         without `config`, no project is read (commands such as `sandbox` run anywhere)."""
         env = os.environ if environ is None else environ

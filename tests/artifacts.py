@@ -14,8 +14,14 @@ from pipeline.shared.config import sha256_file
 from pipeline.stages.build.package import write_tarball
 
 
-def variant(built: Settings, dest: Path, note: str, *, intercept_shift: float = 0.0,
-            training_env: dict | None = None) -> Settings:  # fmt: skip
+def variant(
+    built: Settings,
+    dest: Path,
+    note: str,
+    *,
+    intercept_shift: float = 0.0,
+    training_env: dict | None = None,
+) -> Settings:
     """A new artifact from the built one: `note` in the script changes the digest only;
     `intercept_shift` changes the predictions (the manifest keeps the original golden
     examples, so a smoke test fails); `training_env` overrides recorded versions."""
@@ -29,8 +35,14 @@ def variant(built: Settings, dest: Path, note: str, *, intercept_shift: float = 
     script = dest / "inference.py"
     script.write_text(built.inference_script.read_text() + f"\n# variant: {note}\n")
     artifact = dest / "model.tar.gz"
-    write_tarball(artifact, {"model.joblib": model_file, "signature.json": built.signature_file,
-                             "code/inference.py": script})  # fmt: skip
+    write_tarball(
+        artifact,
+        {
+            "model.joblib": model_file,
+            "signature.json": built.signature_file,
+            "code/inference.py": script,
+        },
+    )
     manifest = json.loads(built.manifest_file.read_text())
     sha = sha256_file(artifact)
     key = manifest_core.s3_key(manifest["model_name"], sha)
@@ -40,8 +52,9 @@ def variant(built: Settings, dest: Path, note: str, *, intercept_shift: float = 
     return replace(built, build_dir=dest)
 
 
-def sign_in_bucket(clients: dict, bucket: str, prefix: str, artifact: Path,
-                   manifest_bytes: bytes) -> None:  # fmt: skip
+def sign_in_bucket(
+    clients: dict, bucket: str, prefix: str, artifact: Path, manifest_bytes: bytes
+) -> None:
     """Sign an artifact and manifest put by a test, as `pipeline upload` signs a build:
     with the bootstrapped sandbox's signing key (`clients`: boto3 cloudformation, kms, s3)."""
     import hashlib

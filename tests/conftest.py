@@ -73,12 +73,19 @@ def shared_sandbox():
 @pytest.fixture(scope="session")
 def bootstrapped(shared_sandbox) -> dict[str, str]:
     """The environment of the shared sandbox, bootstrapped (idempotent: a no-op if done)."""
-    env = {**shared_sandbox.env, "AWS_CONFIG_FILE": os.devnull,
-           "AWS_SHARED_CREDENTIALS_FILE": os.devnull}  # fmt: skip
+    env = {
+        **shared_sandbox.env,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "bootstrap", "--account-role", "both"],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return env
 

@@ -41,8 +41,9 @@ def _busy(status: str) -> bool:
 
 @guarded("cloudformation")
 class CloudFormation:
-    def __init__(self, client: BaseClient | None = None,
-                 progress: Callable[[str], None] = lambda _: None) -> None:  # fmt: skip
+    def __init__(
+        self, client: BaseClient | None = None, progress: Callable[[str], None] = lambda _: None
+    ) -> None:
         self._client = client or new_client("cloudformation")
         self._progress = progress
 
@@ -78,8 +79,9 @@ class CloudFormation:
             if event["EventId"] in before:
                 break
             if event["ResourceStatus"].endswith("_FAILED"):
-                failed.append(f"{event['LogicalResourceId']}: "
-                              f"{event.get('ResourceStatusReason', '')}")  # fmt: skip
+                failed.append(
+                    f"{event['LogicalResourceId']}: {event.get('ResourceStatusReason', '')}"
+                )
         return failed[::-1]
 
     def live_stacks(self, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -101,8 +103,9 @@ class CloudFormation:
         self._call(self._client.delete_stack, StackName=name)
         self._wait("stack_delete_complete", name)
 
-    def wait_until_settled(self, name: str, sleep: Callable[[float], None] = time.sleep,
-                           poll: float = 2.0) -> str | None:  # fmt: skip
+    def wait_until_settled(
+        self, name: str, sleep: Callable[[float], None] = time.sleep, poll: float = 2.0
+    ) -> str | None:
         """Wait while another operation on the stack is *_IN_PROGRESS; its final status."""
         last = None
         while (status := self.status(name)) and _busy(status):
@@ -124,19 +127,28 @@ class CloudFormation:
         # boto3 parses a JSON template into a dict; ours are YAML, kept as submitted
         return template if isinstance(template, str) else None
 
-    def create_change_set(self, name: str, template: str, parameters: dict[str, str],
-                          kind: str, capabilities: tuple[str, ...] = (),
-                          tags: dict[str, str] | None = None) -> ChangeSet:  # fmt: skip
+    def create_change_set(
+        self,
+        name: str,
+        template: str,
+        parameters: dict[str, str],
+        kind: str,
+        capabilities: tuple[str, ...] = (),
+        tags: dict[str, str] | None = None,
+    ) -> ChangeSet:
         """A change set (kind CREATE or UPDATE, as the plan decided) for `name` with every
         parameter given explicitly, described. A FAILED one is deleted, with the empty
         stack a CREATE made, unless it failed for having no changes."""
         created = self._call(
-            self._client.create_change_set, StackName=name, TemplateBody=template,
+            self._client.create_change_set,
+            StackName=name,
+            TemplateBody=template,
             ChangeSetName=f"{name}-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 10**6}",
-            ChangeSetType=kind, Capabilities=list(capabilities),
+            ChangeSetType=kind,
+            Capabilities=list(capabilities),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
             Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
-        )  # fmt: skip
+        )
         # FAILED makes the waiter fail; the description says why (no changes is one reason)
         with contextlib.suppress(PipelineError):
             self._wait("change_set_create_complete", name, ChangeSetName=created["Id"])
@@ -148,10 +160,14 @@ class CloudFormation:
                 self._call(self._client.delete_stack, StackName=name)
             raise PipelineError(f"{name}: change set failed: {reason}")
         changes = tuple(
-            Change(c["ResourceChange"]["LogicalResourceId"], c["ResourceChange"]["ResourceType"],
-                   c["ResourceChange"]["Action"], c["ResourceChange"].get("Replacement", ""))
+            Change(
+                c["ResourceChange"]["LogicalResourceId"],
+                c["ResourceChange"]["ResourceType"],
+                c["ResourceChange"]["Action"],
+                c["ResourceChange"].get("Replacement", ""),
+            )
             for c in described.get("Changes", [])
-        )  # fmt: skip
+        )
         return ChangeSet(created["Id"], name, kind, changes, NO_CHANGES in reason)
 
     def discard(self, change_set: ChangeSet) -> None:
@@ -172,8 +188,9 @@ class CloudFormation:
                 return
             self._wait("stack_delete_complete", change_set.stack)
 
-    def execute(self, change_set: ChangeSet, sleep: Callable[[float], None] = time.sleep,
-                poll: float = 2.0) -> dict[str, str]:  # fmt: skip
+    def execute(
+        self, change_set: ChangeSet, sleep: Callable[[float], None] = time.sleep, poll: float = 2.0
+    ) -> dict[str, str]:
         """Execute and wait, reporting each new stack event; returns the Outputs."""
         name = change_set.stack
         before = frozenset(e["EventId"] for e in self._events(name))
@@ -200,17 +217,22 @@ class CloudFormation:
             raise PipelineError(f"stack {name} failed ({status}):\n  - {listed}")
         return outputs
 
-    def _follow(self, name: str, seen: set[str], sleep: Callable[[float], None],
-                poll: float) -> str:  # fmt: skip
+    def _follow(
+        self, name: str, seen: set[str], sleep: Callable[[float], None], poll: float
+    ) -> str:
         """Report each new event until the stack settles; its final status."""
         while True:
             for event in reversed(self._events(name)):
                 if event["EventId"] not in seen:
                     seen.add(event["EventId"])
-                    reason = f" ({event['ResourceStatusReason']})" if event.get(
-                        "ResourceStatusReason") else ""  # fmt: skip
-                    self._progress(f"  {event['LogicalResourceId']}: "
-                                   f"{event['ResourceStatus']}{reason}")  # fmt: skip
+                    reason = (
+                        f" ({event['ResourceStatusReason']})"
+                        if event.get("ResourceStatusReason")
+                        else ""
+                    )
+                    self._progress(
+                        f"  {event['LogicalResourceId']}: {event['ResourceStatus']}{reason}"
+                    )
             status = self.status(name) or "DELETE_COMPLETE"
             if not _busy(status):
                 return status

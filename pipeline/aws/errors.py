@@ -34,14 +34,36 @@ from pipeline.errors import ConfigError, PipelineError
 SANDBOX_HINT = "for the embedded sandbox: `python -m pipeline sandbox up --print-env`"
 
 # Codes AWS answers when the credentials themselves are wrong or stale.
-EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired",
-                     "TokenRefreshRequired", "InvalidToken"})  # fmt: skip
-REJECTED = frozenset({"InvalidClientTokenId", "UnrecognizedClientException",
-                      "SignatureDoesNotMatch", "InvalidAccessKeyId", "AuthFailure",
-                      "InvalidSignatureException", "IncompleteSignature",
-                      "MissingAuthenticationToken"})  # fmt: skip
-DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
-                    "AuthorizationError", "AllAccessDisabled"})  # fmt: skip
+EXPIRED = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "TokenRefreshRequired",
+        "InvalidToken",
+    }
+)
+REJECTED = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "AuthFailure",
+        "InvalidSignatureException",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+    }
+)
+DENIED = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthorizationError",
+        "AllAccessDisabled",
+    }
+)
 
 
 class AwsError(PipelineError):
@@ -66,11 +88,14 @@ def new_client(service: str) -> BaseClient:
         client: BaseClient = boto3.client(service)
         return client
     except NoRegionError:
-        raise ConfigError(f"{service}: no AWS region configured; set AWS_DEFAULT_REGION "
-                          f"(or AWS_REGION; {SANDBOX_HINT})") from None  # fmt: skip
+        raise ConfigError(
+            f"{service}: no AWS region configured; set AWS_DEFAULT_REGION "
+            f"(or AWS_REGION; {SANDBOX_HINT})"
+        ) from None
     except ValueError as exc:  # botocore: "Invalid endpoint: ..."
-        raise ConfigError(f"{service}: {exc}; fix AWS_ENDPOINT_URL "
-                          f"(or AWS_ENDPOINT_URL_<SERVICE>)") from None  # fmt: skip
+        raise ConfigError(
+            f"{service}: {exc}; fix AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_<SERVICE>)"
+        ) from None
 
 
 def _one_line(text: object) -> str:
@@ -82,35 +107,52 @@ def configuration_problem(exc: Exception, service: str = "") -> ConfigError | No
     permissions), or None when the call reached AWS and failed on its own terms."""
     where = f"{service}: " if service else ""
     if isinstance(exc, NoCredentialsError):
-        return ConfigError(f"{where}no AWS credentials found; set AWS_ACCESS_KEY_ID and "
-                           "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (`aws configure` / `aws sso "
-                           f"login`; {SANDBOX_HINT})")  # fmt: skip
+        return ConfigError(
+            f"{where}no AWS credentials found; set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (`aws configure` / `aws sso "
+            f"login`; {SANDBOX_HINT})"
+        )
     if isinstance(exc, PartialCredentialsError):
-        return ConfigError(f"{where}incomplete AWS credentials ({_one_line(exc)}); set the "
-                           "missing variable or use a complete profile")  # fmt: skip
+        return ConfigError(
+            f"{where}incomplete AWS credentials ({_one_line(exc)}); set the "
+            "missing variable or use a complete profile"
+        )
     if isinstance(exc, NoRegionError):
-        return ConfigError(f"{where}no AWS region configured; set AWS_DEFAULT_REGION "
-                           f"(or AWS_REGION; {SANDBOX_HINT})")  # fmt: skip
+        return ConfigError(
+            f"{where}no AWS region configured; set AWS_DEFAULT_REGION "
+            f"(or AWS_REGION; {SANDBOX_HINT})"
+        )
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
         url = getattr(exc, "kwargs", {}).get("endpoint_url", "the AWS endpoint")
-        return ConfigError(f"{where}cannot reach {url}; check AWS_ENDPOINT_URL (a stopped "
-                           "sandbox? start it with `python -m pipeline sandbox up`), the "
-                           "region and the network")  # fmt: skip
+        return ConfigError(
+            f"{where}cannot reach {url}; check AWS_ENDPOINT_URL (a stopped "
+            "sandbox? start it with `python -m pipeline sandbox up`), the "
+            "region and the network"
+        )
     code = _code(exc)
     if code in EXPIRED:
-        return AwsConfigError(f"{where}the AWS credentials have expired ({code}); refresh "
-                              "them (`aws sso login`, or new session credentials) and run "
-                              "again", code)  # fmt: skip
+        return AwsConfigError(
+            f"{where}the AWS credentials have expired ({code}); refresh "
+            "them (`aws sso login`, or new session credentials) and run "
+            "again",
+            code,
+        )
     if code in REJECTED:
-        return AwsConfigError(f"{where}AWS rejected the credentials ({code}); check "
-                              "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or "
-                              "AWS_PROFILE, and that they belong to this region's "
-                              "partition", code)  # fmt: skip
+        return AwsConfigError(
+            f"{where}AWS rejected the credentials ({code}); check "
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or "
+            "AWS_PROFILE, and that they belong to this region's "
+            "partition",
+            code,
+        )
     if code in DENIED:
         action = f"{service}:{exc.operation_name}" if isinstance(exc, ClientError) else service
-        return AwsConfigError(f"{where}access denied to {action} ({code}: "
-                              f"{_one_line(_message(exc))}); use credentials whose role "
-                              "allows it", code)  # fmt: skip
+        return AwsConfigError(
+            f"{where}access denied to {action} ({code}: "
+            f"{_one_line(_message(exc))}); use credentials whose role "
+            "allows it",
+            code,
+        )
     return None
 
 
@@ -138,13 +180,16 @@ def translate(exc: BotoCoreError | ClientError, service: str = "") -> PipelineEr
         return problem
     where = f"{service}: " if service else ""
     if isinstance(exc, ReadTimeoutError | ConnectionClosedError):
-        return AwsError(f"{where}the connection to {exc.kwargs.get('endpoint_url', 'AWS')} "
-                        "was lost mid-call (timed out or closed); what the call started may "
-                        "have happened: check the resource's state, then run again")  # fmt: skip
+        return AwsError(
+            f"{where}the connection to {exc.kwargs.get('endpoint_url', 'AWS')} "
+            "was lost mid-call (timed out or closed); what the call started may "
+            "have happened: check the resource's state, then run again"
+        )
     if isinstance(exc, ClientError):
         code = _code(exc)
-        return AwsError(f"{where}{exc.operation_name} failed ({code}): "
-                        f"{_one_line(_message(exc))}", code)  # fmt: skip
+        return AwsError(
+            f"{where}{exc.operation_name} failed ({code}): {_one_line(_message(exc))}", code
+        )
     return AwsError(f"{where}{_one_line(exc)}", _code(exc))
 
 

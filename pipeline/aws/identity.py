@@ -24,5 +24,7 @@ def account_id(client: BaseClient | None = None) -> str:
     except (ClientError, BotoCoreError) as exc:
         if problem := configuration_problem(exc, "sts"):
             raise problem from None
-        raise AwsError(f"could not identify the AWS account (sts:GetCallerIdentity): {exc}; "
-                       "check the credentials") from None  # fmt: skip
+        raise AwsError(
+            f"could not identify the AWS account (sts:GetCallerIdentity): {exc}; "
+            "check the credentials"
+        ) from None

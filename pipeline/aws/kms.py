@@ -14,8 +14,9 @@ class Kms:
         self._client = client or new_client("kms")
 
     def sign(self, key_id: str, digest: bytes, algorithm: str) -> bytes:
-        answer = self._client.sign(KeyId=key_id, Message=digest, MessageType="DIGEST",
-                                   SigningAlgorithm=algorithm)  # fmt: skip
+        answer = self._client.sign(
+            KeyId=key_id, Message=digest, MessageType="DIGEST", SigningAlgorithm=algorithm
+        )
         signature: bytes = answer["Signature"]
         return signature
 

@@ -53,12 +53,16 @@ class S3:
 
     def download(self, bucket: str, key: str, dest: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        self._call(f"s3://{bucket}/{key}", self._client.download_file,
-                   Bucket=bucket, Key=key, Filename=str(dest))  # fmt: skip
+        self._call(
+            f"s3://{bucket}/{key}",
+            self._client.download_file,
+            Bucket=bucket,
+            Key=key,
+            Filename=str(dest),
+        )
 
     def read(self, bucket: str, key: str) -> bytes:
-        answer = self._call(f"s3://{bucket}/{key}", self._client.get_object,
-                            Bucket=bucket, Key=key)  # fmt: skip
+        answer = self._call(f"s3://{bucket}/{key}", self._client.get_object, Bucket=bucket, Key=key)
         body: bytes = answer["Body"].read()
         return body
 
@@ -66,8 +70,7 @@ class S3:
         """The object's SHA-256, read as a stream (memory stays flat)."""
         import hashlib
 
-        answer = self._call(f"s3://{bucket}/{key}", self._client.get_object,
-                            Bucket=bucket, Key=key)  # fmt: skip
+        answer = self._call(f"s3://{bucket}/{key}", self._client.get_object, Bucket=bucket, Key=key)
         digest = hashlib.sha256()
         for block in answer["Body"].iter_chunks(chunk):
             digest.update(block)
@@ -93,15 +96,26 @@ class S3:
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         """Size, S3's own SHA-256 checksum and version of an object; None if there is none."""
         try:
-            answer = self._call(f"s3://{bucket}/{key}", self._client.head_object,
-                                Bucket=bucket, Key=key, ChecksumMode="ENABLED")  # fmt: skip
+            answer = self._call(
+                f"s3://{bucket}/{key}",
+                self._client.head_object,
+                Bucket=bucket,
+                Key=key,
+                ChecksumMode="ENABLED",
+            )
         except NotFound:
             return None
-        return ObjectInfo(answer["ContentLength"], answer.get("ChecksumSHA256"),
-                          answer.get("VersionId"))  # fmt: skip
+        return ObjectInfo(
+            answer["ContentLength"], answer.get("ChecksumSHA256"), answer.get("VersionId")
+        )
 
-    def upload_parts(self, bucket: str, key: str, parts: Iterable[bytes],
-                     sent: Callable[[int], None] = lambda _: None) -> None:  # fmt: skip
+    def upload_parts(
+        self,
+        bucket: str,
+        key: str,
+        parts: Iterable[bytes],
+        sent: Callable[[int], None] = lambda _: None,
+    ) -> None:
         """Multipart upload, one part in memory at a time, never replacing an object.
 
         Each part carries a SHA-256 checksum that S3 verifies on receipt; completing with
@@ -109,21 +123,43 @@ class S3:
         aborts the upload, so no parts are left behind.
         """
         where = f"s3://{bucket}/{key}"
-        upload = self._call(where, self._client.create_multipart_upload, Bucket=bucket,
-                            Key=key, ChecksumAlgorithm="SHA256")  # fmt: skip
+        upload = self._call(
+            where,
+            self._client.create_multipart_upload,
+            Bucket=bucket,
+            Key=key,
+            ChecksumAlgorithm="SHA256",
+        )
         upload_id, done = upload["UploadId"], []
         try:
             for number, body in enumerate(parts, start=1):
-                answer = self._call(f"{where} part {number}", self._client.upload_part,
-                                    Bucket=bucket, Key=key, UploadId=upload_id,
-                                    PartNumber=number, Body=body,
-                                    ChecksumAlgorithm="SHA256")  # fmt: skip
-                done.append({"PartNumber": number, "ETag": answer["ETag"],
-                             "ChecksumSHA256": answer["ChecksumSHA256"]})  # fmt: skip
+                answer = self._call(
+                    f"{where} part {number}",
+                    self._client.upload_part,
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=body,
+                    ChecksumAlgorithm="SHA256",
+                )
+                done.append(
+                    {
+                        "PartNumber": number,
+                        "ETag": answer["ETag"],
+                        "ChecksumSHA256": answer["ChecksumSHA256"],
+                    }
+                )
                 sent(len(body))
-            self._call(where, self._client.complete_multipart_upload, Bucket=bucket, Key=key,
-                       UploadId=upload_id, MultipartUpload={"Parts": done},
-                       IfNoneMatch="*")  # fmt: skip
+            self._call(
+                where,
+                self._client.complete_multipart_upload,
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": done},
+                IfNoneMatch="*",
+            )
         except BaseException:
             # the original error is the one to report
             with contextlib.suppress(ClientError, BotoCoreError):
@@ -132,14 +168,22 @@ class S3:
 
     def delete_version(self, bucket: str, key: str, version_id: str | None) -> None:
         kwargs = {"VersionId": version_id} if version_id else {}
-        self._call(f"s3://{bucket}/{key}", self._client.delete_object,
-                   Bucket=bucket, Key=key, **kwargs)  # fmt: skip
+        self._call(
+            f"s3://{bucket}/{key}", self._client.delete_object, Bucket=bucket, Key=key, **kwargs
+        )
 
     def put_new(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         """Write a small object that must not exist yet (AlreadyExists if it does)."""
-        self._call(f"s3://{bucket}/{key}", self._client.put_object, Bucket=bucket, Key=key,
-                   Body=body, ContentType=content_type, IfNoneMatch="*",
-                   ChecksumAlgorithm="SHA256")  # fmt: skip
+        self._call(
+            f"s3://{bucket}/{key}",
+            self._client.put_object,
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            IfNoneMatch="*",
+            ChecksumAlgorithm="SHA256",
+        )
 
     def ensure_bucket(self, bucket: str, region: str) -> bool:
         """Create an unversioned, non-public bucket unless it exists; True if created."""
@@ -149,13 +193,26 @@ class S3:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code", "") not in _MISSING:
                 raise translate(exc, "s3") from None
-        location = {} if region == "us-east-1" else {
-            "CreateBucketConfiguration": {"LocationConstraint": region}}  # fmt: skip
+        location = (
+            {}
+            if region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
         self._call(f"s3://{bucket}", self._client.create_bucket, Bucket=bucket, **location)
-        self._call(f"s3://{bucket}", self._client.put_public_access_block, Bucket=bucket,
-                   PublicAccessBlockConfiguration={name: True for name in (
-                       "BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
-                       "RestrictPublicBuckets")})  # fmt: skip
+        self._call(
+            f"s3://{bucket}",
+            self._client.put_public_access_block,
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                name: True
+                for name in (
+                    "BlockPublicAcls",
+                    "IgnorePublicAcls",
+                    "BlockPublicPolicy",
+                    "RestrictPublicBuckets",
+                )
+            },
+        )
         return True
 
     def keys(self, bucket: str, prefix: str) -> list[str]:
@@ -169,7 +226,8 @@ class S3:
                 raise problem from None
             code = exc.response.get("Error", {}).get("Code", "")
             raise (NotFound if code in _MISSING else AwsError)(
-                f"s3://{bucket}/{prefix}: {code or exc}", code) from None  # fmt: skip
+                f"s3://{bucket}/{prefix}: {code or exc}", code
+            ) from None
         return found
 
 

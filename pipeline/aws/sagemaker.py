@@ -50,8 +50,9 @@ class SageMakerRuntime:
     def __init__(self, client: BaseClient | None = None) -> None:
         self._client = client or new_client("sagemaker-runtime")
 
-    def invoke(self, endpoint: str, body: str | bytes, content_type: str,
-               accept: str = "application/json") -> bytes:  # fmt: skip
+    def invoke(
+        self, endpoint: str, body: str | bytes, content_type: str, accept: str = "application/json"
+    ) -> bytes:
         try:
             answer = self._client.invoke_endpoint(
                 EndpointName=endpoint, Body=body, ContentType=content_type, Accept=accept

@@ -221,9 +221,14 @@ def promote(args: argparse.Namespace, ctx: Context) -> None:
     from pipeline.stages.release import promote as stage
 
     result = stage.run(
-        ctx, args.source, args.to, args.digest, force=args.force, dry_run=args.dry_run,
+        ctx,
+        args.source,
+        args.to,
+        args.digest,
+        force=args.force,
+        dry_run=args.dry_run,
         wait=args.wait,
-    )  # fmt: skip
+    )
     _report_deploy(result)
 
 
@@ -290,9 +295,13 @@ def bootstrap(args: argparse.Namespace, ctx: Context) -> None:
     from pipeline.stages.account import bootstrap as stage
 
     outputs = stage.run(
-        ctx, args.account_role, args.environment_accounts, args.artifact_bucket,
-        args.artifact_key, dry_run=args.dry_run,
-    )  # fmt: skip
+        ctx,
+        args.account_role,
+        args.environment_accounts,
+        args.artifact_bucket,
+        args.artifact_key,
+        dry_run=args.dry_run,
+    )
     for key, value in sorted(outputs.items()):
         print(f"{key}={value}")
 

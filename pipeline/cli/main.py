@@ -42,9 +42,12 @@ def _unexpected(command: str, exc: BaseException) -> int:
         _error(command, str(error))
         return error.exit_code
     traceback.print_exc(file=sys.stderr)
-    _error(command, f"internal error ({type(exc).__name__}: {exc}): a bug in the pipeline, "
-           f"not in its input; please report it with the traceback above as {REPORT_BUGS} "
-           f"(exit {INTERNAL_ERROR})")  # fmt: skip
+    _error(
+        command,
+        f"internal error ({type(exc).__name__}: {exc}): a bug in the pipeline, "
+        f"not in its input; please report it with the traceback above as {REPORT_BUGS} "
+        f"(exit {INTERNAL_ERROR})",
+    )
     return INTERNAL_ERROR
 
 
@@ -53,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace, Context], None] = args.handler
     started = time.monotonic()
     try:
-        settings = Settings.from_env(config=Path(args.config) if args.config else None,
-                                     need_project=args.needs_project)  # fmt: skip
+        settings = Settings.from_env(
+            config=Path(args.config) if args.config else None, need_project=args.needs_project
+        )
         ui = TerminalUI(approve=bool(getattr(args, "approve", False)))
         handler(args, Context(settings, ui))
     except PipelineError as exc:

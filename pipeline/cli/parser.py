@@ -70,15 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument(
-        "--unsigned", action="store_true",
+        "--unsigned",
+        action="store_true",
         help="serve a local build that has a manifest.json but no provenance.json (never "
         "uploaded, so never signed); without it such an artifact is refused",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--zygote", action="store_true",
+        "--zygote",
+        action="store_true",
         help="(used by the sandbox) import the serving libraries once, then fork a server "
         "per JSON request line on stdin",
-    )  # fmt: skip
+    )
     p.set_defaults(handler=commands.serve, needs_project=False, report_time=False)
 
     p = sub.add_parser(
@@ -139,8 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop after the preview, deleting the change set and any new stack",
     )
-    p.add_argument("--wait", action="store_true",
-                   help="wait for another deploy in progress instead of refusing")  # fmt: skip
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for another deploy in progress instead of refusing",
+    )
     p.set_defaults(handler=commands.deploy)
 
     p = sub.add_parser(
@@ -157,17 +162,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="source", required=True, help="source environment")
     p.add_argument("--to", required=True, help="target environment")
     p.add_argument("--digest", help="the released digest to promote (CI always passes it)")
-    p.add_argument("--approve", action="store_true",
-                   help="approve the change to a protected environment (prod)")  # fmt: skip
+    p.add_argument(
+        "--approve",
+        action="store_true",
+        help="approve the change to a protected environment (prod)",
+    )
     p.add_argument(
         "--dry-run",
         action="store_true",
         help="stop after the preview, deleting the change set (no approval needed)",
     )
-    p.add_argument("--force", action="store_true",
-                   help="promote despite the gate against the target (recorded)")  # fmt: skip
-    p.add_argument("--wait", action="store_true",
-                   help="wait for another deploy in progress instead of refusing")  # fmt: skip
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="promote despite the gate against the target (recorded)",
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for another deploy in progress instead of refusing",
+    )
     p.set_defaults(handler=commands.promote)
 
     p = sub.add_parser(
@@ -179,12 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
         "preview when run at a terminal.",
     )
     p.add_argument("--env", required=True)
-    p.add_argument("--approve", action="store_true",
-                   help="approve the rollback of a protected environment (prod)")  # fmt: skip
-    p.add_argument("--dry-run", action="store_true",
-                   help="stop after the preview, deleting the change set")  # fmt: skip
-    p.add_argument("--wait", action="store_true",
-                   help="wait for another deploy in progress instead of refusing")  # fmt: skip
+    p.add_argument(
+        "--approve",
+        action="store_true",
+        help="approve the rollback of a protected environment (prod)",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="stop after the preview, deleting the change set"
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for another deploy in progress instead of refusing",
+    )
     p.set_defaults(handler=commands.rollback)
 
     p = sub.add_parser(
@@ -203,8 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
         "configure-aws-credentials (the credentials stand-in exports the sandbox). Prints "
         "each job's result; exits 1 naming the failing workflow and job.",
     )
-    p.add_argument("--workflow", action="append", choices=["ci", "release"],
-                   help="run only these (default: ci, then release)")  # fmt: skip
+    p.add_argument(
+        "--workflow",
+        action="append",
+        choices=["ci", "release"],
+        help="run only these (default: ci, then release)",
+    )
     p.add_argument("--release-file", help="a copy of release.yml to run instead (tests)")
     p.set_defaults(handler=commands.workflows, needs_project=False)
 
@@ -262,15 +287,27 @@ def build_parser() -> argparse.ArgumentParser:
         "Uses the standard AWS credentials and AWS_ENDPOINT_URL; waits, then prints the "
         "outputs later stages resolve values from.",
     )
-    p.add_argument("--account-role", choices=["build", "env", "both"], default=None,
-                   help="default: the existing stack's, else both")  # fmt: skip
-    p.add_argument("--environment-accounts", nargs="*", metavar="ACCOUNT_ID", default=None,
-                   help="(build) accounts whose execution roles and GitHub roles may use the "
-                   "artifacts (default: the existing stack's, else this account only)")  # fmt: skip
+    p.add_argument(
+        "--account-role",
+        choices=["build", "env", "both"],
+        default=None,
+        help="default: the existing stack's, else both",
+    )
+    p.add_argument(
+        "--environment-accounts",
+        nargs="*",
+        metavar="ACCOUNT_ID",
+        default=None,
+        help="(build) accounts whose execution roles and GitHub roles may use the "
+        "artifacts (default: the existing stack's, else this account only)",
+    )
     p.add_argument("--artifact-bucket", default=None, help="(env) the build account's bucket")
     p.add_argument("--artifact-key", default=None, help="(env) the build account's key ARN")
-    p.add_argument("--dry-run", action="store_true",
-                   help="show the plan (and the change set's preview); change nothing")  # fmt: skip
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the plan (and the change set's preview); change nothing",
+    )
     p.set_defaults(handler=commands.bootstrap, needs_project=False)
 
     p = sub.add_parser(
@@ -288,9 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-env", action="store_true", help="print the environment as shell `export` lines"
     )
     p.add_argument(
-        "--stack-delay", type=float, default=0.0, metavar="SECONDS",
+        "--stack-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
         help="keep stacks *_IN_PROGRESS this long after ExecuteChangeSet (default 0: none)",
-    )  # fmt: skip
+    )
     p.set_defaults(handler=commands.sandbox, needs_project=False, report_time=False)
 
     p = sub.add_parser(
@@ -302,11 +342,18 @@ def build_parser() -> argparse.ArgumentParser:
         "the sandbox. Needs no AWS account and no Docker. A failing stage exits non-zero "
         "and names the stage.",
     )
-    p.add_argument("--keep", action="store_true",
-                   help="leave the sandbox running with the three endpoints, and print how to "
-                   "invoke them; stop it with `sandbox down` (same --config)")  # fmt: skip
-    p.add_argument("--target", choices=["local", "aws"], default="local",
-                   help="aws: the same stages against the account of your credentials")  # fmt: skip
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the sandbox running with the three endpoints, and print how to "
+        "invoke them; stop it with `sandbox down` (same --config)",
+    )
+    p.add_argument(
+        "--target",
+        choices=["local", "aws"],
+        default="local",
+        help="aws: the same stages against the account of your credentials",
+    )
     p.add_argument("--region", help="with --target aws: the region to deploy to")
     p.set_defaults(handler=commands.deploy_local)
     for subparser in sub.choices.values():
@@ -319,9 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
             report_time=subparser.get_default("report_time") is not False,
         )
         subparser.add_argument(
-            "--config", metavar="PATH",
+            "--config",
+            metavar="PATH",
             help="the model project's pipeline.toml (default ./pipeline.toml); relative paths "
             "in it resolve against its folder, and build outputs go to <its folder>/build"
             + ("" if needs_project else "; not needed by this command"),
-        )  # fmt: skip
+        )
     return parser

@@ -40,9 +40,8 @@ def reference() -> str:
         lines.append("")
         lines.append(command.description or "")
         options = [
-            a for a in command._actions
-            if a.option_strings and a.dest not in ("help", "config")
-        ]  # fmt: skip
+            a for a in command._actions if a.option_strings and a.dest not in ("help", "config")
+        ]
         if options:
             lines.append("")
             for action in options:

@@ -36,8 +36,13 @@ class Table:
     right: frozenset[int] = field(default_factory=frozenset)  # right-aligned columns
 
     @classmethod
-    def of(cls, header: Sequence[str], rows: Sequence[Sequence[object]], title: str | None = None,
-           right: Sequence[int] = ()) -> Table:  # fmt: skip
+    def of(
+        cls,
+        header: Sequence[str],
+        rows: Sequence[Sequence[object]],
+        title: str | None = None,
+        right: Sequence[int] = (),
+    ) -> Table:
         width = len(header)
         cells = tuple(tuple(_cell(c) for c in row) for row in rows)
         for row in cells:

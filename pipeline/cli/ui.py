@@ -12,9 +12,14 @@ from pipeline.cli.render import Job, Table, colour_enabled
 
 
 class TerminalUI:
-    def __init__(self, approve: bool = False, stdout: TextIO | None = None,
-                 stdin: TextIO | None = None, ask: Callable[[str], str] = input,
-                 job: Job | None = None):  # fmt: skip
+    def __init__(
+        self,
+        approve: bool = False,
+        stdout: TextIO | None = None,
+        stdin: TextIO | None = None,
+        ask: Callable[[str], str] = input,
+        job: Job | None = None,
+    ):
         self.stdout = stdout or sys.stdout
         stdin = stdin or sys.stdin
         self.approve = approve

@@ -32,17 +32,18 @@ def get(name: str) -> Environment:
     for environment in DECLARED:
         if environment.name == name:
             return environment
-    raise ConfigError(f"unknown environment {name!r}; the environments are "
-                      f"{' → '.join(NAMES)}")  # fmt: skip
+    raise ConfigError(f"unknown environment {name!r}; the environments are {' → '.join(NAMES)}")
 
 
 def source_of(target: str) -> str:
     """The environment a target is promoted from."""
     position = NAMES.index(get(target).name)
     if position == 0:
-        raise ConfigError(f"{target} is not promoted into; it is deployed "
-                          f"(`python -m pipeline deploy --env {target}`); promotion goes "
-                          f"{' → '.join(NAMES)}")  # fmt: skip
+        raise ConfigError(
+            f"{target} is not promoted into; it is deployed "
+            f"(`python -m pipeline deploy --env {target}`); promotion goes "
+            f"{' → '.join(NAMES)}"
+        )
     return NAMES[position - 1]
 
 
@@ -62,17 +63,23 @@ def check_promotion(source: str, target: str, approved: bool, dry_run: bool = Fa
     expected = source_of(target)
     get(source)
     if source != expected:
-        raise ConfigError(f"{target} is promoted from {expected}, not {source}: "
-                          f"{' → '.join(NAMES)}, none skipped. Nothing was sent.")  # fmt: skip
+        raise ConfigError(
+            f"{target} is promoted from {expected}, not {source}: "
+            f"{' → '.join(NAMES)}, none skipped. Nothing was sent."
+        )
     if get(target).protected and not approved and not dry_run:
-        raise ConfigError(f"{target} is protected: promoting to it needs an approval "
-                          "(--approve, or run it at a terminal to confirm after the preview). "
-                          "Nothing was sent.")  # fmt: skip
+        raise ConfigError(
+            f"{target} is protected: promoting to it needs an approval "
+            "(--approve, or run it at a terminal to confirm after the preview). "
+            "Nothing was sent."
+        )
 
 
 def check_rollback(target: str, approved: bool, dry_run: bool = False) -> None:
     """A protected environment goes back to its own earlier release only with approval."""
     if get(target).protected and not approved and not dry_run:
-        raise ConfigError(f"{target} is protected: rolling it back needs an approval "
-                          "(--approve, or run it at a terminal to confirm after the preview). "
-                          "Nothing was sent.")  # fmt: skip
+        raise ConfigError(
+            f"{target} is protected: rolling it back needs an approval "
+            "(--approve, or run it at a terminal to confirm after the preview). "
+            "Nothing was sent."
+        )

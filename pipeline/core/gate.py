@@ -37,8 +37,10 @@ def observed(key: str, metrics: Metrics) -> float:
     metric = gate_metric(key)
     if metric is None or metric not in metrics["model"]:
         have = ", ".join(sorted(metrics["model"]))
-        raise ConfigError(f"[gate] {key}: this model has no {metric} metric (it has {have}); "
-                          "remove the key or change the model")  # fmt: skip
+        raise ConfigError(
+            f"[gate] {key}: this model has no {metric} metric (it has {have}); "
+            "remove the key or change the model"
+        )
     value = metrics["model"][metric]
     if key.endswith("_improvement_over_baseline"):
         return improvement(metric, value, metrics["baseline"][metric])

@@ -53,19 +53,37 @@ def _check_value(source: str, key: str, value: str, spec: ParameterSpec) -> list
     problems = []
     size = len(value.encode("utf-8"))
     if size > MAX_PARAMETER_VALUE_BYTES:
-        return [Problem(source, key, f"is {size} bytes; CloudFormation takes at most "
-                        f"{MAX_PARAMETER_VALUE_BYTES} bytes per parameter value")]  # fmt: skip
+        return [
+            Problem(
+                source,
+                key,
+                f"is {size} bytes; CloudFormation takes at most "
+                f"{MAX_PARAMETER_VALUE_BYTES} bytes per parameter value",
+            )
+        ]
     kind = spec.get("Type", "String")
     if kind == "Number":
         integral = _integer_valued(spec)
         if not _DECIMAL.fullmatch(value):
             example = "2" if integral else "2 or 0.5"
-            return [Problem(source, key, f"{value!r} is not a number; write plain decimal "
-                            f"digits without spaces, e.g. \"{example}\"")]  # fmt: skip
+            return [
+                Problem(
+                    source,
+                    key,
+                    f"{value!r} is not a number; write plain decimal "
+                    f'digits without spaces, e.g. "{example}"',
+                )
+            ]
         if integral and not _INTEGER.fullmatch(value):
-            return [Problem(source, key, f"{value!r} is not a whole number; the template's "
-                            "MinValue/MaxValue/Default are integers, so write one, e.g. "
-                            '"2"')]  # fmt: skip
+            return [
+                Problem(
+                    source,
+                    key,
+                    f"{value!r} is not a whole number; the template's "
+                    "MinValue/MaxValue/Default are integers, so write one, e.g. "
+                    '"2"',
+                )
+            ]
         number = int(value) if integral else float(value)
         if "MinValue" in spec and number < float(spec["MinValue"]):
             problems.append(Problem(source, key, f"{value} is below MinValue {spec['MinValue']}"))
@@ -93,15 +111,20 @@ def _integer_valued(spec: ParameterSpec) -> bool:
     only integers (InstanceCount: 1.5 instances is a mistake, not a value)."""
     bounds = [spec[k] for k in ("MinValue", "MaxValue", "Default") if k in spec]
     return bool(bounds) and all(
-        (isinstance(b, int) and not isinstance(b, bool)) or
-        (isinstance(b, str) and _INTEGER.fullmatch(b.strip()) is not None)
+        (isinstance(b, int) and not isinstance(b, bool))
+        or (isinstance(b, str) and _INTEGER.fullmatch(b.strip()) is not None)
         for b in bounds
-    )  # fmt: skip
+    )
 
 
 def _kind(value: object) -> str:
-    return {dict: "an object", list: "an array", type(None): "null", str: "a string",
-            bool: "a boolean"}.get(type(value), "a number")  # fmt: skip
+    return {
+        dict: "an object",
+        list: "an array",
+        type(None): "null",
+        str: "a string",
+        bool: "a boolean",
+    }.get(type(value), "a number")
 
 
 class _Object(dict[str, object]):
@@ -138,21 +161,40 @@ def decode(raw: bytes, source: str) -> tuple[object, list[Problem]]:
     """The document in a parameter file's bytes, or the problems that stop it being read:
     too large, not UTF-8, malformed JSON, a key given twice (at any level), NaN/Infinity."""
     if len(raw) > MAX_FILE_BYTES:
-        return None, [Problem(source, None, f"is {len(raw)} bytes; a parameter file may be at "
-                              f"most {MAX_FILE_BYTES} bytes (1 MiB)")]  # fmt: skip
+        return None, [
+            Problem(
+                source,
+                None,
+                f"is {len(raw)} bytes; a parameter file may be at "
+                f"most {MAX_FILE_BYTES} bytes (1 MiB)",
+            )
+        ]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [Problem(source, None, f"is not UTF-8 (byte 0x{raw[exc.start]:02x} at "
-                              f"offset {exc.start}); save it as UTF-8")]  # fmt: skip
+        return None, [
+            Problem(
+                source,
+                None,
+                f"is not UTF-8 (byte 0x{raw[exc.start]:02x} at "
+                f"offset {exc.start}); save it as UTF-8",
+            )
+        ]
     if text.startswith("\ufeff"):
-        return None, [Problem(source, None, "starts with a byte-order mark; save it as UTF-8 "
-                              "without a BOM")]  # fmt: skip
+        return None, [
+            Problem(source, None, "starts with a byte-order mark; save it as UTF-8 without a BOM")
+        ]
     try:
         document = json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        return None, [Problem(source, None, f"malformed JSON at line {exc.lineno} column "
-                              f"{exc.colno}: {exc.msg}; fix the syntax")]  # fmt: skip
+        return None, [
+            Problem(
+                source,
+                None,
+                f"malformed JSON at line {exc.lineno} column "
+                f"{exc.colno}: {exc.msg}; fix the syntax",
+            )
+        ]
     except ValueError as exc:  # NaN, Infinity, -Infinity
         return None, [Problem(source, None, f"malformed JSON: {exc}")]
     duplicates = _nested(document)
@@ -164,75 +206,135 @@ def decode(raw: bytes, source: str) -> tuple[object, list[Problem]]:
 
 def _check_tags(source: str, tags: object) -> list[Problem]:
     if not isinstance(tags, dict):
-        return [Problem(source, "Tags", f"must be an object of tag names to strings, not "
-                        f"{_kind(tags)}; write {{}} for no tags")]  # fmt: skip
+        return [
+            Problem(
+                source,
+                "Tags",
+                f"must be an object of tag names to strings, not "
+                f"{_kind(tags)}; write {{}} for no tags",
+            )
+        ]
     problems = []
     for name, value in tags.items():
         where = f"Tags.{name}"
         if name in PIPELINE_TAGS:
-            problems.append(Problem(source, where, "is set by the pipeline at deploy time (from "
-                                    "pipeline.toml and the artifact); remove it"))  # fmt: skip
+            problems.append(
+                Problem(
+                    source,
+                    where,
+                    "is set by the pipeline at deploy time (from "
+                    "pipeline.toml and the artifact); remove it",
+                )
+            )
         elif not 1 <= len(name) <= MAX_TAG_KEY_CHARS:
-            problems.append(Problem(source, f"Tags.{name[:40]}...", f"tag key is {len(name)} "
-                                    f"characters; CloudFormation takes 1 to "
-                                    f"{MAX_TAG_KEY_CHARS}"))  # fmt: skip
+            problems.append(
+                Problem(
+                    source,
+                    f"Tags.{name[:40]}...",
+                    f"tag key is {len(name)} "
+                    f"characters; CloudFormation takes 1 to "
+                    f"{MAX_TAG_KEY_CHARS}",
+                )
+            )
         elif name.lower().startswith("aws:"):
-            problems.append(Problem(source, where, "the aws: prefix is reserved for AWS; "
-                                    "rename the tag"))  # fmt: skip
+            problems.append(
+                Problem(source, where, "the aws: prefix is reserved for AWS; rename the tag")
+            )
         if not isinstance(value, str):
             problems.append(Problem(source, where, f"must be a string, not {_kind(value)}"))
         elif len(value) > MAX_TAG_VALUE_CHARS:
-            problems.append(Problem(source, where, f"value is {len(value)} characters; "
-                                    f"CloudFormation takes at most "
-                                    f"{MAX_TAG_VALUE_CHARS}"))  # fmt: skip
+            problems.append(
+                Problem(
+                    source,
+                    where,
+                    f"value is {len(value)} characters; "
+                    f"CloudFormation takes at most "
+                    f"{MAX_TAG_VALUE_CHARS}",
+                )
+            )
     total = len(set(tags) | set(PIPELINE_TAGS))
     if total > MAX_TAGS:
-        problems.append(Problem(source, "Tags", f"{len(tags)} tags plus the pipeline's "
-                                f"{', '.join(PIPELINE_TAGS)} make {total}; CloudFormation "
-                                f"takes at most {MAX_TAGS} per stack"))  # fmt: skip
+        problems.append(
+            Problem(
+                source,
+                "Tags",
+                f"{len(tags)} tags plus the pipeline's "
+                f"{', '.join(PIPELINE_TAGS)} make {total}; CloudFormation "
+                f"takes at most {MAX_TAGS} per stack",
+            )
+        )
     return problems
 
 
-def check_file(template_parameters: TemplateParameters, document: object, source: str,
-               environment: str | None = None) -> list[Problem]:  # fmt: skip
+def check_file(
+    template_parameters: TemplateParameters,
+    document: object,
+    source: str,
+    environment: str | None = None,
+) -> list[Problem]:
     """Problems of one parameter file: {"Parameters": {...}, "Tags": {...}}. `environment`,
     the file's name without .json, must be what EnvironmentName and Tags.environment say."""
     if not isinstance(document, dict):
-        return [Problem(source, None, 'must be an object {"Parameters": {...}, "Tags": {...}}, '
-                        f"not {_kind(document)}")]  # fmt: skip
+        return [
+            Problem(
+                source,
+                None,
+                'must be an object {"Parameters": {...}, "Tags": {...}}, '
+                f"not {_kind(document)}",
+            )
+        ]
     if not isinstance(document.get("Parameters"), dict):
         found = _kind(document["Parameters"]) if "Parameters" in document else "missing"
-        return [Problem(source, "Parameters", "must be an object of parameter names to "
-                        'string values, e.g. {"InstanceCount": "1"}; it is '
-                        f"{found}")]  # fmt: skip
+        return [
+            Problem(
+                source,
+                "Parameters",
+                "must be an object of parameter names to "
+                'string values, e.g. {"InstanceCount": "1"}; it is '
+                f"{found}",
+            )
+        ]
     unexpected = sorted(set(document) - {"Parameters", "Tags"})
-    problems = [Problem(source, k, "unknown top-level key; keep only Parameters and Tags")
-                for k in unexpected]  # fmt: skip
+    problems = [
+        Problem(source, k, "unknown top-level key; keep only Parameters and Tags")
+        for k in unexpected
+    ]
     problems += _check_tags(source, document.get("Tags", {}))
     values = document["Parameters"]
     if environment is not None:
         problems += _check_environment(source, environment, template_parameters, document)
     for key, value in sorted(values.items()):
         if key in PIPELINE_FILLED:
-            problems.append(Problem(source, key, "is filled by the pipeline at deploy time (from "
-                                    "pipeline.toml, the manifest or bootstrap outputs); "
-                                    "remove it"))  # fmt: skip
+            problems.append(
+                Problem(
+                    source,
+                    key,
+                    "is filled by the pipeline at deploy time (from "
+                    "pipeline.toml, the manifest or bootstrap outputs); "
+                    "remove it",
+                )
+            )
         elif key not in template_parameters:
-            problems.append(Problem(source, key, "is not a parameter of the template; remove it "
-                                    "or fix its spelling"))  # fmt: skip
+            problems.append(
+                Problem(
+                    source, key, "is not a parameter of the template; remove it or fix its spelling"
+                )
+            )
         elif not isinstance(value, str):
             problems.append(Problem(source, key, f'{value!r} must be a string, e.g. "{value}"'))
         else:
             problems += _check_value(source, key, value, template_parameters[key])
     for key, spec in sorted(template_parameters.items()):
         if key not in values and key not in PIPELINE_FILLED and "Default" not in spec:
-            problems.append(Problem(source, key, "is missing and the template has no default; "
-                                    "add it"))  # fmt: skip
+            problems.append(
+                Problem(source, key, "is missing and the template has no default; add it")
+            )
     return problems
 
 
-def _check_environment(source: str, environment: str, template_parameters: TemplateParameters,
-                       document: dict[str, Any]) -> list[Problem]:  # fmt: skip
+def _check_environment(
+    source: str, environment: str, template_parameters: TemplateParameters, document: dict[str, Any]
+) -> list[Problem]:
     """<env>.json deploys <env>: a file that names another environment would send that
     environment's settings to this one's stack."""
     problems = []
@@ -240,15 +342,27 @@ def _check_environment(source: str, environment: str, template_parameters: Templ
     if spec is not None:
         value = document["Parameters"].get("EnvironmentName", spec.get("Default"))
         if isinstance(value, str) and value != environment:
-            problems.append(Problem(source, "EnvironmentName", f"is {value!r} but this is the "
-                                    f"file of environment {environment!r}; set it to "
-                                    f'"{environment}"'))  # fmt: skip
+            problems.append(
+                Problem(
+                    source,
+                    "EnvironmentName",
+                    f"is {value!r} but this is the "
+                    f"file of environment {environment!r}; set it to "
+                    f'"{environment}"',
+                )
+            )
     tags = document.get("Tags")
     value = tags.get("environment") if isinstance(tags, dict) else None
     if isinstance(value, str) and value != environment:
-        problems.append(Problem(source, "Tags.environment", f"is {value!r} but this is the "
-                                f"file of environment {environment!r}; set it to "
-                                f'"{environment}"'))  # fmt: skip
+        problems.append(
+            Problem(
+                source,
+                "Tags.environment",
+                f"is {value!r} but this is the "
+                f"file of environment {environment!r}; set it to "
+                f'"{environment}"',
+            )
+        )
     return problems
 
 
@@ -258,20 +372,29 @@ def check_same_keys(
     """Every environment's file must set the same keys, so a difference is always a value.
     Keys outside `known` (the template's) are left to check_file, which says to remove them.
     Documents that are not the expected shape are left out (check_file reports them)."""
-    keysets = {source: set(doc["Parameters"]) for source, doc in documents.items()
-               if isinstance(doc, dict) and isinstance(doc.get("Parameters"), dict)}  # fmt: skip
+    keysets = {
+        source: set(doc["Parameters"])
+        for source, doc in documents.items()
+        if isinstance(doc, dict) and isinstance(doc.get("Parameters"), dict)
+    }
     union = set().union(*keysets.values()) if keysets else set()
     if known is not None:
         union &= known
     return [
-        Problem(source, key, "is set in another environment's file but not here; add it "
-                "(every environment's file has the same keys)")
-        for source, keys in sorted(keysets.items()) for key in sorted(union - keys)
-    ]  # fmt: skip
+        Problem(
+            source,
+            key,
+            "is set in another environment's file but not here; add it "
+            "(every environment's file has the same keys)",
+        )
+        for source, keys in sorted(keysets.items())
+        for key in sorted(union - keys)
+    ]
 
 
-def stack_parameters(template_parameters: TemplateParameters, file_values: dict[str, str],
-                     filled: dict[str, str]) -> dict[str, str]:  # fmt: skip
+def stack_parameters(
+    template_parameters: TemplateParameters, file_values: dict[str, str], filled: dict[str, str]
+) -> dict[str, str]:
     """Every template parameter with an explicit value: the pipeline's, the file's, or the
     template default. Never "use previous value": a key removed from a file takes the
     default, and a key with no default must be somewhere (check_file reports it first)."""

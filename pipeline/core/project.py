@@ -122,12 +122,15 @@ def _type_ok(value: object, expected: str) -> bool:
 def _check_shape(data: dict[str, Any], source: str) -> None:
     unknown = sorted(set(data) - set(SCHEMA))
     if unknown:
-        raise ConfigError(f"{source}: unknown section(s) [{'], ['.join(unknown)}]; the file "
-                          f"takes [{'], ['.join(SCHEMA)}] (see the README)")  # fmt: skip
+        raise ConfigError(
+            f"{source}: unknown section(s) [{'], ['.join(unknown)}]; the file "
+            f"takes [{'], ['.join(SCHEMA)}] (see the README)"
+        )
     for section in REQUIRED_SECTIONS:
         if section not in data:
-            raise ConfigError(f"{source}: missing section [{section}] (see the README's "
-                              "complete example)")  # fmt: skip
+            raise ConfigError(
+                f"{source}: missing section [{section}] (see the README's complete example)"
+            )
     for section, keys in SCHEMA.items():
         table = data.get(section, {})
         if not isinstance(table, dict):
@@ -136,17 +139,21 @@ def _check_shape(data: dict[str, Any], source: str) -> None:
             continue
         extra = sorted(set(table) - set(keys))
         if extra:
-            raise ConfigError(f"{_where(source, section, extra[0])}: unknown key; "
-                              f"[{section}] takes {', '.join(keys)}")  # fmt: skip
+            raise ConfigError(
+                f"{_where(source, section, extra[0])}: unknown key; "
+                f"[{section}] takes {', '.join(keys)}"
+            )
         for key, (required, expected) in keys.items():
             if key not in table:
                 if required:
-                    raise ConfigError(f"{_where(source, section, key)}: missing; "
-                                      f"set it to a {expected}")  # fmt: skip
+                    raise ConfigError(
+                        f"{_where(source, section, key)}: missing; set it to a {expected}"
+                    )
                 continue
             if not _type_ok(table[key], expected):
-                raise ConfigError(f"{_where(source, section, key)}: must be a {expected}, "
-                                  f"got {table[key]!r}")  # fmt: skip
+                raise ConfigError(
+                    f"{_where(source, section, key)}: must be a {expected}, got {table[key]!r}"
+                )
 
 
 def _data_source(value: str, folder: Path, source: str, key: str) -> DataSource:
@@ -164,8 +171,9 @@ def _data_source(value: str, folder: Path, source: str, key: str) -> DataSource:
         location = str((folder / value).resolve())
     suffix = PurePosixPath(value).suffix.lower()
     if suffix not in DATA_SUFFIXES:
-        raise ConfigError(f"{where}: {value!r} must end in .csv (CSV with a header), "
-                          ".parquet or .pq (Parquet)")  # fmt: skip
+        raise ConfigError(
+            f"{where}: {value!r} must end in .csv (CSV with a header), .parquet or .pq (Parquet)"
+        )
     return DataSource(location, DATA_SUFFIXES[suffix])
 
 
@@ -179,19 +187,25 @@ def _finite(value: object, where: str) -> float:
 
 def _gate(table: dict[str, Any], task: str, source: str) -> dict[str, float]:
     if not table:
-        raise ConfigError(f"{source}: [gate] sets no thresholds; a gate that checks nothing "
-                          "cannot fail. Set at least one min_<metric> or max_<metric> for "
-                          f"{task}: {', '.join(metrics_core.METRICS[task])}")  # fmt: skip
+        raise ConfigError(
+            f"{source}: [gate] sets no thresholds; a gate that checks nothing "
+            "cannot fail. Set at least one min_<metric> or max_<metric> for "
+            f"{task}: {', '.join(metrics_core.METRICS[task])}"
+        )
     thresholds = {}
     for key, value in table.items():
         where = _where(source, "gate", key)
         metric = metrics_core.gate_metric(key)
         if metric is None:
-            raise ConfigError(f"{where}: not a gate key; use min_<metric>, max_<metric> or "
-                              "min_<metric>_improvement_over_baseline")  # fmt: skip
+            raise ConfigError(
+                f"{where}: not a gate key; use min_<metric>, max_<metric> or "
+                "min_<metric>_improvement_over_baseline"
+            )
         if metric not in metrics_core.METRICS[task]:
-            raise ConfigError(f"{where}: {task} has no metric {metric!r}; its metrics are "
-                              f"{', '.join(metrics_core.METRICS[task])}")  # fmt: skip
+            raise ConfigError(
+                f"{where}: {task} has no metric {metric!r}; its metrics are "
+                f"{', '.join(metrics_core.METRICS[task])}"
+            )
         thresholds[key] = _finite(value, where)
     return thresholds
 
@@ -202,8 +216,9 @@ def _promotion(table: dict[str, Any], task: str, source: str) -> dict[str, float
         where = _where(source, "promotion", key)
         expected = {metrics_core.margin_key(m): m for m in metrics_core.METRICS[task]}
         if key not in expected:
-            raise ConfigError(f"{where}: not a promotion margin for {task}; use "
-                              f"{', '.join(sorted(expected))}")  # fmt: skip
+            raise ConfigError(
+                f"{where}: not a promotion margin for {task}; use {', '.join(sorted(expected))}"
+            )
         margin = _finite(value, where)
         if margin < 0:
             raise ConfigError(f"{where}: must be >= 0, got {value!r}")
@@ -219,27 +234,35 @@ def parse(data: dict[str, Any], config_file: Path) -> Project:
     folder = config_file.parent
 
     if not _PROJECT.match(project["name"]):
-        raise ConfigError(f"{_where(source, 'project', 'name')}: {project['name']!r}: use 1-20 "
-                          "lower-case letters, digits and hyphens, starting with a letter "
-                          "(it prefixes stack and endpoint names)")  # fmt: skip
+        raise ConfigError(
+            f"{_where(source, 'project', 'name')}: {project['name']!r}: use 1-20 "
+            "lower-case letters, digits and hyphens, starting with a letter "
+            "(it prefixes stack and endpoint names)"
+        )
     if not _MODEL.match(model["name"]):
-        raise ConfigError(f"{_where(source, 'model', 'name')}: {model['name']!r}: use 1-63 "
-                          "lower-case letters, digits and hyphens (it is part of S3 keys and "
-                          "SageMaker names)")  # fmt: skip
+        raise ConfigError(
+            f"{_where(source, 'model', 'name')}: {model['name']!r}: use 1-63 "
+            "lower-case letters, digits and hyphens (it is part of S3 keys and "
+            "SageMaker names)"
+        )
     task = model["task"]
     if task not in TASKS:
-        raise ConfigError(f"{_where(source, 'model', 'task')}: {task!r}: use "
-                          f"{' or '.join(repr(t) for t in TASKS)}")  # fmt: skip
+        raise ConfigError(
+            f"{_where(source, 'model', 'task')}: {task!r}: use "
+            f"{' or '.join(repr(t) for t in TASKS)}"
+        )
     entry = model["entry_point"]
     if not entry.endswith(".py"):
-        raise ConfigError(f"{_where(source, 'model', 'entry_point')}: {entry!r} must be a "
-                          "Python script (.py)")  # fmt: skip
+        raise ConfigError(
+            f"{_where(source, 'model', 'entry_point')}: {entry!r} must be a Python script (.py)"
+        )
     hyperparameters = model.get("hyperparameters", {})
     for key, value in hyperparameters.items():
         where = f"{source}: [model.hyperparameters] {key}"
         if not _HYPERPARAMETER.match(key):
-            raise ConfigError(f"{where}: not usable as a --{key} argument; use letters, "
-                              "digits, _ . -")  # fmt: skip
+            raise ConfigError(
+                f"{where}: not usable as a --{key} argument; use letters, digits, _ . -"
+            )
         if not isinstance(value, str | int | float | bool):
             raise ConfigError(f"{where}: must be a string, number or boolean, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
@@ -251,9 +274,11 @@ def parse(data: dict[str, Any], config_file: Path) -> Project:
     features = data_table.get("features")
     if features is not None:
         if not features:
-            raise ConfigError(f"{_where(source, 'data', 'features')}: empty; list the input "
-                              "columns, or leave the key out to use every column but the "
-                              "target")  # fmt: skip
+            raise ConfigError(
+                f"{_where(source, 'data', 'features')}: empty; list the input "
+                "columns, or leave the key out to use every column but the "
+                "target"
+            )
         if target in features:
             raise ConfigError(
                 f"{_where(source, 'data', 'features')}: lists the target "
@@ -261,16 +286,21 @@ def parse(data: dict[str, Any], config_file: Path) -> Project:
             )
         duplicates = sorted({f for f in features if features.count(f) > 1})
         if duplicates:
-            raise ConfigError(f"{_where(source, 'data', 'features')}: {duplicates[0]!r} is "
-                              "listed twice")  # fmt: skip
+            raise ConfigError(
+                f"{_where(source, 'data', 'features')}: {duplicates[0]!r} is listed twice"
+            )
     test = data_table.get("test")
     if test is not None and "test_size" in data_table:
-        raise ConfigError(f"{_where(source, 'data', 'test_size')}: set either test (a test "
-                          "file) or test_size (a split of train), not both")  # fmt: skip
+        raise ConfigError(
+            f"{_where(source, 'data', 'test_size')}: set either test (a test "
+            "file) or test_size (a split of train), not both"
+        )
     test_size = float(data_table.get("test_size", DEFAULT_TEST_SIZE))
     if not (math.isfinite(test_size) and 0 < test_size < 1):
-        raise ConfigError(f"{_where(source, 'data', 'test_size')}: must be between 0 and 1 "
-                          f"(exclusive), got {data_table.get('test_size')!r}")  # fmt: skip
+        raise ConfigError(
+            f"{_where(source, 'data', 'test_size')}: must be between 0 and 1 "
+            f"(exclusive), got {data_table.get('test_size')!r}"
+        )
     seed = data_table.get("seed", DEFAULT_SEED)
     if not 0 <= seed < 2**32:
         raise ConfigError(f"{_where(source, 'data', 'seed')}: must be in 0..2**32-1, got {seed}")
@@ -278,8 +308,10 @@ def parse(data: dict[str, Any], config_file: Path) -> Project:
     serving = data.get("serving", {})
     probabilities = serving.get("probabilities", False)
     if probabilities and task != "classification":
-        raise ConfigError(f"{_where(source, 'serving', 'probabilities')}: only a "
-                          "classification model has class probabilities")  # fmt: skip
+        raise ConfigError(
+            f"{_where(source, 'serving', 'probabilities')}: only a "
+            "classification model has class probabilities"
+        )
     promotion = data.get("promotion")
     return Project(
         config_file=config_file,

@@ -39,11 +39,16 @@ class Statement(TypedDict):
     manifest_sha256: str
 
 
-def statement(*, project: str, model_name: str, artifact_sha256: str,
-              manifest_sha256: str) -> Statement:  # fmt: skip
-    return {"provenance_version": PROVENANCE_VERSION, "project": project,
-            "model_name": model_name, "artifact_sha256": artifact_sha256,
-            "manifest_sha256": manifest_sha256}  # fmt: skip
+def statement(
+    *, project: str, model_name: str, artifact_sha256: str, manifest_sha256: str
+) -> Statement:
+    return {
+        "provenance_version": PROVENANCE_VERSION,
+        "project": project,
+        "model_name": model_name,
+        "artifact_sha256": artifact_sha256,
+        "manifest_sha256": manifest_sha256,
+    }
 
 
 def message_digest(signed: Mapping[str, object]) -> bytes:
@@ -53,34 +58,49 @@ def message_digest(signed: Mapping[str, object]) -> bytes:
 
 
 def document(signed: Mapping[str, object], key_arn: str, signature: bytes) -> dict[str, Any]:
-    return {"statement": signed, "key_arn": key_arn, "algorithm": ALGORITHM,
-            "signature": base64.b64encode(signature).decode()}  # fmt: skip
+    return {
+        "statement": signed,
+        "key_arn": key_arn,
+        "algorithm": ALGORITHM,
+        "signature": base64.b64encode(signature).decode(),
+    }
 
 
-def check_files(doc_bytes: bytes | None, *, digest: str, manifest_bytes: bytes,
-                trusted_key: str, where: str) -> tuple[bytes, bytes]:  # fmt: skip
+def check_files(
+    doc_bytes: bytes | None, *, digest: str, manifest_bytes: bytes, trusted_key: str, where: str
+) -> tuple[bytes, bytes]:
     """`check` for a provenance.json read as bytes (None: there is none)."""
     if doc_bytes is None:
-        raise ProvenanceError(f"artifact {digest} is not trusted: {where} does not exist (the "
-                              "build never signed it); nothing was loaded")  # fmt: skip
+        raise ProvenanceError(
+            f"artifact {digest} is not trusted: {where} does not exist (the "
+            "build never signed it); nothing was loaded"
+        )
     try:
         doc = json.loads(doc_bytes)
     except ValueError:
         doc = None
-    return check(doc, digest=digest, manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
-                 trusted_key=trusted_key, where=where)  # fmt: skip
+    return check(
+        doc,
+        digest=digest,
+        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        trusted_key=trusted_key,
+        where=where,
+    )
 
 
-def check(doc: object, *, digest: str, manifest_sha256: str | None, trusted_key: str,
-          where: str) -> tuple[bytes, bytes]:  # fmt: skip
+def check(
+    doc: object, *, digest: str, manifest_sha256: str | None, trusted_key: str, where: str
+) -> tuple[bytes, bytes]:
     """Everything but the signature itself: the document's shape, that it names this
     artifact (and manifest, when one is given) and the trusted key. Returns (message digest,
     signature) for the KMS verification; ProvenanceError names the digest otherwise."""
 
     def refuse(why: str) -> ProvenanceError:
-        return ProvenanceError(f"artifact {digest} is not trusted: {where} {why}. Nothing "
-                               "was deployed or loaded; build, sign and upload it with "
-                               "`python -m pipeline upload` (the build role signs)")  # fmt: skip
+        return ProvenanceError(
+            f"artifact {digest} is not trusted: {where} {why}. Nothing "
+            "was deployed or loaded; build, sign and upload it with "
+            "`python -m pipeline upload` (the build role signs)"
+        )
 
     if not isinstance(doc, dict) or not isinstance(doc.get("statement"), dict):
         raise refuse("is not a provenance document")

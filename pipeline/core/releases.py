@@ -28,10 +28,21 @@ def is_digest(text: str) -> bool:
     return bool(_DIGEST.match(text))
 
 
-def record(*, project: str, environment: str, digest: str, artifact_key: str, manifest_key: str,
-           parameters: dict[str, str], outputs: dict[str, str], commit: str, when: datetime,
-           actor: str, kind: str = "deploy",
-           extra: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+def record(
+    *,
+    project: str,
+    environment: str,
+    digest: str,
+    artifact_key: str,
+    manifest_key: str,
+    parameters: dict[str, str],
+    outputs: dict[str, str],
+    commit: str,
+    when: datetime,
+    actor: str,
+    kind: str = "deploy",
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
         "project": project,
         "environment": environment,

@@ -33,9 +33,17 @@ class Column:
         return out
 
 
-def build(*, task: str, inputs: list[Column], target: Column, feature_names: list[str] | None,
-          n_features: int | None, classes: list[Any] | None, probabilities: bool,
-          source: str) -> dict[str, Any]:  # fmt: skip
+def build(
+    *,
+    task: str,
+    inputs: list[Column],
+    target: Column,
+    feature_names: list[str] | None,
+    n_features: int | None,
+    classes: list[Any] | None,
+    probabilities: bool,
+    source: str,
+) -> dict[str, Any]:
     """The signature; ConfigError when the fitted model disagrees with the data's columns.
     `source` names what produced the model, for messages."""
     names = [c.name for c in inputs]
@@ -46,8 +54,10 @@ def build(*, task: str, inputs: list[Column], target: Column, feature_names: lis
             "their order (or set [data] features)"
         )
     if n_features is not None and n_features != len(names):
-        raise ConfigError(f"{source}: the model takes {n_features} inputs, but the project "
-                          f"has {len(names)} features ({', '.join(names)})")  # fmt: skip
+        raise ConfigError(
+            f"{source}: the model takes {n_features} inputs, but the project "
+            f"has {len(names)} features ({', '.join(names)})"
+        )
     if n_features is None and feature_names is None:
         raise ConfigError(
             f"{source}: the model records neither n_features_in_ nor "
@@ -62,15 +72,19 @@ def build(*, task: str, inputs: list[Column], target: Column, feature_names: lis
     }
     if task == "classification":
         if not classes:
-            raise ConfigError(f"{source}: a classification model must have classes_ "
-                              "(fit a scikit-learn classifier)")  # fmt: skip
+            raise ConfigError(
+                f"{source}: a classification model must have classes_ "
+                "(fit a scikit-learn classifier)"
+            )
         signature["classes"] = list(classes)
         signature["output"] = {"probabilities": probabilities}
     else:
         if classes:
-            raise ConfigError(f"{source}: [model] task is regression, but the model is a "
-                              f"classifier (classes {list(classes)[:5]}); set task = "
-                              '"classification"')  # fmt: skip
+            raise ConfigError(
+                f"{source}: [model] task is regression, but the model is a "
+                f"classifier (classes {list(classes)[:5]}); set task = "
+                '"classification"'
+            )
         signature["output"] = {"probabilities": False}
     return signature
 

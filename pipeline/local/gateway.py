@@ -57,9 +57,14 @@ class _Server(ThreadingHTTPServer):
 
 
 class RuntimeGateway:
-    def __init__(self, runtime: LocalRuntime, region: str, account_id: str = "123456789012",
-                 sagemaker: SageMaker | None = None,
-                 read_timeout: float = READ_TIMEOUT_SECONDS):  # fmt: skip
+    def __init__(
+        self,
+        runtime: LocalRuntime,
+        region: str,
+        account_id: str = "123456789012",
+        sagemaker: SageMaker | None = None,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
+    ):
         self.runtime = runtime
         self.region = region
         self.account_id = account_id
@@ -98,8 +103,9 @@ class RuntimeGateway:
                 pass
 
         self._server = _Server((host, port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        kwargs={"poll_interval": 0.2})  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, kwargs={"poll_interval": 0.2}
+        )
         self._thread.start()
         return f"http://{host}:{self._server.server_port}"
 
@@ -116,8 +122,11 @@ class RuntimeGateway:
         name = match.group(1) if match else "-"
         try:
             if not match:
-                raise _Refusal(404, "UnknownOperationException",
-                               "use POST /endpoints/{EndpointName}/invocations")  # fmt: skip
+                raise _Refusal(
+                    404,
+                    "UnknownOperationException",
+                    "use POST /endpoints/{EndpointName}/invocations",
+                )
             status, headers, body = self._invoke(request, name)
         except _Refusal as refusal:
             status, headers, body = self._error(refusal)
@@ -134,25 +143,30 @@ class RuntimeGateway:
     def _read_body(self, request) -> bytes:
         if request.headers.get_all("Transfer-Encoding"):
             request.close_connection = True  # the body's bytes are not read: never reuse
-            raise _Refusal(411, "LengthRequired",
-                           "Transfer-Encoding (chunked) request bodies are not supported; "
-                           "send the body with Content-Length")  # fmt: skip
+            raise _Refusal(
+                411,
+                "LengthRequired",
+                "Transfer-Encoding (chunked) request bodies are not supported; "
+                "send the body with Content-Length",
+            )
         lengths = request.headers.get_all("Content-Length") or ["0"]
         raw = lengths[0].strip()
         if len(lengths) != 1 or not (raw.isascii() and raw.isdigit()):
             # Only plain digits: int() would take "-5", "+5" and "1_0", and a negative length
             # would read nothing and leave the body on the connection as the next request.
             request.close_connection = True
-            raise _Refusal(400, "ValidationError",
-                           "Content-Length must be one non-negative decimal integer")  # fmt: skip
+            raise _Refusal(
+                400, "ValidationError", "Content-Length must be one non-negative decimal integer"
+            )
         length = int(raw)
         if length > MAX_BODY_BYTES:
             request.close_connection = True  # the body is not read: do not reuse the socket
             raise _Refusal(
-                413, "ValidationError",
+                413,
+                "ValidationError",
                 f"Request payload of {length} bytes exceeds the {MAX_BODY_BYTES}-byte limit "
                 "for real-time inference.",
-            )  # fmt: skip
+            )
         try:
             body = request.rfile.read(length)
         except TimeoutError:
@@ -161,9 +175,12 @@ class RuntimeGateway:
             request.close_connection = True
             if body is not None:  # the client closed its side mid-body: nobody to answer
                 raise _Refusal(400, "ValidationError", "the request body ended early")
-            raise _Refusal(408, "RequestTimeout",
-                           f"the request body stopped arriving for {self.read_timeout:g}s "
-                           f"({len(body or b'')} of {length} bytes read)")  # fmt: skip
+            raise _Refusal(
+                408,
+                "RequestTimeout",
+                f"the request body stopped arriving for {self.read_timeout:g}s "
+                f"({len(body or b'')} of {length} bytes read)",
+            )
         return body
 
     def _status(self, name: str) -> str | None:
@@ -204,14 +221,18 @@ class RuntimeGateway:
             )
         if status not in SERVING_STATUSES:
             raise _Refusal(
-                400, "ValidationError",
+                400,
+                "ValidationError",
                 f"Endpoint {name} of account {self.account_id} is not in service "
                 f"(EndpointStatus: {status}).",
-            )  # fmt: skip
+            )
         target = request.headers.get("X-Amzn-SageMaker-Target-Variant")
         server = self._route(name, target)
-        forward = {key: request.headers[key] for key in ("Content-Type", "Accept")
-                   if request.headers.get(key)}  # fmt: skip
+        forward = {
+            key: request.headers[key]
+            for key in ("Content-Type", "Accept")
+            if request.headers.get(key)
+        }
         if request.headers.get(CUSTOM_ATTRIBUTES):
             forward[CUSTOM_ATTRIBUTES] = request.headers[CUSTOM_ATTRIBUTES]
         url = server.url
@@ -232,10 +253,13 @@ class RuntimeGateway:
                 )
         except TimeoutError:
             raise _Refusal(
-                424, "ModelError",
+                424,
+                "ModelError",
                 "Your invocation timed out while waiting for a response from container "
-                f"{server.spec.variant}.", OriginalStatusCode=0, OriginalMessage="timeout",
-            ) from None  # fmt: skip
+                f"{server.spec.variant}.",
+                OriginalStatusCode=0,
+                OriginalMessage="timeout",
+            ) from None
         except OSError as exc:
             raise _Refusal(
                 424,
@@ -248,14 +272,18 @@ class RuntimeGateway:
             kind = "client" if status < 500 else "server"
             original = answer.decode(errors="replace")
             raise _Refusal(
-                424, "ModelError",
+                424,
+                "ModelError",
                 f"Received {kind} error ({status}) from {server.spec.variant} with message "
                 f'"{original}". See the model server log {server.log_path} for more information.',
-                OriginalStatusCode=status, OriginalMessage=original,
+                OriginalStatusCode=status,
+                OriginalMessage=original,
                 LogStreamArn=str(server.log_path),
-            )  # fmt: skip
-        headers = {"Content-Type": content_type or "application/octet-stream",
-                   "x-Amzn-Invoked-Production-Variant": server.spec.variant}  # fmt: skip
+            )
+        headers = {
+            "Content-Type": content_type or "application/octet-stream",
+            "x-Amzn-Invoked-Production-Variant": server.spec.variant,
+        }
         if attributes:
             headers[CUSTOM_ATTRIBUTES] = attributes
         return 200, headers, answer
@@ -266,14 +294,18 @@ class RuntimeGateway:
         except ProvisionFailed as failed:
             raise _Refusal(500, "InternalFailure", failed.reason) from None
         if server is None:
-            raise _Refusal(400, "ValidationError",
-                           f"Endpoint {name} has no production variant {target!r}.")  # fmt: skip
+            raise _Refusal(
+                400, "ValidationError", f"Endpoint {name} has no production variant {target!r}."
+            )
         return server
 
     def _error(self, refusal: _Refusal) -> tuple[int, dict, bytes]:
         body = json.dumps({"message": refusal.message, **refusal.extra}).encode()
-        return refusal.status, {"Content-Type": "application/json",
-                                "x-amzn-ErrorType": refusal.code}, body  # fmt: skip
+        return (
+            refusal.status,
+            {"Content-Type": "application/json", "x-amzn-ErrorType": refusal.code},
+            body,
+        )
 
 
 class _ConnectionPool:
@@ -306,8 +338,12 @@ class _ConnectionPool:
                 conn.close()
             else:
                 self._give(url, conn)
-            return (response.status, response.getheader("Content-Type", ""), answer,
-                    response.getheader(CUSTOM_ATTRIBUTES))  # fmt: skip
+            return (
+                response.status,
+                response.getheader("Content-Type", ""),
+                answer,
+                response.getheader(CUSTOM_ATTRIBUTES),
+            )
         raise AssertionError("unreachable")
 
     def _take(self, url: str) -> tuple[http.client.HTTPConnection, bool]:

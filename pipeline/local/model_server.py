@@ -317,8 +317,12 @@ def _reason(status: int) -> str:
 
 def _too_large(declared: int | None) -> _Result:
     size = f"of {declared} bytes" if declared is not None else "(chunked)"
-    return _error(413, "PayloadTooLarge", f"request body {size} exceeds the {MAX_BODY_BYTES}-byte "
-                  "limit SageMaker applies to real-time invocations")  # fmt: skip
+    return _error(
+        413,
+        "PayloadTooLarge",
+        f"request body {size} exceeds the {MAX_BODY_BYTES}-byte "
+        "limit SageMaker applies to real-time invocations",
+    )
 
 
 def _drain(stream, limit: int = MAX_DRAIN_BYTES) -> None:
@@ -353,8 +357,11 @@ def read_body(environ) -> bytes | _Result:
         return body
     except TimeoutError:
         timeout = environ.get(READ_TIMEOUT_KEY, DEFAULT_READ_TIMEOUT_SECONDS)
-        return _error(408, "RequestTimeout", f"the request body stopped arriving for "
-                      f"{timeout:g}s ({READ_TIMEOUT_ENV})")  # fmt: skip
+        return _error(
+            408,
+            "RequestTimeout",
+            f"the request body stopped arriving for {timeout:g}s ({READ_TIMEOUT_ENV})",
+        )
 
 
 class App:
@@ -377,13 +384,22 @@ class App:
             result = _error(500, "InternalServerError", f"{type(exc).__name__}: {exc}")
         log.info(
             '%s "%s %s" %d in=%dB out=%dB %.1fms pid=%d',
-            environ.get("REMOTE_ADDR", "-"), method, path, result.status,
-            len(body) if isinstance(body, bytes) else 0, len(result.body),
-            (time.monotonic() - started) * 1000, os.getpid(),
-        )  # fmt: skip
-        start_response(f"{result.status} {_reason(result.status)}", [
-            ("Content-Type", result.content_type), ("Content-Length", str(len(result.body))),
-        ])  # fmt: skip
+            environ.get("REMOTE_ADDR", "-"),
+            method,
+            path,
+            result.status,
+            len(body) if isinstance(body, bytes) else 0,
+            len(result.body),
+            (time.monotonic() - started) * 1000,
+            os.getpid(),
+        )
+        start_response(
+            f"{result.status} {_reason(result.status)}",
+            [
+                ("Content-Type", result.content_type),
+                ("Content-Length", str(len(result.body))),
+            ],
+        )
         return [result.body]
 
     def _route(self, method, path, environ, body) -> _Result:
@@ -421,8 +437,10 @@ def max_model_bytes(environ=os.environ) -> int:
     if raw is None:
         return DEFAULT_MAX_MODEL_BYTES
     if not raw.isdigit() or int(raw) <= 0:
-        raise ConfigError(f"{MAX_MODEL_BYTES_ENV}={raw!r}: give a positive number of bytes "
-                          f"(default {DEFAULT_MAX_MODEL_BYTES})")  # fmt: skip
+        raise ConfigError(
+            f"{MAX_MODEL_BYTES_ENV}={raw!r}: give a positive number of bytes "
+            f"(default {DEFAULT_MAX_MODEL_BYTES})"
+        )
     return int(raw)
 
 
@@ -430,8 +448,9 @@ def _check_sizes(tar: tarfile.TarFile, artifact: Path, limit: int) -> None:
     total = 0
     for count, member in enumerate(tar, start=1):
         if count > MAX_MODEL_MEMBERS:
-            raise ConfigError(f"{artifact}: more than {MAX_MODEL_MEMBERS} entries; refusing to "
-                              "extract it")  # fmt: skip
+            raise ConfigError(
+                f"{artifact}: more than {MAX_MODEL_MEMBERS} entries; refusing to extract it"
+            )
         total += max(member.size, 0)
         if total > limit:
             raise ConfigError(
@@ -475,8 +494,12 @@ def _die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def serve(artifact: Path, config: ServerConfig, on_ready: Callable[[int], None],
-          lifeline: int | None = None) -> None:  # fmt: skip
+def serve(
+    artifact: Path,
+    config: ServerConfig,
+    on_ready: Callable[[int], None],
+    lifeline: int | None = None,
+) -> None:
     """Run the server until SIGTERM or SIGINT (or, given a lifeline fd, until it closes).
     `on_ready(port)` is called once bound."""
     from pipeline.local import wsgi_server  # gunicorn: only where a server runs
@@ -500,15 +523,26 @@ def serve(artifact: Path, config: ServerConfig, on_ready: Callable[[int], None],
             ) from None
 
         def ready(port: int) -> None:
-            log.info("serving %s on http://%s:%d with %d worker(s), timeout %gs",
-                     artifact, config.host, port, config.workers, config.timeout)  # fmt: skip
+            log.info(
+                "serving %s on http://%s:%d with %d worker(s), timeout %gs",
+                artifact,
+                config.host,
+                port,
+                config.workers,
+                config.timeout,
+            )
             on_ready(port)
 
         wsgi_server.run(
-            sock, workers=config.workers, request_seconds=config.timeout,
-            read_timeout=config.read_timeout, max_body=MAX_BODY_BYTES,
-            make_app=lambda: make_app(model_dir, config), on_ready=ready, lifeline=lifeline,
-        )  # fmt: skip
+            sock,
+            workers=config.workers,
+            request_seconds=config.timeout,
+            read_timeout=config.read_timeout,
+            max_body=MAX_BODY_BYTES,
+            make_app=lambda: make_app(model_dir, config),
+            on_ready=ready,
+            lifeline=lifeline,
+        )
     finally:
         shutil.rmtree(model_dir, ignore_errors=True)  # only the arbiter gets here
 
@@ -518,8 +552,16 @@ ZYGOTE_READY = re.compile(r"^zygote ready")
 # What the serving image's handlers import, and gunicorn, loaded once by the zygote (`pipeline
 # serve --zygote`) before it forks model servers, so that each starts in a fraction of a second
 # instead of paying for these imports. Missing ones are skipped: this only saves time.
-WARM_MODULES = ("numpy", "scipy", "joblib", "pyarrow", "pyarrow.csv", "sklearn",
-                "sklearn.linear_model", "pipeline.local.wsgi_server")  # fmt: skip
+WARM_MODULES = (
+    "numpy",
+    "scipy",
+    "joblib",
+    "pyarrow",
+    "pyarrow.csv",
+    "sklearn",
+    "sklearn.linear_model",
+    "pipeline.local.wsgi_server",
+)
 
 
 def warm_up() -> None:
@@ -556,8 +598,10 @@ def zygote_main(stdin, stdout) -> None:
         with os.fdopen(read_end, "rb") as reader:
             # One line, not EOF: the server's workers inherit the write end of the pipe.
             port = reader.readline().strip()  # empty if the server failed before binding
-        stdout.write(json.dumps({"id": request["id"], "pid": pid,
-                                 "port": int(port) if port else None}) + "\n")  # fmt: skip
+        stdout.write(
+            json.dumps({"id": request["id"], "pid": pid, "port": int(port) if port else None})
+            + "\n"
+        )
         stdout.flush()
 
 
@@ -598,10 +642,12 @@ class Zygote:
         servers this zygote forks stop when it closes."""
         extra = {LIFELINE_ENV: str(lifeline)} if lifeline is not None else {}
         self.process = ManagedProcess(
-            [sys.executable, "-m", "pipeline", "serve", "--zygote"], log_path=log_path,
-            env={**os.environ, **env, **extra}, with_stdin=True,
+            [sys.executable, "-m", "pipeline", "serve", "--zygote"],
+            log_path=log_path,
+            env={**os.environ, **env, **extra},
+            with_stdin=True,
             pass_fds=(lifeline,) if lifeline is not None else (),
-        )  # fmt: skip
+        )
         self.process.start(ZYGOTE_READY, 120.0)
         self._ids = itertools.count(1)
 
@@ -611,9 +657,11 @@ class Zygote:
     def spawn(self, artifact: Path, env: dict[str, str], log_path: Path) -> ServerHandle:
         request_id = next(self._ids)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.process.write_line(json.dumps(
-            {"id": request_id, "artifact": str(artifact), "env": env, "log": str(log_path)}
-        ))  # fmt: skip
+        self.process.write_line(
+            json.dumps(
+                {"id": request_id, "artifact": str(artifact), "env": env, "log": str(log_path)}
+            )
+        )
         answer = json.loads(self.process.read_line(60.0))
         if answer["id"] != request_id or answer["port"] is None:
             raise PipelineError(f"the model server did not start; see {log_path}")
@@ -673,11 +721,20 @@ def launch(
     choosing a port and binding it. The caller stops it (it is a context manager).
     """
     process = ManagedProcess(
-        [sys.executable, "-m", "pipeline", "serve", "--artifact", str(artifact),
-         "--port", str(port), *(["--unsigned"] if unsigned else [])],
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "serve",
+            "--artifact",
+            str(artifact),
+            "--port",
+            str(port),
+            *(["--unsigned"] if unsigned else []),
+        ],
         log_path=log_path,
         env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    )
     match = process.start(READY_LINE, ready_timeout)
     return process, match.group(1)
 

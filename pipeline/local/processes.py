@@ -19,8 +19,14 @@ from pipeline.errors import PipelineError
 
 
 class ManagedProcess:
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None,
-                 with_stdin: bool = False, pass_fds: tuple[int, ...] = ()):  # fmt: skip
+    def __init__(
+        self,
+        args: list[str],
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        with_stdin: bool = False,
+        pass_fds: tuple[int, ...] = (),
+    ):
         self.args = args
         self.pass_fds = pass_fds
         self.log_path = log_path
@@ -33,10 +39,14 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.args, stdout=subprocess.PIPE, stderr=log, env=self.env,
-                stdin=subprocess.PIPE if self.with_stdin else None, start_new_session=True,
+                self.args,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=self.env,
+                stdin=subprocess.PIPE if self.with_stdin else None,
+                start_new_session=True,
                 pass_fds=self.pass_fds,
-            )  # fmt: skip
+            )
         return self.wait_for(ready, timeout)
 
     def write_line(self, line: str) -> None:

@@ -136,9 +136,12 @@ class LocalRuntime:
                     f"with (stack {BOOTSTRAP_STACK} has no SigningKeyArn output)"
                 )
             message, signature = provenance.check_files(
-                signed, digest=sha.hexdigest(), manifest_bytes=manifest, trusted_key=trusted,
+                signed,
+                digest=sha.hexdigest(),
+                manifest_bytes=manifest,
+                trusted_key=trusted,
                 where=f"s3://{bucket}/{prefix}/{provenance.FILE}",
-            )  # fmt: skip
+            )
             if not Kms().verify(trusted, message, signature, provenance.ALGORITHM):
                 raise provenance.ProvenanceError(
                     f"artifact {sha.hexdigest()} is not trusted: its signature does not "
@@ -154,15 +157,20 @@ class LocalRuntime:
         except AwsError:
             raw = None
         if raw is None:
-            log.warning("no manifest.json beside s3://%s/%s: framework versions not checked",
-                        bucket, key)  # fmt: skip
+            log.warning(
+                "no manifest.json beside s3://%s/%s: framework versions not checked", bucket, key
+            )
             return
         import json
 
         training_env = json.loads(raw).get("training_env", {})
         try:
-            check_loadable(training_env, self.image.packages, self.image.name,
-                           f"the artifact s3://{bucket}/{key} (its manifest.json)")  # fmt: skip
+            check_loadable(
+                training_env,
+                self.image.packages,
+                self.image.name,
+                f"the artifact s3://{bucket}/{key} (its manifest.json)",
+            )
         except PipelineError as exc:
             raise ProvisionFailed(f"Production variant {variant}: {exc}") from None
 
@@ -176,9 +184,10 @@ class LocalRuntime:
                     log.error("the model-server zygote exited; starting a new one")
                     self._zygote.stop()
                 self._zygote = model_server.Zygote(
-                    self.workdir / "zygote.log", {model_server.DIE_WITH_PARENT_ENV: "1"},
+                    self.workdir / "zygote.log",
+                    {model_server.DIE_WITH_PARENT_ENV: "1"},
                     lifeline=self._lifeline_read,
-                )  # fmt: skip
+                )
                 log.info("model-server zygote started (pid %d)", self._zygote.process.proc.pid)
             return self._zygote
 
@@ -245,8 +254,14 @@ class LocalRuntime:
         except ProvisionFailed:
             process.stop()
             raise
-        log.info("endpoint %s variant %s serving %s at %s (pid %d)", endpoint, spec.variant,
-                 spec.model_data_url, process.url, process.pid)  # fmt: skip
+        log.info(
+            "endpoint %s variant %s serving %s at %s (pid %d)",
+            endpoint,
+            spec.variant,
+            spec.model_data_url,
+            process.url,
+            process.pid,
+        )
         return VariantServer(spec, artifact, process.log_path, env, process, process.url)
 
     def provision(self, endpoint: str, specs: list[VariantSpec]) -> dict[str, VariantServer]:
@@ -290,8 +305,12 @@ class LocalRuntime:
             server = deployment.get(variant) if variant else next(iter(deployment.values()))
             if server is None or server.process.alive():
                 return server
-            log.error("model server for endpoint %s variant %s (pid %d) exited; restarting",
-                      endpoint, server.spec.variant, server.process.pid)  # fmt: skip
+            log.error(
+                "model server for endpoint %s variant %s (pid %d) exited; restarting",
+                endpoint,
+                server.spec.variant,
+                server.process.pid,
+            )
             server.process.stop()
             process = self._launch(server.artifact, server.env)
             self._wait_ping(process.url, process, server.spec.variant)

@@ -87,9 +87,12 @@ def _bind(host: str, port: int):
 
     try:
         return make_server(
-            host, port, DomainDispatcherApplication(create_backend_app), threaded=True,
+            host,
+            port,
+            DomainDispatcherApplication(create_backend_app),
+            threaded=True,
             request_handler=MotoRequestHandler,
-        )  # fmt: skip
+        )
     except (OSError, SystemExit):  # werkzeug prints the OS error and exits on a bind failure
         raise ConfigError(
             f"cannot listen on {host}:{port} (in use, or not allowed); choose another --port, "
@@ -97,8 +100,9 @@ def _bind(host: str, port: int):
         ) from None
 
 
-def serve(host: str, port: int, region: str, state_file: Path, on_ready, image,
-          stack_delay: float = 0.0) -> None:  # fmt: skip
+def serve(
+    host: str, port: int, region: str, state_file: Path, on_ready, image, stack_delay: float = 0.0
+) -> None:
     """Run the emulator, the local SageMaker runtime and its gateway in this process until
     SIGTERM/SIGINT. `on_ready(env)` gets the environment that reaches them, once bound.
     `image` is the serving image (model/serving-image.toml) endpoints may run."""
@@ -181,9 +185,14 @@ class Sandbox:
     user started by hand. `env` is what a client needs to reach it.
     """
 
-    def __init__(self, region: str = DEFAULT_REGION, workdir: Path | None = None,
-                 ready_timeout: float = 90.0, stack_delay: float = 0.0,
-                 state_file: Path | None = None):  # fmt: skip
+    def __init__(
+        self,
+        region: str = DEFAULT_REGION,
+        workdir: Path | None = None,
+        ready_timeout: float = 90.0,
+        stack_delay: float = 0.0,
+        state_file: Path | None = None,
+    ):
         self.region = region
         self.stack_delay = stack_delay
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="pipeline-sandbox-"))
@@ -205,11 +214,22 @@ class Sandbox:
 
         moto_patches.require_moto()  # here, in one line, rather than in the child's log
         self.process = ManagedProcess(
-            [sys.executable, "-m", "pipeline", "sandbox", "up", "--port", "0",
-             "--region", self.region, "--stack-delay", str(self.stack_delay)],
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "sandbox",
+                "up",
+                "--port",
+                "0",
+                "--region",
+                self.region,
+                "--stack-delay",
+                str(self.stack_delay),
+            ],
             log_path=self.workdir / "sandbox.log",
             env={**os.environ, "PIPELINE_SANDBOX_STATE": str(self.state_file)},
-        )  # fmt: skip
+        )
         ready = self.process.start(READY_LINE, self.ready_timeout)
         self.url, self.runtime_url = ready.group(1), ready.group(2)
         return self

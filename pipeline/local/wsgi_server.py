@@ -93,9 +93,17 @@ class _Arbiter(Arbiter):
 
 
 class _Application(BaseApplication):
-    def __init__(self, fd: int, workers: int, request_seconds: float, read_timeout: float,
-                 max_body: int, make_app: Callable[[], Callable], on_ready: Callable[[int], None],
-                 lifeline: int | None):  # fmt: skip
+    def __init__(
+        self,
+        fd: int,
+        workers: int,
+        request_seconds: float,
+        read_timeout: float,
+        max_body: int,
+        make_app: Callable[[], Callable],
+        on_ready: Callable[[int], None],
+        lifeline: int | None,
+    ):
         self.fd = fd
         self.workers = workers
         self.request_seconds = request_seconds
@@ -144,9 +152,16 @@ class _Application(BaseApplication):
         _Arbiter(self).run()
 
 
-def run(sock: socket.socket, workers: int, request_seconds: float, read_timeout: float,
-        max_body: int, make_app: Callable[[], Callable], on_ready: Callable[[int], None],
-        lifeline: int | None = None) -> None:  # fmt: skip
+def run(
+    sock: socket.socket,
+    workers: int,
+    request_seconds: float,
+    read_timeout: float,
+    max_body: int,
+    make_app: Callable[[], Callable],
+    on_ready: Callable[[int], None],
+    lifeline: int | None = None,
+) -> None:
     """Serve on the bound, listening `sock` (gunicorn takes it over) until SIGTERM or SIGINT,
     or until the `lifeline` fd reaches end of file. A body declared larger than `max_body`
     is not invited with 100 Continue. `make_app()` builds the WSGI application in
@@ -157,8 +172,9 @@ def run(sock: socket.socket, workers: int, request_seconds: float, read_timeout:
     arbiter = os.getpid()
     fd = sock.detach()  # gunicorn closes the descriptor it is given; ours must not close it
     try:
-        _Application(fd, workers, request_seconds, read_timeout, max_body, make_app,
-                     on_ready, lifeline).run()  # fmt: skip
+        _Application(
+            fd, workers, request_seconds, read_timeout, max_body, make_app, on_ready, lifeline
+        ).run()
     except SystemExit as exc:  # gunicorn leaves with sys.exit, in the arbiter and workers
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if os.getpid() != arbiter:

@@ -58,8 +58,9 @@ def _read(path: Path, source: DataSource, where: str):
         else:
             frame = pd.read_parquet(path)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise ConfigError(f"{where}: {source.location} cannot be read as "
-                          f"{source.format.upper()}: {exc}") from None  # fmt: skip
+        raise ConfigError(
+            f"{where}: {source.location} cannot be read as {source.format.upper()}: {exc}"
+        ) from None
     if frame.empty:
         raise ConfigError(f"{where}: {source.location} holds no rows")
     names = [str(c) for c in frame.columns]
@@ -72,14 +73,18 @@ def _read(path: Path, source: DataSource, where: str):
 def _columns(project: Project, frame, where: str, location: str) -> list[str]:
     source = str(project.config_file)
     if project.target not in frame.columns:
-        raise ConfigError(f"{source}: [data] target: column {project.target!r} is not in "
-                          f"{location} (columns: {', '.join(frame.columns)})")  # fmt: skip
+        raise ConfigError(
+            f"{source}: [data] target: column {project.target!r} is not in "
+            f"{location} (columns: {', '.join(frame.columns)})"
+        )
     if project.features is None:
         return [c for c in frame.columns if c != project.target]
     missing = [f for f in project.features if f not in frame.columns]
     if missing:
-        raise ConfigError(f"{source}: [data] features: {missing[0]!r} is not a column of "
-                          f"{location} (columns: {', '.join(frame.columns)})")  # fmt: skip
+        raise ConfigError(
+            f"{source}: [data] features: {missing[0]!r} is not a column of "
+            f"{location} (columns: {', '.join(frame.columns)})"
+        )
     return list(project.features)
 
 
@@ -98,16 +103,20 @@ def load(project: Project, cache: Path, s3_factory) -> Dataset:
         )
     if frame[project.target].isna().any():
         row = int(frame[project.target].isna().to_numpy().argmax()) + 2  # header is line 1
-        raise ConfigError(f"{where}: {project.train.location} row {row}: the target "
-                          f"{project.target!r} is missing; drop or fill such rows")  # fmt: skip
+        raise ConfigError(
+            f"{where}: {project.train.location} row {row}: the target "
+            f"{project.target!r} is missing; drop or fill such rows"
+        )
     columns = [*features, project.target]
     if project.test is not None:
         test_where = f"{project.config_file}: [data] test"
         test = _read(_local_copy(project.test, cache, s3_factory), project.test, test_where)
         missing = [c for c in columns if c not in test.columns]
         if missing:
-            raise ConfigError(f"{test_where}: column {missing[0]!r} of the training data is "
-                              f"not in {project.test.location}")  # fmt: skip
+            raise ConfigError(
+                f"{test_where}: column {missing[0]!r} of the training data is "
+                f"not in {project.test.location}"
+            )
         train, test = frame[columns], test[columns]
         test_file = project.test.location
     else:
@@ -117,21 +126,30 @@ def load(project: Project, cache: Path, s3_factory) -> Dataset:
                 f"{project.config_file}: [data] test_size {project.test_size} "
                 f"of {len(frame)} rows leaves no train or no test rows"
             )
-        train, test = train_test_split(frame[columns], test_size=project.test_size,
-                                       random_state=project.seed)  # fmt: skip
+        train, test = train_test_split(
+            frame[columns], test_size=project.test_size, random_state=project.seed
+        )
         test_file = f"{project.train.location} (test_size {project.test_size}, seed {project.seed})"
     if project.task == "regression" and column_type(frame[project.target]) == "string":
         sample = frame[project.target].dropna().iloc[0]
-        raise ConfigError(f"{project.config_file}: [data] target: {project.target!r} holds "
-                          f"text ({sample!r}); a regression target must be numbers. For "
-                          'labels, set [model] task = "classification"')  # fmt: skip
+        raise ConfigError(
+            f"{project.config_file}: [data] target: {project.target!r} holds "
+            f"text ({sample!r}); a regression target must be numbers. For "
+            'labels, set [model] task = "classification"'
+        )
     if project.task == "classification" and train[project.target].nunique() < 2:
         raise ConfigError(
             f"{where}: the training rows hold one class only "
             f"({train[project.target].iloc[0]!r}); a classifier needs two"
         )
-    return Dataset(train.reset_index(drop=True), test.reset_index(drop=True), features,
-                   project.target, project.train.location, test_file)  # fmt: skip
+    return Dataset(
+        train.reset_index(drop=True),
+        test.reset_index(drop=True),
+        features,
+        project.target,
+        project.train.location,
+        test_file,
+    )
 
 
 def write_channels(dataset: Dataset, fmt: str, root: Path) -> dict[str, Path]:
@@ -173,8 +191,10 @@ def describe(frame, name: str) -> Column:
         values = series.dropna()
         odd = values[~values.map(lambda v: isinstance(v, str))]
         if len(odd):
-            raise ConfigError(f"column {name!r} mixes text with {type(odd.iloc[0]).__name__} "
-                              "values; make it one type in the data")  # fmt: skip
+            raise ConfigError(
+                f"column {name!r} mixes text with {type(odd.iloc[0]).__name__} "
+                "values; make it one type in the data"
+            )
         categories = tuple(sorted(values.unique().tolist()))
     return Column(name, kind, nullable, categories)
 

@@ -47,8 +47,10 @@ def evaluate(model, task: str, X_train, y_train, X_test, y_test) -> dict:
     """{"model": metrics, "baseline": metrics} on the test split."""
     if task == "regression":
         baseline = np.full(len(y_test), float(np.mean(y_train)))
-        return {"model": _regression(y_test, model.predict(X_test)),
-                "baseline": _regression(y_test, baseline)}  # fmt: skip
+        return {
+            "model": _regression(y_test, model.predict(X_test)),
+            "baseline": _regression(y_test, baseline),
+        }
     classes = np.asarray(model.classes_)
     y_true = np.asarray(y_test)
     proba = model.predict_proba(X_test) if hasattr(model, "predict_proba") else None
@@ -74,5 +76,5 @@ def evaluate(model, task: str, X_train, y_train, X_test, y_test) -> dict:
             base_scores,
             base_proba,
             classes,
-        ),  # fmt: skip
+        ),
     }

@@ -32,8 +32,9 @@ def requirements(tool: str) -> str:
     return spec.read_text()
 
 
-def environment(tool: str, tools_dir: Path, progress: Callable[[str], None],
-                run: Callable = subprocess.run) -> Path:  # fmt: skip
+def environment(
+    tool: str, tools_dir: Path, progress: Callable[[str], None], run: Callable = subprocess.run
+) -> Path:
     """The bin/ directory of `tool`'s environment, created first if needed."""
     spec = requirements(tool)
     key = hashlib.sha256(f"{sys.version}\n{spec}".encode()).hexdigest()[:12]
@@ -46,15 +47,24 @@ def environment(tool: str, tools_dir: Path, progress: Callable[[str], None],
         if (env / COMPLETE_MARK).exists():  # another process finished it while we waited
             return env / "bin"
         shutil.rmtree(env, ignore_errors=True)  # a half-built one from an interrupted run
-        progress(f"{tool}: creating its isolated environment in {env} (first use only; "
-                 "about a minute)")  # fmt: skip
+        progress(
+            f"{tool}: creating its isolated environment in {env} (first use only; about a minute)"
+        )
         spec_file = tools_dir / f"{tool}-{key}.txt"
         spec_file.write_text(spec)
         for command in (
             [sys.executable, "-m", "venv", str(env)],
-            [str(env / "bin" / "python"), "-m", "pip", "install", "--quiet",
-             "--disable-pip-version-check", "--requirement", str(spec_file)],
-        ):  # fmt: skip
+            [
+                str(env / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--requirement",
+                str(spec_file),
+            ],
+        ):
             result = run(command, capture_output=True, text=True, check=False)
             if result.returncode:
                 shutil.rmtree(env, ignore_errors=True)

@@ -20,15 +20,17 @@ def _stacks(test):
     definition = getattr(test, "test_definition", None)
     found = []
     for stack in definition.stacks if definition else []:
-        found.append({
-            "test": stack.test_name,
-            "name": stack.name,
-            "id": stack.id,
-            "region": stack.region_name,
-            "status": stack.status,
-            "reason": stack.status_reason,
-            "outputs": {output.key: output.value for output in stack.outputs},
-        })  # fmt: skip
+        found.append(
+            {
+                "test": stack.test_name,
+                "name": stack.name,
+                "id": stack.id,
+                "region": stack.region_name,
+                "status": stack.status,
+                "reason": stack.status_reason,
+                "outputs": {output.key: output.value for output in stack.outputs},
+            }
+        )
     return found
 
 
@@ -57,8 +59,13 @@ def main() -> int:
             send({"event": "created", "stacks": _stacks(test)})
         except Exception as exc:  # report, then clean up what was created
             traceback.print_exc()
-            send({"event": "failed", "error": f"{type(exc).__name__}: {exc}",
-                  "stacks": _stacks(test)})  # fmt: skip
+            send(
+                {
+                    "event": "failed",
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "stacks": _stacks(test),
+                }
+            )
         sys.stdin.readline()
     finally:
         error = None

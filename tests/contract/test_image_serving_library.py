@@ -66,17 +66,21 @@ def client(model_dir):
 
 @pytest.mark.parametrize(
     ("fixture", "content_type"),
-    [("many_rows.csv", "text/csv"), ("many_rows.json", "application/json"),
-     ("many_rows.npy", "application/x-npy")],
-)  # fmt: skip
+    [
+        ("many_rows.csv", "text/csv"),
+        ("many_rows.json", "application/json"),
+        ("many_rows.npy", "application/x-npy"),
+    ],
+)
 @pytest.mark.parametrize("accept", ["application/json", "text/csv", "*/*"])
 def test_handler_predicts_unchanged_in_the_image_stack(
     client, model_dir, fixture, content_type, accept
 ):
     response = client.post(
-        "/invocations", data=(PAYLOADS / fixture).read_bytes(),
+        "/invocations",
+        data=(PAYLOADS / fixture).read_bytes(),
         headers={"Content-Type": content_type, "Accept": accept},
-    )  # fmt: skip
+    )
     assert response.status_code == 200
     if accept == "text/csv":
         got = np.loadtxt(response.data.decode().splitlines(), ndmin=1)
@@ -96,9 +100,10 @@ def test_image_answers_500_not_415_for_a_wrapped_unsupported_content_type(client
 
 def test_image_answers_500_not_406_for_a_wrapped_unsupported_accept(client):
     response = client.post(
-        "/invocations", data=(PAYLOADS / "one_row.json").read_bytes(),
+        "/invocations",
+        data=(PAYLOADS / "one_row.json").read_bytes(),
         headers={"Content-Type": "application/json", "Accept": "text/html"},
-    )  # fmt: skip
+    )
     assert response.status_code == 500
 
 

@@ -106,19 +106,29 @@ def test_bad_usage_exits_two():
     [
         (["deploy", "--env", "prod", "--digest", "a" * 64], "prod is protected: it takes only"),
         (["deploy", "--env", "prod", "--digest", "a" * 64, "--dry-run"], "prod is protected"),
-        (["promote", "--from", "dev", "--to", "prod", "--digest", "a" * 64, "--approve"],
-         "prod is promoted from staging, not dev"),
-        (["promote", "--from", "staging", "--to", "prod", "--digest", "a" * 64],
-         "promoting to it needs an approval"),
+        (
+            ["promote", "--from", "dev", "--to", "prod", "--digest", "a" * 64, "--approve"],
+            "prod is promoted from staging, not dev",
+        ),
+        (
+            ["promote", "--from", "staging", "--to", "prod", "--digest", "a" * 64],
+            "promoting to it needs an approval",
+        ),
         (["rollback", "--env", "prod"], "rolling it back needs an approval"),
     ],
-)  # fmt: skip
+)
 def test_protected_environment_changes_are_refused_before_anything_is_sent(args, refusal):
     # No sandbox and no credentials: a refusal that needed AWS would fail differently.
     env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_DEFAULT_REGION": "us-east-1"}
-    result = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True,
-                            text=True, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
-                            timeout=60, check=False)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2, result.stderr
     assert refusal in result.stderr and "Nothing was sent" in result.stderr
 
@@ -126,9 +136,14 @@ def test_protected_environment_changes_are_refused_before_anything_is_sent(args,
 def no_aws(**env) -> dict:
     """No AWS variable of this process, no config files, no instance metadata; then `env`."""
     cleared = {name: None for name in os.environ if name.startswith("AWS_")}
-    return {**cleared, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_CONFIG_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_DEFAULT_REGION": "us-east-1", **env}  # fmt: skip
+    return {
+        **cleared,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        **env,
+    }
 
 
 def closed_port() -> int:
@@ -140,15 +155,28 @@ def closed_port() -> int:
 @pytest.mark.parametrize(
     ("case", "env", "says"),
     [
-        ("no credentials", no_aws(), "cloudformation: no AWS credentials found; set "
-         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"),
-        ("no region", no_aws(AWS_DEFAULT_REGION=None, AWS_ACCESS_KEY_ID="k",
-                             AWS_SECRET_ACCESS_KEY="s"), "no AWS region configured"),
-        ("unreachable endpoint", no_aws(AWS_ACCESS_KEY_ID="k", AWS_SECRET_ACCESS_KEY="s",
-                                        AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}"),
-         "cannot reach http://127.0.0.1:"),
+        (
+            "no credentials",
+            no_aws(),
+            "cloudformation: no AWS credentials found; set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
+        ),
+        (
+            "no region",
+            no_aws(AWS_DEFAULT_REGION=None, AWS_ACCESS_KEY_ID="k", AWS_SECRET_ACCESS_KEY="s"),
+            "no AWS region configured",
+        ),
+        (
+            "unreachable endpoint",
+            no_aws(
+                AWS_ACCESS_KEY_ID="k",
+                AWS_SECRET_ACCESS_KEY="s",
+                AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}",
+            ),
+            "cannot reach http://127.0.0.1:",
+        ),
     ],
-)  # fmt: skip
+)
 def test_missing_aws_configuration_exits_two_with_one_line(case, env, says):
     result = pipeline("releases", "--env", "dev", env=env)
     assert result.returncode == 2, result.stderr

@@ -7,8 +7,19 @@ import json
 from tests.conftest import FIXTURES, terminal_rows
 from tests.e2e.test_cli import pipeline
 
-STAGES = ("start sandbox", "bootstrap", "train", "package", "upload", "lint", "taskcat",
-          "deploy dev", "promote staging", "promote prod", "stop sandbox")  # fmt: skip
+STAGES = (
+    "start sandbox",
+    "bootstrap",
+    "train",
+    "package",
+    "upload",
+    "lint",
+    "taskcat",
+    "deploy dev",
+    "promote staging",
+    "promote prod",
+    "stop sandbox",
+)
 
 
 def _rows(stdout: str) -> dict[str, list[str]]:
@@ -56,8 +67,9 @@ def test_deploy_local_runs_every_stage_prints_the_summary_and_stops_the_sandbox(
 
 def test_deploy_local_names_the_failing_stage_and_skips_the_rest(tmp_path):
     config = FIXTURES / "projects" / "unreachable-gate" / "pipeline.toml"
-    result = pipeline("deploy-local", "--config", str(config),
-                      env={"PIPELINE_BUILD_DIR": str(tmp_path / "build")})  # fmt: skip
+    result = pipeline(
+        "deploy-local", "--config", str(config), env={"PIPELINE_BUILD_DIR": str(tmp_path / "build")}
+    )
     assert result.returncode == 1
     rows = _rows(result.stdout)
     assert rows["train"][1] == "failed" and "quality gate failed" in rows["train"][2]

@@ -22,16 +22,18 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def test_example_project_deploys_to_three_endpoints(tmp_path, example, project, task):
     config = EXAMPLES / example / "pipeline.toml"
     build = tmp_path / "build"
-    result = pipeline("deploy-local", "--config", str(config),
-                      env={"PIPELINE_BUILD_DIR": str(build)}, timeout=600)  # fmt: skip
+    result = pipeline(
+        "deploy-local", "--config", str(config), env={"PIPELINE_BUILD_DIR": str(build)}, timeout=600
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = _rows(result.stdout)
     assert list(rows) == list(STAGES)
     assert all(cells[1] == "ok" for cells in rows.values()), rows
     for env_name in ("dev", "staging", "prod"):
         stage = f"{'deploy' if env_name == 'dev' else 'promote'} {env_name}"
-        assert rows[stage][2].startswith(f"{project}-{env_name}: smoke ok, release "
-                                         f"releases/{project}/{env_name}/")  # fmt: skip
+        assert rows[stage][2].startswith(
+            f"{project}-{env_name}: smoke ok, release releases/{project}/{env_name}/"
+        )
     manifest = json.loads((build / "manifest.json").read_text())
     assert manifest["project"] == project and manifest["signature"]["task"] == task
     assert manifest["artifact"]["s3_key"].startswith(f"models/{manifest['model_name']}/")

@@ -20,8 +20,11 @@ STACK = "sagemaker-pipeline-bootstrap"
 
 @pytest.fixture(scope="module")
 def sandbox_env(shared_sandbox):
-    return {**shared_sandbox.env, "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull}  # fmt: skip
+    return {
+        **shared_sandbox.env,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
 
 
 def test_bootstrap_deploys_and_prints_the_outputs_then_is_a_no_op(sandbox_env):
@@ -33,9 +36,13 @@ def test_bootstrap_deploys_and_prints_the_outputs_then_is_a_no_op(sandbox_env):
         ":role/sagemaker-pipeline-sagemaker-execution"
     )
     assert outputs["ArtifactKeyArn"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
-    s3 = boto3.client("s3", endpoint_url=sandbox_env["AWS_ENDPOINT_URL"],
-                      region_name="us-east-1", aws_access_key_id="testing",
-                      aws_secret_access_key="testing")  # fmt: skip
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=sandbox_env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     encryption = s3.get_bucket_encryption(Bucket=outputs["ArtifactBucketName"])
     rule = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
@@ -50,8 +57,13 @@ def test_an_environment_account_needs_the_build_accounts_outputs(sandbox_env):
 
 
 def _client(service: str, env: dict[str, str]):
-    return boto3.client(service, endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    return boto3.client(
+        service,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def test_two_projects_bootstrap_one_stack_and_the_second_executes_nothing():
@@ -59,8 +71,14 @@ def test_two_projects_bootstrap_one_stack_and_the_second_executes_nothing():
     second run finds it as the first left it, even the options it did not repeat."""
     with sandbox_environment() as box:
         env = {**box.env, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
-        first = pipeline("bootstrap", "--environment-accounts", ACCOUNT, "--config",
-                         str(ROOT / "pipeline.toml"), env=env)  # fmt: skip
+        first = pipeline(
+            "bootstrap",
+            "--environment-accounts",
+            ACCOUNT,
+            "--config",
+            str(ROOT / "pipeline.toml"),
+            env=env,
+        )
         assert first.returncode == 0, first.stderr
         assert f"{STACK}: create (AccountRole both)" in first.stdout
         cfn = _client("cloudformation", env)
@@ -75,8 +93,11 @@ def test_two_projects_bootstrap_one_stack_and_the_second_executes_nothing():
         outputs = [line for line in first.stdout.splitlines() if "=" in line]
         assert [line for line in second.stdout.splitlines() if "=" in line] == outputs
 
-        live = [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]
-                if s["StackStatus"] != "DELETE_COMPLETE"]  # fmt: skip
+        live = [
+            s["StackName"]
+            for s in cfn.list_stacks()["StackSummaries"]
+            if s["StackStatus"] != "DELETE_COMPLETE"
+        ]
         assert live == [STACK]  # no diabetes-bootstrap, no churn-bootstrap
         after = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
         assert after["StackStatus"] == before["StackStatus"] == "CREATE_COMPLETE"

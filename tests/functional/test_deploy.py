@@ -69,8 +69,14 @@ def history(built, env: str) -> list[dict]:
 
 
 def test_create_via_cli_then_update_to_a_new_digest_then_a_no_op(built, artifacts):
-    result = pipeline("deploy", "--env", "dev", "--digest", artifacts["A"],
-                      env={"PIPELINE_BUILD_DIR": str(built.build_dir)})  # fmt: skip
+    result = pipeline(
+        "deploy",
+        "--env",
+        "dev",
+        "--digest",
+        artifacts["A"],
+        env={"PIPELINE_BUILD_DIR": str(built.build_dir)},
+    )
     assert result.returncode == 0, result.stderr
     assert "change set for diabetes-dev (CREATE" in result.stdout
     preview = terminal_rows(result.stdout, "resource")
@@ -107,16 +113,22 @@ def test_dry_run_on_a_new_stack_and_on_an_existing_one_leaves_nothing(built, art
     new = run(built, "staging", artifacts["A"], dry_run=True)
     assert new.change_set.kind == "CREATE" and not new.outputs
     assert CloudFormation().status("diabetes-staging") is None
-    live = [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]
-            if s["StackStatus"] != "DELETE_COMPLETE"]  # fmt: skip
+    live = [
+        s["StackName"]
+        for s in cfn.list_stacks()["StackSummaries"]
+        if s["StackStatus"] != "DELETE_COMPLETE"
+    ]
     assert "diabetes-staging" not in live
     existing = run(built, "dev", artifacts["A"], dry_run=True)  # dev runs B: a real change
     assert existing.change_set.kind == "UPDATE" and not existing.change_set.no_changes
     for change_set in (new.change_set, existing.change_set):
         with pytest.raises(ClientError):  # gone (moto says ValidationError, AWS NotFound)
             cfn.describe_change_set(ChangeSetName=change_set.id)
-    assert CloudFormation().outputs("diabetes-dev")["ModelData"].endswith(
-        f"/{artifacts['B']}/model.tar.gz")  # fmt: skip
+    assert (
+        CloudFormation()
+        .outputs("diabetes-dev")["ModelData"]
+        .endswith(f"/{artifacts['B']}/model.tar.gz")
+    )
     assert len(history(built, "dev")) == 2
 
 
@@ -138,8 +150,11 @@ def test_a_failing_update_leaves_the_old_model_answering_and_records_nothing(bui
     assert "numpy" in str(failed.value)  # the failing resource's reason
     answered = smoke.run(Context(built), "dev")  # the previous endpoint still serves B
     assert answered.endpoint == "diabetes-dev"
-    assert CloudFormation().outputs("diabetes-dev")["ModelData"].endswith(
-        f"/{artifacts['B']}/model.tar.gz")  # fmt: skip
+    assert (
+        CloudFormation()
+        .outputs("diabetes-dev")["ModelData"]
+        .endswith(f"/{artifacts['B']}/model.tar.gz")
+    )
     assert history(built, "dev") == before
 
 
@@ -179,8 +194,10 @@ def test_the_smoke_test_fails_on_a_wrong_prediction_and_records_nothing(built, a
 def test_deploy_to_a_protected_environment_is_refused_before_any_call(built, artifacts, dry_run):
     # prod takes only promotions of a staging release, with approval; a digest released in
     # dev (or anywhere) does not change that, and a dry run is no way around it either.
-    with pytest.raises(ConfigError, match="prod is protected: it takes only a release of "
-                       "staging, promoted with an approval"):  # fmt: skip
+    with pytest.raises(
+        ConfigError,
+        match="prod is protected: it takes only a release of staging, promoted with an approval",
+    ):
         run(built, "prod", artifacts["A"], dry_run=dry_run, approve=True)
     assert CloudFormation().status("diabetes-prod") is None
 
@@ -208,10 +225,17 @@ def test_a_bad_parameter_file_exits_2_and_makes_no_aws_call(built, tmp_path):
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        result = pipeline("deploy", "--env", "dev", env={
-            "AWS_ENDPOINT_URL": url, "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url,
-            "PIPELINE_INFRA_DIR": str(tmp_path / "infra"),
-            "PIPELINE_BUILD_DIR": str(built.build_dir)})  # fmt: skip
+        result = pipeline(
+            "deploy",
+            "--env",
+            "dev",
+            env={
+                "AWS_ENDPOINT_URL": url,
+                "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url,
+                "PIPELINE_INFRA_DIR": str(tmp_path / "infra"),
+                "PIPELINE_BUILD_DIR": str(built.build_dir),
+            },
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -227,16 +251,20 @@ def test_a_concurrent_deploy_is_refused_and_wait_waits_for_it(built, tmp_path):
         digest = upload.scan(built.artifact_file).sha256
         first = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "deploy", "--env", "dev", "--digest", digest],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             cfn = CloudFormation()
             deadline = time.monotonic() + 30
             while cfn.status("diabetes-dev") != "CREATE_IN_PROGRESS":
                 assert time.monotonic() < deadline and first.poll() is None
                 time.sleep(0.05)
-            with pytest.raises(PipelineError, match="stack diabetes-dev is CREATE_IN_PROGRESS: "
-                               "another deployment is running"):  # fmt: skip
+            with pytest.raises(
+                PipelineError,
+                match="stack diabetes-dev is CREATE_IN_PROGRESS: another deployment is running",
+            ):
                 run(replace(built), "dev", digest)
             waited = run(built, "dev", digest, wait=True)
             assert waited.no_changes  # the first deploy finished, then nothing to do
@@ -252,8 +280,10 @@ def test_a_sandbox_that_dies_mid_deploy_exits_one_with_one_line(built):
         digest = upload.scan(built.artifact_file).sha256
         deploying = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "deploy", "--env", "dev", "--digest", digest],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             cfn = CloudFormation()
             deadline = time.monotonic() + 60

@@ -15,37 +15,49 @@ IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9
 @pytest.fixture(scope="module")
 def aws(built, shared_sandbox):
     manifest = json.loads(built.manifest_file.read_text())
-    options = {"endpoint_url": shared_sandbox.url, "region_name": shared_sandbox.region,
-               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    options = {
+        "endpoint_url": shared_sandbox.url,
+        "region_name": shared_sandbox.region,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     s3 = boto3.client("s3", **options)
     s3.create_bucket(Bucket="endpoint-stack-artifacts")
     key = manifest["artifact"]["s3_key"]
     s3.upload_file(str(built.artifact_file), "endpoint-stack-artifacts", key)
     filled = {  # what the deploy engine fills from the manifest and bootstrap outputs
-        "ModelData": f"s3://endpoint-stack-artifacts/{key}", "ImageURI": IMAGE,
+        "ModelData": f"s3://endpoint-stack-artifacts/{key}",
+        "ImageURI": IMAGE,
         "RoleARN": "arn:aws:iam::123456789012:role/sagemaker-execution",
-        "ModelDigest": manifest["artifact"]["sha256"], "ProjectName": "diabetes",
-    }  # fmt: skip
-    return {"cfn": boto3.client("cloudformation", **options),
-            "sagemaker": boto3.client("sagemaker", **options),
-            "autoscaling": boto3.client("application-autoscaling", **options),
-            "filled": filled}  # fmt: skip
+        "ModelDigest": manifest["artifact"]["sha256"],
+        "ProjectName": "diabetes",
+    }
+    return {
+        "cfn": boto3.client("cloudformation", **options),
+        "sagemaker": boto3.client("sagemaker", **options),
+        "autoscaling": boto3.client("application-autoscaling", **options),
+        "filled": filled,
+    }
 
 
 def deploy(aws, env: str) -> dict:
     document = json.loads((ROOT / "infra" / "params" / f"{env}.json").read_text())
     values = {**document["Parameters"], **aws["filled"], "EndpointName": f"test-{env}"}
     created = aws["cfn"].create_change_set(
-        StackName=f"diabetes-{env}", ChangeSetName="deploy", ChangeSetType="CREATE",
+        StackName=f"diabetes-{env}",
+        ChangeSetName="deploy",
+        ChangeSetType="CREATE",
         TemplateBody=(ROOT / "infra" / "endpoint.yaml").read_text(),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
         Tags=[{"Key": k, "Value": v} for k, v in document["Tags"].items()],
-    )  # fmt: skip
+    )
     aws["cfn"].execute_change_set(ChangeSetName=created["Id"])
     stack = aws["cfn"].describe_stacks(StackName=f"diabetes-{env}")["Stacks"][0]
-    failures = [e.get("ResourceStatusReason") for e in
-                aws["cfn"].describe_stack_events(StackName=f"diabetes-{env}")["StackEvents"]
-                if e["ResourceStatus"].endswith("_FAILED")]  # fmt: skip
+    failures = [
+        e.get("ResourceStatusReason")
+        for e in aws["cfn"].describe_stack_events(StackName=f"diabetes-{env}")["StackEvents"]
+        if e["ResourceStatus"].endswith("_FAILED")
+    ]
     assert stack["StackStatus"] == "CREATE_COMPLETE", failures
     return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
 
@@ -79,6 +91,6 @@ def test_prod_deploys_real_time_with_canary_and_autoscaling(aws):
     targets = aws["autoscaling"].describe_scalable_targets(
         ServiceNamespace="sagemaker", ResourceIds=["endpoint/test-prod/variant/AllTraffic"]
     )
-    assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"])
-            for t in targets["ScalableTargets"]] == [
-        ("endpoint/test-prod/variant/AllTraffic", 2, 6)]  # fmt: skip
+    assert [
+        (t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets["ScalableTargets"]
+    ] == [("endpoint/test-prod/variant/AllTraffic", 2, 6)]

@@ -32,8 +32,9 @@ class _Runtime:
 
 @pytest.fixture(scope="module")
 def gateway():
-    server = RuntimeGateway(_Runtime(), "us-east-1", sagemaker=_Emulator(),
-                            read_timeout=READ_TIMEOUT)  # fmt: skip
+    server = RuntimeGateway(
+        _Runtime(), "us-east-1", sagemaker=_Emulator(), read_timeout=READ_TIMEOUT
+    )
     url = server.start()
     yield url
     server.stop()
@@ -53,8 +54,9 @@ def request(*headers: str, body: bytes = b"") -> bytes:
 
 
 def test_a_well_formed_request_is_parsed_and_answered(gateway):
-    answer = exchange(gateway, request(f"Content-Length: {len(ROW)}", "Connection: close",
-                                       body=ROW))  # fmt: skip
+    answer = exchange(
+        gateway, request(f"Content-Length: {len(ROW)}", "Connection: close", body=ROW)
+    )
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert b"has no production variant" in answer
 
@@ -67,8 +69,9 @@ def test_a_negative_content_length_is_a_400_and_closes(gateway):
 
 
 def test_a_duplicate_content_length_is_a_400_and_closes(gateway):
-    answer = exchange(gateway, request(f"Content-Length: {len(ROW)}",
-                                       f"Content-Length: {len(ROW)}", body=ROW))  # fmt: skip
+    answer = exchange(
+        gateway, request(f"Content-Length: {len(ROW)}", f"Content-Length: {len(ROW)}", body=ROW)
+    )
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert b"Content-Length must be one non-negative decimal integer" in answer
 

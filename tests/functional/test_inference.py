@@ -374,8 +374,11 @@ def test_missing_values_become_nan_as_pandas_reads_them(tmp_path):
 @pytest.mark.parametrize(
     ("fixture", "content_type", "message"),
     [
-        ("bad_churn_text_in_number.csv", CSV,
-         "row 2, column 'monthly charges': 'abc' is not a number"),
+        (
+            "bad_churn_text_in_number.csv",
+            CSV,
+            "row 2, column 'monthly charges': 'abc' is not a number",
+        ),
         ("bad_churn_non_integral.csv", CSV, "row 2, column 'tenure months': 2.5 is not an integer"),
         ("bad_churn_boolean.csv", CSV, "row 1, column 'senior': 'yes' is not a boolean"),
         ("bad_churn_missing_not_nullable.csv", CSV, "row 2, column 'plan': missing value"),
@@ -384,22 +387,34 @@ def test_missing_values_become_nan_as_pandas_reads_them(tmp_path):
         ("bad_churn_header_missing_column.csv", CSV, "CSV header lacks column 'tenure months'"),
         ("bad_churn_header_unknown_column.csv", CSV, "CSV header has unknown column 'extra'"),
         ("bad_churn_header_duplicate_column.csv", CSV, "CSV header names column 'plan' twice"),
-        ("bad_churn_wrong_width_row2.csv", CSV,
-         "row 2 has 3 values but the model takes 4 columns; column 'plan' has no value"),
+        (
+            "bad_churn_wrong_width_row2.csv",
+            CSV,
+            "row 2 has 3 values but the model takes 4 columns; column 'plan' has no value",
+        ),
         ("bad_churn_record_missing_column.json", JSON, "row 2 lacks column 'tenure months'"),
         ("bad_churn_record_unknown_column.json", JSON, "row 1 has unknown column 'zip'"),
-        ("bad_churn_number_as_text.json", JSON,
-         "row 1, column 'monthly charges': \"70.35\" is not a number"),
+        (
+            "bad_churn_number_as_text.json",
+            JSON,
+            "row 1, column 'monthly charges': \"70.35\" is not a number",
+        ),
         ("bad_churn_boolean.json", JSON, "row 1, column 'senior': 1 is not a boolean"),
         ("bad_churn_string_as_number.json", JSON, "row 1, column 'plan': 3 is not a string"),
         ("bad_churn_null_not_nullable.json", JSON, "row 2, column 'senior': missing value"),
-        ("bad_churn_non_integral.json", JSON,
-         "row 1, column 'tenure months': 14.5 is not an integer"),
+        (
+            "bad_churn_non_integral.json",
+            JSON,
+            "row 1, column 'tenure months': 14.5 is not an integer",
+        ),
         ("bad_churn_nan.json", JSON, "row 2, column 'monthly charges': value nan is not finite"),
-        ("bad_churn_wrong_width_row2.json", JSON,
-         "row 2 has 5 values but the model takes 4 columns; nothing may follow column 'plan'"),
+        (
+            "bad_churn_wrong_width_row2.json",
+            JSON,
+            "row 2 has 5 values but the model takes 4 columns; nothing may follow column 'plan'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_churn_request_raises_naming_row_and_column(churn, fixture, content_type, message):
     with pytest.raises(inference.InvalidInputError) as caught:
         _invoke(churn, (PAYLOADS / fixture).read_bytes(), content_type)

@@ -142,8 +142,12 @@ def test_null_tags_is_refused(infra_copy):
 
 def test_top_level_array_is_refused(infra_copy):
     target = plant(infra_copy, "top_level_array.json")
-    refused(infra_copy, target, None, 'must be an object {"Parameters": {...}, "Tags": {...}}, '
-            "not an array")  # fmt: skip
+    refused(
+        infra_copy,
+        target,
+        None,
+        'must be an object {"Parameters": {...}, "Tags": {...}}, not an array',
+    )
 
 
 def test_non_utf8_file_is_refused(infra_copy):
@@ -194,20 +198,32 @@ def test_hard_link_to_another_environments_file_is_refused(infra_copy):
 
 def test_environment_name_of_another_environment_is_refused(infra_copy):
     target = plant(infra_copy, "environment_name_of_another_environment.json")
-    refused(infra_copy, target, "EnvironmentName", "is 'prod' but this is the file of "
-            "environment 'dev'; set it to \"dev\"")  # fmt: skip
+    refused(
+        infra_copy,
+        target,
+        "EnvironmentName",
+        "is 'prod' but this is the file of environment 'dev'; set it to \"dev\"",
+    )
 
 
 def test_environment_tag_of_another_environment_is_refused(infra_copy):
     target = plant(infra_copy, "environment_tag_of_another_environment.json")
-    refused(infra_copy, target, "Tags.environment", "is 'prod' but this is the file of "
-            "environment 'dev'")  # fmt: skip
+    refused(
+        infra_copy,
+        target,
+        "Tags.environment",
+        "is 'prod' but this is the file of environment 'dev'",
+    )
 
 
 def test_parameter_value_over_4096_bytes_is_refused(infra_copy):
     target = plant(infra_copy, "parameter_value_too_long.json")
-    refused(infra_copy, target, "InstanceType", "is 4106 bytes; CloudFormation takes at most "
-            "4096 bytes per parameter value")  # fmt: skip
+    refused(
+        infra_copy,
+        target,
+        "InstanceType",
+        "is 4106 bytes; CloudFormation takes at most 4096 bytes per parameter value",
+    )
 
 
 def test_tag_key_over_128_characters_is_refused(infra_copy):
@@ -217,14 +233,23 @@ def test_tag_key_over_128_characters_is_refused(infra_copy):
 
 def test_tag_value_over_256_characters_is_refused(infra_copy):
     target = plant(infra_copy, "tag_value_too_long.json")
-    refused(infra_copy, target, "Tags.owner", "value is 257 characters; CloudFormation takes "
-            "at most 256")  # fmt: skip
+    refused(
+        infra_copy,
+        target,
+        "Tags.owner",
+        "value is 257 characters; CloudFormation takes at most 256",
+    )
 
 
 def test_more_than_50_tags_with_the_pipelines_are_refused(infra_copy):
     target = plant(infra_copy, "too_many_tags.json")
-    refused(infra_copy, target, "Tags", "49 tags plus the pipeline's project, model-digest make "
-            "51; CloudFormation takes at most 50 per stack")  # fmt: skip
+    refused(
+        infra_copy,
+        target,
+        "Tags",
+        "49 tags plus the pipeline's project, model-digest make "
+        "51; CloudFormation takes at most 50 per stack",
+    )
 
 
 def test_file_over_1_mib_is_refused_before_it_is_read(infra_copy, monkeypatch):
@@ -238,8 +263,12 @@ def test_file_over_1_mib_is_refused_before_it_is_read(infra_copy, monkeypatch):
         return read(path)
 
     monkeypatch.setattr(params_files, "_read", never_the_big_one)
-    problems = refused(infra_copy, target, None, "is 209715200 bytes; a parameter file may "
-                       "be at most 1048576 bytes (1 MiB)")  # fmt: skip
+    problems = refused(
+        infra_copy,
+        target,
+        None,
+        "is 209715200 bytes; a parameter file may be at most 1048576 bytes (1 MiB)",
+    )
     assert [p for p in problems if p.startswith(str(target))] == [problems[0]]
 
 
@@ -266,9 +295,16 @@ def test_symlink_to_another_environments_file_exits_two_from_deploy(infra_copy, 
     target.unlink()
     target.symlink_to("prod.json")
     nowhere = "http://127.0.0.1:9"  # nothing listens: any AWS call would fail, not exit 2
-    result = pipeline("deploy", "--env", "dev", env={
-        "AWS_ENDPOINT_URL": nowhere, "PIPELINE_INFRA_DIR": str(infra_copy.infra_dir),
-        "PIPELINE_BUILD_DIR": str(tmp_path / "build")})  # fmt: skip
+    result = pipeline(
+        "deploy",
+        "--env",
+        "dev",
+        env={
+            "AWS_ENDPOINT_URL": nowhere,
+            "PIPELINE_INFRA_DIR": str(infra_copy.infra_dir),
+            "PIPELINE_BUILD_DIR": str(tmp_path / "build"),
+        },
+    )
     assert result.returncode == 2, result.stderr
     assert f"{target}: resolves to " in result.stderr
     assert "nothing was sent to AWS" in result.stderr and "Traceback" not in result.stderr
@@ -276,8 +312,9 @@ def test_symlink_to_another_environments_file_exits_two_from_deploy(infra_copy, 
 
 def test_a_planted_template_error_fails_cfn_lint(infra_copy):
     template = infra_copy.endpoint_template
-    template.write_text(template.read_text().replace(
-        "Type: AWS::SageMaker::Model", "Type: AWS::SageMaker::Modle"))  # fmt: skip
+    template.write_text(
+        template.read_text().replace("Type: AWS::SageMaker::Model", "Type: AWS::SageMaker::Modle")
+    )
     findings = lint.cfn_lint(infra_copy)
     assert any("AWS::SageMaker::Modle" in f for f in findings), findings
 

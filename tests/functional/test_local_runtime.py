@@ -40,8 +40,10 @@ BUCKET = "runtime-artifacts"
 def _artifact(tmp: Path, name: str, model_file: Path, handler: Path, signature: Path) -> Path:
     dest = tmp / name
     dest.mkdir()
-    write_tarball(dest / "model.tar.gz", {"model.joblib": model_file, "signature.json": signature,
-                                          "code/inference.py": handler})  # fmt: skip
+    write_tarball(
+        dest / "model.tar.gz",
+        {"model.joblib": model_file, "signature.json": signature, "code/inference.py": handler},
+    )
     return dest / "model.tar.gz"
 
 
@@ -54,14 +56,23 @@ def env(built, tmp_path_factory, shared_sandbox):
     joblib.dump(shifted, tmp / "shifted.joblib")
     artifacts = {
         "a": built.artifact_file,
-        "b": _artifact(tmp, "b", tmp / "shifted.joblib", built.inference_script,
-                       built.signature_file),
-        "broken": _artifact(tmp, "broken", built.model_file,
-                            FIXTURES / "handlers" / "broken_model_fn.py", built.signature_file),
-    }  # fmt: skip
+        "b": _artifact(
+            tmp, "b", tmp / "shifted.joblib", built.inference_script, built.signature_file
+        ),
+        "broken": _artifact(
+            tmp,
+            "broken",
+            built.model_file,
+            FIXTURES / "handlers" / "broken_model_fn.py",
+            built.signature_file,
+        ),
+    }
     sandbox = shared_sandbox
-    options = {"region_name": sandbox.region, "aws_access_key_id": "testing",
-               "aws_secret_access_key": "testing"}  # fmt: skip
+    options = {
+        "region_name": sandbox.region,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     s3 = boto3.client("s3", endpoint_url=sandbox.url, **options)
     s3.create_bucket(Bucket=BUCKET)
     for key, path in artifacts.items():
@@ -84,9 +95,13 @@ def deploy(cfn, stack: str, kind: str, model_data: str, image: str | None = None
     parameters = [{"ParameterKey": "ModelData", "ParameterValue": model_data}]
     if image:
         parameters.append({"ParameterKey": "ImageURI", "ParameterValue": image})
-    created = cfn.create_change_set(StackName=stack, ChangeSetName=f"{stack}-{time.time_ns()}",
-                                    ChangeSetType=kind, TemplateBody=TEMPLATE,
-                                    Parameters=parameters)  # fmt: skip
+    created = cfn.create_change_set(
+        StackName=stack,
+        ChangeSetName=f"{stack}-{time.time_ns()}",
+        ChangeSetType=kind,
+        TemplateBody=TEMPLATE,
+        Parameters=parameters,
+    )
     cfn.execute_change_set(ChangeSetName=created["Id"])
 
 
@@ -101,8 +116,9 @@ def endpoint_of(cfn, stack: str) -> str:
 
 def invoke(runtime, endpoint: str, body=None, **extra) -> tuple[np.ndarray, dict]:
     body = body if body is not None else (FIXTURES / "payloads" / "many_rows.csv").read_bytes()
-    answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType="text/csv",
-                                     Accept="application/json", **extra)  # fmt: skip
+    answer = runtime.invoke_endpoint(
+        EndpointName=endpoint, Body=body, ContentType="text/csv", Accept="application/json", **extra
+    )
     return np.asarray(json.loads(answer["Body"].read())), answer
 
 
@@ -131,9 +147,13 @@ def test_an_update_switches_to_the_new_model_only_when_it_is_ready(env, served):
         while not stop.is_set():
             predictions, _ = invoke(env["runtime"], served)
             # the same model within rounding (BLAS order may follow memory layout)
-            seen.append("a" if np.allclose(predictions, env["expected_a"], rtol=1e-12) else
-                        "b" if np.allclose(predictions, env["expected_b"], rtol=1e-12)
-                        else "?")  # fmt: skip
+            seen.append(
+                "a"
+                if np.allclose(predictions, env["expected_a"], rtol=1e-12)
+                else "b"
+                if np.allclose(predictions, env["expected_b"], rtol=1e-12)
+                else "?"
+            )
 
     invoker = threading.Thread(target=keep_invoking)
     invoker.start()
@@ -188,8 +208,12 @@ def test_an_image_the_sandbox_cannot_run_is_refused_by_name(env):
 
 
 def _clients(env) -> dict:
-    options = {"endpoint_url": env["sandbox"].url, "region_name": "us-east-1",
-               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    options = {
+        "endpoint_url": env["sandbox"].url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     return {name: boto3.client(name, **options) for name in ("s3", "kms", "cloudformation")}
 
 
@@ -236,14 +260,14 @@ def test_a_container_error_becomes_a_model_error(env, served):
 
 def test_a_killed_model_server_is_reported_and_restarted(env, served):
     log = env["sandbox"].workdir / "sandbox.log"
-    pids = re.findall(rf"endpoint {served} variant AllTraffic serving .* \(pid (\d+)\)",
-                      log.read_text())  # fmt: skip
+    pids = re.findall(
+        rf"endpoint {served} variant AllTraffic serving .* \(pid (\d+)\)", log.read_text()
+    )
     os.kill(int(pids[-1]), signal.SIGKILL)
     time.sleep(0.2)
     predictions, _ = invoke(env["runtime"], served)
     assert len(predictions) == len(GOLDEN_ROWS)
-    assert re.search(rf"model server for endpoint {served} .* exited; restarting",
-                     log.read_text())  # fmt: skip
+    assert re.search(rf"model server for endpoint {served} .* exited; restarting", log.read_text())
 
 
 def test_a_thousand_concurrent_requests_all_get_correct_answers(env, served):
@@ -255,9 +279,11 @@ def test_a_thousand_concurrent_requests_all_get_correct_answers(env, served):
         .read()
     )
     host, _, port = env["sandbox"].runtime_url.removeprefix("http://").partition(":")
-    head = (f"POST /endpoints/{served}/invocations HTTP/1.1\r\nHost: {host}\r\n"
-            f"Content-Type: text/csv\r\nContent-Length: {len(row)}\r\n"
-            "Connection: close\r\n\r\n").encode()  # fmt: skip
+    head = (
+        f"POST /endpoints/{served}/invocations HTTP/1.1\r\nHost: {host}\r\n"
+        f"Content-Type: text/csv\r\nContent-Length: {len(row)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
 
     async def one():
         async with asyncio.timeout(120):
@@ -272,14 +298,17 @@ def test_a_thousand_concurrent_requests_all_get_correct_answers(env, served):
         return await asyncio.gather(*(one() for _ in range(1000)), return_exceptions=True)
 
     answers = asyncio.run(burst())
-    failures = [a for a in answers if isinstance(a, BaseException) or a != (b"HTTP/1.1 200 OK",
-                                                                             expected)]  # fmt: skip
+    failures = [
+        a for a in answers if isinstance(a, BaseException) or a != (b"HTTP/1.1 200 OK", expected)
+    ]
     assert not failures, f"{len(failures)} of 1000 failed, e.g. {failures[:3]}"
 
 
 def _zygote_pids(log: Path) -> list[int]:
-    return [int(pid) for pid in re.findall(r"model-server zygote started \(pid (\d+)\)",
-                                           log.read_text())]  # fmt: skip
+    return [
+        int(pid)
+        for pid in re.findall(r"model-server zygote started \(pid (\d+)\)", log.read_text())
+    ]
 
 
 def test_killing_the_zygote_leaves_running_endpoints_serving(env, served):
@@ -303,13 +332,20 @@ def test_killing_the_zygote_leaves_running_endpoints_serving(env, served):
 
 def test_model_servers_die_with_the_sandbox(built, tmp_path):
     with Sandbox() as sandbox:
-        options = {"region_name": sandbox.region, "aws_access_key_id": "testing",
-                   "aws_secret_access_key": "testing"}  # fmt: skip
+        options = {
+            "region_name": sandbox.region,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
         s3 = boto3.client("s3", endpoint_url=sandbox.url, **options)
         s3.create_bucket(Bucket=BUCKET)
         s3.upload_file(str(built.artifact_file), BUCKET, "models/a/model.tar.gz")
-        deploy(boto3.client("cloudformation", endpoint_url=sandbox.url, **options), "dies",
-               "CREATE", uri("a"))  # fmt: skip
+        deploy(
+            boto3.client("cloudformation", endpoint_url=sandbox.url, **options),
+            "dies",
+            "CREATE",
+            uri("a"),
+        )
         pid = int(re.findall(r"\(pid (\d+)\)", (sandbox.workdir / "sandbox.log").read_text())[-1])
         os.kill(sandbox.process.proc.pid, signal.SIGKILL)  # no clean shutdown at all
         deadline = time.monotonic() + 10
@@ -326,15 +362,32 @@ def test_model_servers_die_with_the_sandbox(built, tmp_path):
 def test_the_aws_cli_invokes_a_sandbox_endpoint_unchanged(env, served, tmp_path):
     aws = Path(sys.executable).with_name("aws")
     outfile = tmp_path / "out.json"
-    cli_env = {**os.environ, **env["sandbox"].env, "AWS_CONFIG_FILE": os.devnull,
-               "AWS_SHARED_CREDENTIALS_FILE": os.devnull}  # fmt: skip
+    cli_env = {
+        **os.environ,
+        **env["sandbox"].env,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
     cli_env.pop("AWS_PROFILE", None)
     result = subprocess.run(
-        [str(aws), "sagemaker-runtime", "invoke-endpoint", "--endpoint-name", served,
-         "--content-type", "text/csv",
-         "--body", f"fileb://{FIXTURES / 'payloads' / 'many_rows.csv'}", str(outfile)],
-        env=cli_env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        [
+            str(aws),
+            "sagemaker-runtime",
+            "invoke-endpoint",
+            "--endpoint-name",
+            served,
+            "--content-type",
+            "text/csv",
+            "--body",
+            f"fileb://{FIXTURES / 'payloads' / 'many_rows.csv'}",
+            str(outfile),
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["InvokedProductionVariant"] == "AllTraffic"
     assert len(json.loads(outfile.read_text())) == len(GOLDEN_ROWS)

@@ -33,10 +33,14 @@ READ_TIMEOUT = 3  # seconds; short, so that the stalled-request tests are quick
 def server(built, tmp_path_factory):
     log = tmp_path_factory.mktemp("logs") / "server.log"
     process, url = model_server.launch(
-        built.artifact_file, log, env={"SAGEMAKER_MODEL_SERVER_WORKERS": "2",
-                                       model_server.READ_TIMEOUT_ENV: str(READ_TIMEOUT)},
+        built.artifact_file,
+        log,
+        env={
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+            model_server.READ_TIMEOUT_ENV: str(READ_TIMEOUT),
+        },
         unsigned=True,  # the local build: never uploaded, so never signed
-    )  # fmt: skip
+    )
     with process:
         # Bound is not loaded: wait, once, for a worker with its model, so that the raw-socket
         # tests' short timeouts measure the server and not the model's load on a busy machine.
@@ -78,11 +82,18 @@ def test_binds_loopback_and_pings(server):
     assert model_server.request(url, "GET", "/ping")[0] == 200
 
 
-@pytest.mark.parametrize(("fixture", "content_type"), [
-    ("many_rows.csv", CSV), ("many_rows.csv", "text/csv; charset=utf-8"),
-    ("many_rows.json", JSON), ("instances.json", JSON), ("one_row.json", JSON),
-    ("many_rows.npy", NPY), ("one_row.npy", NPY),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("fixture", "content_type"),
+    [
+        ("many_rows.csv", CSV),
+        ("many_rows.csv", "text/csv; charset=utf-8"),
+        ("many_rows.json", JSON),
+        ("instances.json", JSON),
+        ("one_row.json", JSON),
+        ("many_rows.npy", NPY),
+        ("one_row.npy", NPY),
+    ],
+)
 @pytest.mark.parametrize("accept", [JSON, CSV, NPY, "*/*", None])
 def test_predictions_equal_the_joblib_model(server, built, fixture, content_type, accept):
     url, _, _ = server
@@ -94,17 +105,20 @@ def test_predictions_equal_the_joblib_model(server, built, fixture, content_type
     np.testing.assert_array_equal(decode(body, expected_type), expected)
 
 
-@pytest.mark.parametrize(("fixture", "content_type", "accept", "status", "message"), [
-    ("unsupported.txt", "text/plain", JSON, 415, "unsupported Content-Type 'text/plain'"),
-    ("many_rows.csv", CSV, "text/html", 406, "unsupported Accept 'text/html'"),
-    ("bad_wrong_width_row3.csv", CSV, JSON, 500, "row 3 has 9 values but the model takes 10"),
-    ("bad_non_numeric.csv", CSV, JSON, 500, "'abc' is not a number"),
-    ("bad_nan.csv", CSV, JSON, 500, "is not finite"),
-    ("bad_inf.json", JSON, JSON, 500, "is not finite"),
-    ("bad_empty.csv", CSV, JSON, 500, "empty request body"),
-    ("bad_syntax.json", JSON, JSON, 500, "not valid JSON"),
-    ("bad_object.npy", NPY, JSON, 500, "cannot read .npy body"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("fixture", "content_type", "accept", "status", "message"),
+    [
+        ("unsupported.txt", "text/plain", JSON, 415, "unsupported Content-Type 'text/plain'"),
+        ("many_rows.csv", CSV, "text/html", 406, "unsupported Accept 'text/html'"),
+        ("bad_wrong_width_row3.csv", CSV, JSON, 500, "row 3 has 9 values but the model takes 10"),
+        ("bad_non_numeric.csv", CSV, JSON, 500, "'abc' is not a number"),
+        ("bad_nan.csv", CSV, JSON, 500, "is not finite"),
+        ("bad_inf.json", JSON, JSON, 500, "is not finite"),
+        ("bad_empty.csv", CSV, JSON, 500, "empty request body"),
+        ("bad_syntax.json", JSON, JSON, 500, "not valid JSON"),
+        ("bad_object.npy", NPY, JSON, 500, "cannot read .npy body"),
+    ],
+)
 def test_bad_request_gets_its_status_and_a_json_message_and_the_server_survives(
     server, fixture, content_type, accept, status, message
 ):
@@ -241,8 +255,9 @@ def test_http_1_0_is_answered_and_closed_even_when_asking_for_keep_alive(server)
 
 def test_duplicate_content_lengths_are_refused_even_when_equal(server):
     url, _, _ = server
-    answer = raw_exchange(url, _request(ROW, f"Content-Length: {len(ROW)}",
-                                        f"Content-Length: {len(ROW)}"))  # fmt: skip
+    answer = raw_exchange(
+        url, _request(ROW, f"Content-Length: {len(ROW)}", f"Content-Length: {len(ROW)}")
+    )
     assert answer.startswith(b"HTTP/1.1 400 ")
 
 
@@ -327,8 +342,9 @@ def test_a_stalled_body_gets_408_and_the_connection_is_closed(server):
 
 def test_a_stalled_head_is_closed_unanswered_after_the_read_timeout(server):
     url, _, _ = server
-    answer, waited = _first_answer(url, b"POST /invocations HTTP/1.1\r\nHost: x\r\n",
-                                   timeout=READ_TIMEOUT + 10)  # fmt: skip
+    answer, waited = _first_answer(
+        url, b"POST /invocations HTTP/1.1\r\nHost: x\r\n", timeout=READ_TIMEOUT + 10
+    )
     assert answer == b"" and waited >= READ_TIMEOUT - 0.5
     assert model_server.request(url, "GET", "/ping")[0] == 200  # and the worker serves on
 
@@ -341,8 +357,9 @@ def test_ping_answers_application_json_as_the_image(server):
 
 def test_a_request_typed_only_by_contenttype_is_parsed_by_that_type(server, built):
     url, _, _ = server
-    status, _, body = model_server.request(url, "POST", "/invocations", ROW.encode(),
-                                           {"ContentType": CSV, "Accept": JSON})  # fmt: skip
+    status, _, body = model_server.request(
+        url, "POST", "/invocations", ROW.encode(), {"ContentType": CSV, "Accept": JSON}
+    )
     assert status == 200, body
     expected = expected_predictions(built.model_file, PAYLOADS / "one_row_no_newline.csv")
     np.testing.assert_allclose(json.loads(body), expected, rtol=1e-12)
@@ -357,8 +374,9 @@ def test_contenttype_wins_over_content_type_as_in_the_library(server):
 
 def test_error_bodies_carry_the_libraries_error_message_key(server):
     url, _, _ = server
-    status, content_type, body = post(url, (PAYLOADS / "unsupported.txt").read_bytes(),
-                                      "text/plain")  # fmt: skip
+    status, content_type, body = post(
+        url, (PAYLOADS / "unsupported.txt").read_bytes(), "text/plain"
+    )
     error = json.loads(body)
     assert (status, content_type) == (415, JSON)
     assert set(error) >= {"error", "error-message", "message"}
@@ -380,8 +398,11 @@ def test_ping_fails_with_the_reason_when_model_fn_fails(built, tmp_path):
 
 def test_slow_handler_times_out_and_the_worker_serves_again(built, tmp_path):
     artifact = _artifact_with(built, tmp_path, HANDLERS / "misbehaving.py")
-    env = {"SAGEMAKER_PROGRAM": "misbehaving.py", "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
-           "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1"}  # fmt: skip
+    env = {
+        "SAGEMAKER_PROGRAM": "misbehaving.py",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",
+    }
     process, url = model_server.launch(artifact, tmp_path / "log", env=env)
     with process:
         # The handler sleeps 120 s; the 504 naming the 1 s deadline, answered well before the
@@ -436,9 +457,21 @@ def test_serve_refuses_a_build_the_build_never_signed(built):
     # A manifest beside the artifact says "a pipeline build": without its signature it is
     # refused before anything is extracted, and no AWS call is needed to say so.
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "serve", "--artifact", str(built.artifact_file),
-         "--port", "0"], capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "serve",
+            "--artifact",
+            str(built.artifact_file),
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 1, result.stderr
     assert "is not trusted" in result.stderr and "--unsigned" in result.stderr
     assert "Traceback" not in result.stderr
@@ -454,8 +487,12 @@ def test_serve_refuses_an_archive_larger_than_the_limit_uncompressed(tmp_path):
     env = {**os.environ, model_server.MAX_MODEL_BYTES_ENV: str(1024 * 1024)}
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "serve", "--artifact", str(bomb), "--port", "0"],
-        capture_output=True, text=True, timeout=60, check=False, env=env,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
     assert result.returncode == 2 and "holds more than 1048576 bytes" in result.stderr
 
 

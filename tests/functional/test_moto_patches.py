@@ -33,16 +33,19 @@ def upload_artifacts(options: dict, artifact) -> None:
     if "corrections-artifacts" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket="corrections-artifacts")
     for uri in (A, B):
-        s3.upload_file(str(artifact), "corrections-artifacts",
-                       uri.removeprefix("s3://corrections-artifacts/"))  # fmt: skip
+        s3.upload_file(
+            str(artifact), "corrections-artifacts", uri.removeprefix("s3://corrections-artifacts/")
+        )
 
 
 @pytest.fixture(scope="module")
 def clients(built, shared_sandbox):
     options = {
-        "endpoint_url": shared_sandbox.url, "region_name": shared_sandbox.region,
-        "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
-    }  # fmt: skip
+        "endpoint_url": shared_sandbox.url,
+        "region_name": shared_sandbox.region,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     upload_artifacts(options, built.artifact_file)
     return boto3.client("cloudformation", **options), boto3.client("sagemaker", **options)
 
@@ -55,9 +58,12 @@ def params(model_data: str) -> list[dict]:
 
 def change_set(cfn, stack: str, kind: str, model_data: str) -> dict:
     created = cfn.create_change_set(
-        StackName=stack, ChangeSetName=f"cs-{next(_names)}", ChangeSetType=kind,
-        TemplateBody=TEMPLATE, Parameters=params(model_data),
-    )  # fmt: skip
+        StackName=stack,
+        ChangeSetName=f"cs-{next(_names)}",
+        ChangeSetType=kind,
+        TemplateBody=TEMPLATE,
+        Parameters=params(model_data),
+    )
     return cfn.describe_change_set(ChangeSetName=created["Id"])
 
 
@@ -96,9 +102,11 @@ def test_parameter_only_update_lists_changes_with_replacement(clients, base):
     assert described["Status"] == "CREATE_COMPLETE"
     changes = {
         c["ResourceChange"]["LogicalResourceId"]: (
-            c["ResourceChange"]["Action"], c["ResourceChange"]["Replacement"])
+            c["ResourceChange"]["Action"],
+            c["ResourceChange"]["Replacement"],
+        )
         for c in described["Changes"]
-    }  # fmt: skip
+    }
     assert changes == {
         "Model": ("Modify", "True"),
         "EndpointConfig": ("Modify", "True"),
@@ -149,9 +157,12 @@ def test_an_executed_update_change_set_gives_the_stack_its_tags(clients):
         [("CREATE", queue, "a"), ("UPDATE", two, "b")]
     ):
         created = cfn.create_change_set(
-            StackName="tags", ChangeSetName=f"tags-{number}", ChangeSetType=kind,
-            TemplateBody=template, Tags=[{"Key": "model-digest", "Value": digest}],
-        )  # fmt: skip
+            StackName="tags",
+            ChangeSetName=f"tags-{number}",
+            ChangeSetType=kind,
+            TemplateBody=template,
+            Tags=[{"Key": "model-digest", "Value": digest}],
+        )
         cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=created["Id"])
         cfn.execute_change_set(ChangeSetName=created["Id"])
     stack = cfn.describe_stacks(StackName="tags")["Stacks"][0]
@@ -165,11 +176,13 @@ OVERRIDE_TEMPLATE = (FIXTURES / "templates" / "endpoint_stack_config_override.ya
 def execute_override(cfn, stack: str, kind: str, model_data: str, override: str) -> str:
     """Create and execute a change set of the override template; returns the change set id."""
     created = cfn.create_change_set(
-        StackName=stack, ChangeSetName=f"cs-{next(_names)}", ChangeSetType=kind,
+        StackName=stack,
+        ChangeSetName=f"cs-{next(_names)}",
+        ChangeSetType=kind,
         TemplateBody=OVERRIDE_TEMPLATE,
-        Parameters=params(model_data) + [
-            {"ParameterKey": "EndpointConfigOverride", "ParameterValue": override}],
-    )  # fmt: skip
+        Parameters=params(model_data)
+        + [{"ParameterKey": "EndpointConfigOverride", "ParameterValue": override}],
+    )
     cfn.execute_change_set(ChangeSetName=created["Id"])  # returns at once, as on AWS
     return created["Id"]
 
@@ -191,12 +204,15 @@ def test_a_failing_create_rolls_back_to_rollback_complete_with_the_reason(client
     failed = [e for e in seen if e[1] == "CREATE_FAILED"]
     assert [e[0] for e in failed] == ["Endpoint"]
     assert "Could not find endpoint configuration" in failed[0][2]
-    assert ("bad-create", "ROLLBACK_IN_PROGRESS",
-            "The following resource(s) failed to create: [Endpoint]. Rollback requested by user."
-            ) in seen  # fmt: skip
+    assert (
+        "bad-create",
+        "ROLLBACK_IN_PROGRESS",
+        "The following resource(s) failed to create: [Endpoint]. Rollback requested by user.",
+    ) in seen
     assert seen[0][:2] == ("bad-create", "ROLLBACK_COMPLETE")  # newest first
-    assert not [m for m in sagemaker.list_models()["Models"]
-                if m["ModelName"].startswith("bad-create-")]  # fmt: skip
+    assert not [
+        m for m in sagemaker.list_models()["Models"] if m["ModelName"].startswith("bad-create-")
+    ]
     assert cfn.describe_change_set(ChangeSetName=change_set_id)["ExecutionStatus"] == (
         "EXECUTE_FAILED"
     )
@@ -205,10 +221,11 @@ def test_a_failing_create_rolls_back_to_rollback_complete_with_the_reason(client
 def test_a_failing_create_stack_returns_and_rolls_back_as_well(clients):
     cfn, _ = clients
     stack_id = cfn.create_stack(
-        StackName="bad-create-stack", TemplateBody=OVERRIDE_TEMPLATE,
-        Parameters=params(A) + [
-            {"ParameterKey": "EndpointConfigOverride", "ParameterValue": "missing"}],
-    )["StackId"]  # fmt: skip
+        StackName="bad-create-stack",
+        TemplateBody=OVERRIDE_TEMPLATE,
+        Parameters=params(A)
+        + [{"ParameterKey": "EndpointConfigOverride", "ParameterValue": "missing"}],
+    )["StackId"]
     stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
     failed = [e for e in events(cfn, "bad-create-stack") if e[1] == "CREATE_FAILED"]
@@ -230,8 +247,11 @@ def test_a_failing_update_rolls_back_with_the_previous_resources_intact(clients)
     assert after["Parameters"] == before["Parameters"]
     seen = events(cfn, "bad-update")
     assert [e[0] for e in seen if e[1] == "UPDATE_FAILED"] == ["Endpoint"]
-    assert ("bad-update", "UPDATE_ROLLBACK_IN_PROGRESS",
-            "The following resource(s) failed to update: [Endpoint].") in seen  # fmt: skip
+    assert (
+        "bad-update",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "The following resource(s) failed to update: [Endpoint].",
+    ) in seen
     assert seen[0][:2] == ("bad-update", "UPDATE_ROLLBACK_COMPLETE")
     names = {o["OutputKey"]: o["OutputValue"] for o in after["Outputs"]}
     endpoint = sagemaker.describe_endpoint(EndpointName=names["EndpointName"])
@@ -248,11 +268,15 @@ FULL_TEMPLATE = (FIXTURES / "templates" / "endpoint_stack_full.yaml").read_text(
 def full_stack(clients):
     cfn, _ = clients
     created = cfn.create_change_set(
-        StackName="full", ChangeSetName="full-1", ChangeSetType="CREATE",
+        StackName="full",
+        ChangeSetName="full-1",
+        ChangeSetType="CREATE",
         TemplateBody=FULL_TEMPLATE,
-        Parameters=[{"ParameterKey": "ModelData", "ParameterValue": A},
-                    {"ParameterKey": "EndpointName", "ParameterValue": "diabetes-dev"}],
-    )  # fmt: skip
+        Parameters=[
+            {"ParameterKey": "ModelData", "ParameterValue": A},
+            {"ParameterKey": "EndpointName", "ParameterValue": "diabetes-dev"},
+        ],
+    )
     cfn.execute_change_set(ChangeSetName=created["Id"])
     return outputs(cfn, "full")
 
@@ -267,18 +291,24 @@ def test_alarms_and_autoscaling_resolve_in_outputs_and_exist(clients, full_stack
         f"{target}|sagemaker:variant:DesiredInstanceCount|sagemaker"
     )
     assert full_stack["ScalingPolicyArn"].startswith("arn:aws:autoscaling:us-east-1:")
-    options = {"endpoint_url": cfn.meta.endpoint_url, "region_name": "us-east-1",
-               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    options = {
+        "endpoint_url": cfn.meta.endpoint_url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     alarms = boto3.client("cloudwatch", **options).describe_alarms(AlarmNames=["full-5xx"])
     assert alarms["MetricAlarms"][0]["MetricName"] == "Invocation5XXErrors"
     scaling = boto3.client("application-autoscaling", **options)
-    targets = scaling.describe_scalable_targets(
-        ServiceNamespace="sagemaker", ResourceIds=[target])["ScalableTargets"]  # fmt: skip
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[target])[
+        "ScalableTargets"
+    ]
     assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
         (target, 1, 4)
     ]
-    policies = scaling.describe_scaling_policies(
-        ServiceNamespace="sagemaker", ResourceId=target)["ScalingPolicies"]  # fmt: skip
+    policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=target)[
+        "ScalingPolicies"
+    ]
     assert [p["PolicyARN"] for p in policies] == [full_stack["ScalingPolicyArn"]]
 
 
@@ -298,35 +328,64 @@ def test_deleting_a_stack_with_autoscaling_removes_target_and_policy(clients, fu
     assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == (
         "DELETE_COMPLETE"
     )
-    options = {"endpoint_url": cfn.meta.endpoint_url, "region_name": "us-east-1",
-               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    options = {
+        "endpoint_url": cfn.meta.endpoint_url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     scaling = boto3.client("application-autoscaling", **options)
     target = "endpoint/diabetes-dev/variant/AllTraffic"
-    assert scaling.describe_scalable_targets(
-        ServiceNamespace="sagemaker", ResourceIds=[target])["ScalableTargets"] == []  # fmt: skip
-    assert scaling.describe_scaling_policies(
-        ServiceNamespace="sagemaker", ResourceId=target)["ScalingPolicies"] == []  # fmt: skip
+    assert (
+        scaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[target])[
+            "ScalableTargets"
+        ]
+        == []
+    )
+    assert (
+        scaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=target)[
+            "ScalingPolicies"
+        ]
+        == []
+    )
 
 
 def test_head_object_reports_a_multipart_composite_checksum_with_its_part_count(clients):
     cfn, _ = clients
-    options = {"endpoint_url": cfn.meta.endpoint_url, "region_name": "us-east-1",
-               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    options = {
+        "endpoint_url": cfn.meta.endpoint_url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     s3 = boto3.client("s3", **options)
     parts = [b"a" * (5 * 1024 * 1024), b"tail"]
-    upload = s3.create_multipart_upload(Bucket="corrections-artifacts", Key="composite",
-                                        ChecksumAlgorithm="SHA256")  # fmt: skip
+    upload = s3.create_multipart_upload(
+        Bucket="corrections-artifacts", Key="composite", ChecksumAlgorithm="SHA256"
+    )
     done = []
     for number, body in enumerate(parts, start=1):
-        answer = s3.upload_part(Bucket="corrections-artifacts", Key="composite", Body=body,
-                                UploadId=upload["UploadId"], PartNumber=number,
-                                ChecksumAlgorithm="SHA256")  # fmt: skip
-        done.append({"PartNumber": number, "ETag": answer["ETag"],
-                     "ChecksumSHA256": answer["ChecksumSHA256"]})  # fmt: skip
+        answer = s3.upload_part(
+            Bucket="corrections-artifacts",
+            Key="composite",
+            Body=body,
+            UploadId=upload["UploadId"],
+            PartNumber=number,
+            ChecksumAlgorithm="SHA256",
+        )
+        done.append(
+            {
+                "PartNumber": number,
+                "ETag": answer["ETag"],
+                "ChecksumSHA256": answer["ChecksumSHA256"],
+            }
+        )
     s3.complete_multipart_upload(
-        Bucket="corrections-artifacts", Key="composite", UploadId=upload["UploadId"],
+        Bucket="corrections-artifacts",
+        Key="composite",
+        UploadId=upload["UploadId"],
         MultipartUpload={"Parts": done},
-    )  # fmt: skip
+    )
     expected = composite_sha256(hashlib.sha256(p).digest() for p in parts)
     head = s3.head_object(Bucket="corrections-artifacts", Key="composite", ChecksumMode="ENABLED")
     assert expected.endswith("-2")
@@ -340,13 +399,18 @@ def test_stack_delay_keeps_the_stack_in_progress_then_completes():
     template = (FIXTURES / "templates" / "alarm_only.yaml").read_text()
     with Sandbox(stack_delay=1.5) as sandbox:
         cfn = boto3.client(
-            "cloudformation", endpoint_url=sandbox.url, region_name=sandbox.region,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        )  # fmt: skip
+            "cloudformation",
+            endpoint_url=sandbox.url,
+            region_name=sandbox.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         created = cfn.create_change_set(
-            StackName="slow", ChangeSetName="slow-1", ChangeSetType="CREATE",
+            StackName="slow",
+            ChangeSetName="slow-1",
+            ChangeSetType="CREATE",
             TemplateBody=template,
-        )  # fmt: skip
+        )
         cfn.execute_change_set(ChangeSetName=created["Id"])
         status = cfn.describe_stacks(StackName="slow")["Stacks"][0]["StackStatus"]
         assert status == "CREATE_IN_PROGRESS"
@@ -355,16 +419,19 @@ def test_stack_delay_keeps_the_stack_in_progress_then_completes():
         assert outputs(cfn, "slow")["AlarmName"] == "slow-alarm"
 
 
-@pytest.mark.parametrize(("endpoint_type", "mode"), [("Serverless", "serverless"),
-                                                     ("RealTime", "realtime")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("endpoint_type", "mode"), [("Serverless", "serverless"), ("RealTime", "realtime")]
+)
 def test_negated_condition_references_and_tagged_kms_keys(clients, endpoint_type, mode):
     cfn, _ = clients
     stack = f"conditions-{mode}"
     created = cfn.create_change_set(
-        StackName=stack, ChangeSetName="c1", ChangeSetType="CREATE",
+        StackName=stack,
+        ChangeSetName="c1",
+        ChangeSetType="CREATE",
         TemplateBody=(FIXTURES / "templates" / "conditions.yaml").read_text(),
         Parameters=[{"ParameterKey": "EndpointType", "ParameterValue": endpoint_type}],
-    )  # fmt: skip
+    )
     cfn.execute_change_set(ChangeSetName=created["Id"])
     assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     assert outputs(cfn, stack) == {"Mode": mode}
@@ -384,10 +451,14 @@ Resources:
   Topic: {Type: AWS::SNS::Topic}
 """
     stack = f"corrections-lists-{next(_names)}"
-    cfn.create_stack(StackName=stack, TemplateBody=template, Parameters=[
-        {"ParameterKey": "Ids", "ParameterValue": "111111111111,222222222222"},
-        {"ParameterKey": "Empty", "ParameterValue": ""},
-    ])  # fmt: skip
+    cfn.create_stack(
+        StackName=stack,
+        TemplateBody=template,
+        Parameters=[
+            {"ParameterKey": "Ids", "ParameterValue": "111111111111,222222222222"},
+            {"ParameterKey": "Empty", "ParameterValue": ""},
+        ],
+    )
     listed = cfn.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]
     values = {p["ParameterKey"]: p["ParameterValue"] for p in listed}
     assert values == {"Ids": "111111111111,222222222222", "Empty": ""}
@@ -404,11 +475,12 @@ Outputs:
 """
 # Queue changes, Extra is added, and Other's update then fails (SQS rejects the timeout).
 FAILING_QUEUES = (
-    QUEUES.replace("Queue, Properties: {VisibilityTimeout: 30}}\n  Other",
-                   "Queue, Properties: {VisibilityTimeout: 90}}\n  Other")
-    .replace("{VisibilityTimeout: 30}}\n  Topic", "{VisibilityTimeout: soon}}\n  Topic")
+    QUEUES.replace(
+        "Queue, Properties: {VisibilityTimeout: 30}}\n  Other",
+        "Queue, Properties: {VisibilityTimeout: 90}}\n  Other",
+    ).replace("{VisibilityTimeout: 30}}\n  Topic", "{VisibilityTimeout: soon}}\n  Topic")
     + "  Extra: {Type: AWS::SQS::Queue}\n"
-)  # fmt: skip
+)
 
 
 def chronological(cfn, stack: str) -> list[dict]:
@@ -418,40 +490,50 @@ def chronological(cfn, stack: str) -> list[dict]:
 def last_operation(cfn, stack: str, verb: str) -> list[dict]:
     """The events of the stack's last create or update, from its stack-level *_IN_PROGRESS."""
     seen = chronological(cfn, stack)
-    starts = [i for i, e in enumerate(seen) if e["LogicalResourceId"] == stack
-              and e["ResourceStatus"] == f"{verb}_IN_PROGRESS"]  # fmt: skip
+    starts = [
+        i
+        for i, e in enumerate(seen)
+        if e["LogicalResourceId"] == stack and e["ResourceStatus"] == f"{verb}_IN_PROGRESS"
+    ]
     return seen[starts[-1] :]
 
 
 def queue_timeout(queue_clients, stack: str, logical_id: str) -> str:
     cfn, sqs = queue_clients
     url = cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)[
-        "StackResourceDetail"]["PhysicalResourceId"]  # fmt: skip
+        "StackResourceDetail"
+    ]["PhysicalResourceId"]
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
-        "Attributes"]["VisibilityTimeout"]  # fmt: skip
+        "Attributes"
+    ]["VisibilityTimeout"]
 
 
 @pytest.fixture(scope="module")
 def queue_clients(shared_sandbox):
     options = {
-        "endpoint_url": shared_sandbox.url, "region_name": shared_sandbox.region,
-        "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
-    }  # fmt: skip
+        "endpoint_url": shared_sandbox.url,
+        "region_name": shared_sandbox.region,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     return boto3.client("cloudformation", **options), boto3.client("sqs", **options)
 
 
 def test_a_failing_update_stack_rolls_back_to_update_rollback_complete(clients):
     cfn, sagemaker = clients
     override = [{"ParameterKey": "EndpointConfigOverride", "ParameterValue": ""}]
-    cfn.create_stack(StackName="bad-update-stack", TemplateBody=OVERRIDE_TEMPLATE,
-                     Parameters=params(A) + override)  # fmt: skip
+    cfn.create_stack(
+        StackName="bad-update-stack",
+        TemplateBody=OVERRIDE_TEMPLATE,
+        Parameters=params(A) + override,
+    )
     before = cfn.describe_stacks(StackName="bad-update-stack")["Stacks"][0]
     cfn.update_stack(
         StackName="bad-update-stack",
         TemplateBody=OVERRIDE_TEMPLATE,
         Parameters=params(B)
         + [{"ParameterKey": "EndpointConfigOverride", "ParameterValue": "missing"}],
-    )  # fmt: skip  (answered, not an HTTP 500)
+    )  # answered, not an HTTP 500
     after = cfn.describe_stacks(StackName="bad-update-stack")["Stacks"][0]
     assert after["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
     assert after["Outputs"] == before["Outputs"]
@@ -460,8 +542,11 @@ def test_a_failing_update_stack_rolls_back_to_update_rollback_complete(clients):
     failed = [e for e in seen if e[1] == "UPDATE_FAILED"]
     assert [e[0] for e in failed] == ["Endpoint"]
     assert "Could not find endpoint configuration" in failed[0][2]
-    assert ("bad-update-stack", "UPDATE_ROLLBACK_IN_PROGRESS",
-            "The following resource(s) failed to update: [Endpoint].") in seen  # fmt: skip
+    assert (
+        "bad-update-stack",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "The following resource(s) failed to update: [Endpoint].",
+    ) in seen
     assert seen[0][:2] == ("bad-update-stack", "UPDATE_ROLLBACK_COMPLETE")
     names = {o["OutputKey"]: o["OutputValue"] for o in after["Outputs"]}
     model = sagemaker.describe_model(ModelName=names["ModelName"])
@@ -484,9 +569,11 @@ def test_a_failing_update_of_sqs_sns_s3_resources_rolls_back_to_update_rollback_
         cfn.update_stack(StackName=stack, TemplateBody=FAILING_QUEUES)  # not an HTTP 500
     else:
         created = cfn.create_change_set(
-            StackName=stack, ChangeSetName="bad", ChangeSetType="UPDATE",
+            StackName=stack,
+            ChangeSetName="bad",
+            ChangeSetType="UPDATE",
             TemplateBody=FAILING_QUEUES,
-        )  # fmt: skip
+        )
         cfn.execute_change_set(ChangeSetName=created["Id"])
     after = cfn.describe_stacks(StackName=stack)["Stacks"][0]
     assert after["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
@@ -499,8 +586,10 @@ def test_a_failing_update_of_sqs_sns_s3_resources_rolls_back_to_update_rollback_
     queues = sqs.list_queues(QueueNamePrefix=stack).get("QueueUrls", [])
     names = sorted(url.rsplit("/", 1)[-1] for url in queues)
     assert names == sorted(resources[n].rsplit("/", 1)[-1] for n in ("Queue", "Other"))  # no Extra
-    listed = {r["LogicalResourceId"] for r in
-              cfn.describe_stack_resources(StackName=stack)["StackResources"]}  # fmt: skip
+    listed = {
+        r["LogicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+    }
     assert listed == {"Queue", "Other", "Topic", "Bucket"}
 
 
@@ -511,8 +600,12 @@ def test_a_successful_update_of_sqs_sns_s3_resources_completes(queue_clients):
     cfn.update_stack(StackName=stack, TemplateBody=QUEUES.replace("30", "60"))
     assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
     assert queue_timeout(queue_clients, stack, "Queue") == "60"
-    created = cfn.create_change_set(StackName=stack, ChangeSetName="good", ChangeSetType="UPDATE",
-                                    TemplateBody=QUEUES.replace("30", "45"))  # fmt: skip
+    created = cfn.create_change_set(
+        StackName=stack,
+        ChangeSetName="good",
+        ChangeSetType="UPDATE",
+        TemplateBody=QUEUES.replace("30", "45"),
+    )
     cfn.execute_change_set(ChangeSetName=created["Id"])
     assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
     assert queue_timeout(queue_clients, stack, "Other") == "45"
@@ -522,9 +615,14 @@ def assert_resource_events(operation: list[dict], stack: str, verb: str, expecte
     """Between the stack's <verb>_IN_PROGRESS and <verb>_COMPLETE, each expected resource logs
     <status>_IN_PROGRESS then <status>_COMPLETE with its type and physical id."""
     assert (operation[0]["LogicalResourceId"], operation[0]["ResourceStatus"]) == (
-        stack, f"{verb}_IN_PROGRESS")  # fmt: skip
-    end = next(i for i, e in enumerate(operation) if e["LogicalResourceId"] == stack
-               and e["ResourceStatus"] == f"{verb}_COMPLETE")  # fmt: skip
+        stack,
+        f"{verb}_IN_PROGRESS",
+    )
+    end = next(
+        i
+        for i, e in enumerate(operation)
+        if e["LogicalResourceId"] == stack and e["ResourceStatus"] == f"{verb}_COMPLETE"
+    )
     inside = operation[1:end]
     for logical_id, (status, resource_type, physical_id) in expected.items():
         mine = [e for e in inside if e["LogicalResourceId"] == logical_id]
@@ -550,8 +648,12 @@ def test_successful_creates_and_updates_log_per_resource_events_in_order(queue_c
             call = cfn.create_stack if kind == "CREATE" else cfn.update_stack
             call(StackName=stack, TemplateBody=template)
         else:
-            created = cfn.create_change_set(StackName=stack, ChangeSetName=f"e{next(_names)}",
-                                            ChangeSetType=kind, TemplateBody=template)  # fmt: skip
+            created = cfn.create_change_set(
+                StackName=stack,
+                ChangeSetName=f"e{next(_names)}",
+                ChangeSetType=kind,
+                TemplateBody=template,
+            )
             cfn.execute_change_set(ChangeSetName=created["Id"])
 
     def physical() -> dict[str, str]:
@@ -560,16 +662,26 @@ def test_successful_creates_and_updates_log_per_resource_events_in_order(queue_c
 
     run("CREATE", QUEUES)
     ids = physical()
-    assert_resource_events(last_operation(cfn, stack, "CREATE"), stack, "CREATE", {
-        "Queue": ("CREATE", "AWS::SQS::Queue", ids["Queue"]),
-        "Other": ("CREATE", "AWS::SQS::Queue", ids["Other"]),
-        "Topic": ("CREATE", "AWS::SNS::Topic", ids["Topic"]),
-        "Bucket": ("CREATE", "AWS::S3::Bucket", ids["Bucket"]),
-    })  # fmt: skip
+    assert_resource_events(
+        last_operation(cfn, stack, "CREATE"),
+        stack,
+        "CREATE",
+        {
+            "Queue": ("CREATE", "AWS::SQS::Queue", ids["Queue"]),
+            "Other": ("CREATE", "AWS::SQS::Queue", ids["Other"]),
+            "Topic": ("CREATE", "AWS::SNS::Topic", ids["Topic"]),
+            "Bucket": ("CREATE", "AWS::S3::Bucket", ids["Bucket"]),
+        },
+    )
     run("UPDATE", updated)
     now = physical()
-    assert_resource_events(last_operation(cfn, stack, "UPDATE"), stack, "UPDATE", {
-        "Queue": ("UPDATE", "AWS::SQS::Queue", ids["Queue"]),
-        "Extra": ("CREATE", "AWS::SQS::Queue", now["Extra"]),
-        "Bucket": ("DELETE", "AWS::S3::Bucket", ids["Bucket"]),
-    })  # fmt: skip
+    assert_resource_events(
+        last_operation(cfn, stack, "UPDATE"),
+        stack,
+        "UPDATE",
+        {
+            "Queue": ("UPDATE", "AWS::SQS::Queue", ids["Queue"]),
+            "Extra": ("CREATE", "AWS::SQS::Queue", now["Extra"]),
+            "Bucket": ("DELETE", "AWS::S3::Bucket", ids["Bucket"]),
+        },
+    )

@@ -61,8 +61,11 @@ def test_failing_script_reports_status_reason_and_last_lines(tmp_path):
 
 def test_script_that_writes_no_model_is_told_where_to_write_it(tmp_path):
     settings = settings_for(PROJECTS / "no-model" / "pipeline.toml", tmp_path)
-    with pytest.raises(TrainingFailed, match=r"wrote no model.joblib in SM_MODEL_DIR \(it wrote "
-                       r"model.pkl\)"):  # fmt: skip
+    with pytest.raises(
+        TrainingFailed,
+        match=r"wrote no model.joblib in SM_MODEL_DIR \(it wrote "
+        r"model.pkl\)",
+    ):
         train.run(Context(settings))
 
 
@@ -76,8 +79,11 @@ def test_classifier_in_a_regression_project_is_refused(tmp_path):
 def test_unreachable_s3_data_is_refused_before_training(tmp_path):
     with sandbox_environment():
         settings = settings_for(PROJECTS / "unreachable-s3-data" / "pipeline.toml", tmp_path)
-        with pytest.raises(ConfigError, match=r"\[data\] train: s3://no-such-bucket-for-"
-                           r"pipeline-tests/tiny.csv (does not exist|cannot be read)"):  # fmt: skip
+        with pytest.raises(
+            ConfigError,
+            match=r"\[data\] train: s3://no-such-bucket-for-"
+            r"pipeline-tests/tiny.csv (does not exist|cannot be read)",
+        ):
             train.run(Context(settings))
     assert not (tmp_path / "training").exists()
 
@@ -88,10 +94,12 @@ def test_data_in_s3_trains_like_the_same_local_file(tmp_path):
     local = settings_for(PROJECTS / "hyperparameters" / "pipeline.toml", tmp_path / "local")
     config = tmp_path / "s3project" / "pipeline.toml"
     config.parent.mkdir()
-    (config.parent / "train.py").write_text(
-        (PROJECTS / "hyperparameters" / "train.py").read_text())  # fmt: skip
-    config.write_text((PROJECTS / "hyperparameters" / "pipeline.toml").read_text().replace(
-        '"../tiny.csv"', '"s3://pipeline-test-data/projects/tiny.csv"'))  # fmt: skip
+    (config.parent / "train.py").write_text((PROJECTS / "hyperparameters" / "train.py").read_text())
+    config.write_text(
+        (PROJECTS / "hyperparameters" / "pipeline.toml")
+        .read_text()
+        .replace('"../tiny.csv"', '"s3://pipeline-test-data/projects/tiny.csv"')
+    )
     with sandbox_environment():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="pipeline-test-data")
@@ -111,7 +119,7 @@ def test_two_projects_deploy_side_by_side_in_one_account(tmp_path):
             "diabetes": settings_for(ROOT / "pipeline.toml", tmp_path / "diabetes"),
             "churn": settings_for(
                 ROOT / "examples" / "churn" / "pipeline.toml", tmp_path / "churn"
-            ),  # fmt: skip
+            ),
         }
         for settings in projects.values():
             bootstrap.run(Context(settings), "both", [], "", "")  # once per account
@@ -132,7 +140,10 @@ def test_two_projects_deploy_side_by_side_in_one_account(tmp_path):
 
 def test_text_target_in_a_regression_project_is_refused_before_training(tmp_path):
     settings = settings_for(PROJECTS / "text-target-for-regression" / "pipeline.toml", tmp_path)
-    with pytest.raises(ConfigError, match=r"\[data\] target: 'churned' holds text \('yes'\); "
-                       "a regression target must be numbers"):  # fmt: skip
+    with pytest.raises(
+        ConfigError,
+        match=r"\[data\] target: 'churned' holds text \('yes'\); "
+        "a regression target must be numbers",
+    ):
         train.run(Context(settings))
     assert not (tmp_path / "training").exists()

@@ -46,8 +46,12 @@ def world(sandbox, built, tmp_path_factory):
     for metric in ("rmse", "mae"):
         manifest["metrics"]["model"][metric] *= 1.10
     worse.manifest_file.write_text(json.dumps(manifest))
-    found = {"A": built, "B": variant(built, root / "b", "b"), "WORSE": worse,
-             "WRONG": variant(built, root / "w", "w", intercept_shift=5.0)}  # fmt: skip
+    found = {
+        "A": built,
+        "B": variant(built, root / "b", "b"),
+        "WORSE": worse,
+        "WRONG": variant(built, root / "w", "w", intercept_shift=5.0),
+    }
     digests = {}
     for name, settings in found.items():
         upload.run(Context(settings))
@@ -107,12 +111,23 @@ def test_a_smoke_failure_during_promotion_keeps_the_targets_release_and_rollback
     # A dev release of an artifact that then predicts wrongly in staging: written as the
     # deploy writes it (a smoke that passed in dev, e.g. on another image build).
     key_prefix = f"models/diabetes-linear/{world['WRONG']}/"
-    releases.write(S3(), BUCKET, {
-        "project": "diabetes", "environment": "dev", "digest": world["WRONG"],
-        "artifact_key": key_prefix + "model.tar.gz",
-        "manifest_key": key_prefix + "manifest.json", "parameters": {}, "outputs": {},
-        "git_commit": "test", "time": releases.now().isoformat(), "actor": "test", "kind": "deploy",
-    })  # fmt: skip
+    releases.write(
+        S3(),
+        BUCKET,
+        {
+            "project": "diabetes",
+            "environment": "dev",
+            "digest": world["WRONG"],
+            "artifact_key": key_prefix + "model.tar.gz",
+            "manifest_key": key_prefix + "manifest.json",
+            "parameters": {},
+            "outputs": {},
+            "git_commit": "test",
+            "time": releases.now().isoformat(),
+            "actor": "test",
+            "kind": "deploy",
+        },
+    )
     before = releases.latest(built, "staging")
     with pytest.raises(smoke.SmokeFailed, match="No release was recorded"):
         promote.run(ctx(built), "dev", "staging", world["WRONG"], force=True)
@@ -137,8 +152,11 @@ def test_a_tampered_artifact_is_refused_and_a_missing_one_too(built, world):
     s3().delete_object(Bucket=BUCKET, Key=key)
     with pytest.raises(ConfigError, match="is not in the artifact bucket"):
         deploy.run(ctx(built), "dev", world["B"])
-    assert CloudFormation().outputs("diabetes-dev")["ModelData"].endswith(
-        f"/{world['WORSE']}/model.tar.gz")  # fmt: skip
+    assert (
+        CloudFormation()
+        .outputs("diabetes-dev")["ModelData"]
+        .endswith(f"/{world['WORSE']}/model.tar.gz")
+    )
 
 
 # These run last in this module: they delete its stacks.

@@ -27,8 +27,13 @@ def signed(built, tmp_path_factory):
         result = upload.run(Context(built))
         bucket = account.output(built, "ArtifactBucketName")
         digest = json.loads(built.manifest_file.read_text())["artifact"]["sha256"]
-        yield {"bucket": bucket, "digest": digest, "prefix": f"models/{built.model_name}/{digest}",
-               "result": result, "tmp": tmp_path_factory.mktemp("provenance")}  # fmt: skip
+        yield {
+            "bucket": bucket,
+            "digest": digest,
+            "prefix": f"models/{built.model_name}/{digest}",
+            "result": result,
+            "tmp": tmp_path_factory.mktemp("provenance"),
+        }
 
 
 def _upload_unsigned(settings, bucket: str) -> str:
@@ -37,8 +42,11 @@ def _upload_unsigned(settings, bucket: str) -> str:
     manifest = json.loads(settings.manifest_file.read_text())
     s3 = boto3.client("s3")
     s3.upload_file(str(settings.artifact_file), bucket, manifest["artifact"]["s3_key"])
-    s3.upload_file(str(settings.manifest_file), bucket,
-                   manifest["artifact"]["s3_key"].rsplit("/", 1)[0] + "/manifest.json")  # fmt: skip
+    s3.upload_file(
+        str(settings.manifest_file),
+        bucket,
+        manifest["artifact"]["s3_key"].rsplit("/", 1)[0] + "/manifest.json",
+    )
     return manifest["artifact"]["sha256"]
 
 
@@ -86,10 +94,13 @@ def test_an_artifact_signed_with_another_key_is_refused(built, signed):
     )["Signature"]
     prefix = f"models/{built.model_name}/{digest}"
     body = json.dumps(provenance.document(statement, theirs["Arn"], signature))
-    boto3.client("s3").put_object(Bucket=signed["bucket"], Key=f"{prefix}/provenance.json",
-                                  Body=body.encode())  # fmt: skip
-    with pytest.raises(provenance.ProvenanceError, match=f"was signed with key .*{theirs['KeyId']}"
-                       ".*not the build's signing key"):  # fmt: skip
+    boto3.client("s3").put_object(
+        Bucket=signed["bucket"], Key=f"{prefix}/provenance.json", Body=body.encode()
+    )
+    with pytest.raises(
+        provenance.ProvenanceError,
+        match=f"was signed with key .*{theirs['KeyId']}.*not the build's signing key",
+    ):
         deploying.artifact(Context(built), signed["bucket"], digest)
 
 
@@ -106,9 +117,11 @@ def test_a_forged_signature_under_the_build_key_arn_is_refused(built, signed):
     # The real signature of the built artifact, copied onto another statement.
     real = json.loads(S3().read(signed["bucket"], f"{signed['prefix']}/provenance.json"))
     forged = provenance.document(statement, real["key_arn"], base64.b64decode(real["signature"]))
-    boto3.client("s3").put_object(Bucket=signed["bucket"],
-                                  Key=f"models/{built.model_name}/{digest}/provenance.json",
-                                  Body=json.dumps(forged).encode())  # fmt: skip
+    boto3.client("s3").put_object(
+        Bucket=signed["bucket"],
+        Key=f"models/{built.model_name}/{digest}/provenance.json",
+        Body=json.dumps(forged).encode(),
+    )
     with pytest.raises(provenance.ProvenanceError, match="does not verify with the build's"):
         deploying.artifact(Context(built), signed["bucket"], digest)
 
@@ -133,10 +146,19 @@ def test_the_sandbox_creates_signing_keys_from_templates():
     """AWS::KMS::Key with KeySpec ECC_NIST_P256 and KeyUsage SIGN_VERIFY makes a key that
     signs (the emulator made every template key symmetric)."""
     with sandbox_environment():
-        template = {"Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {
-            "KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY",
-            "KeyPolicy": {"Version": "2012-10-17", "Statement": []}}}},
-            "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}}}}  # fmt: skip
+        template = {
+            "Resources": {
+                "Key": {
+                    "Type": "AWS::KMS::Key",
+                    "Properties": {
+                        "KeySpec": "ECC_NIST_P256",
+                        "KeyUsage": "SIGN_VERIFY",
+                        "KeyPolicy": {"Version": "2012-10-17", "Statement": []},
+                    },
+                }
+            },
+            "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}}},
+        }
         cfn = boto3.client("cloudformation")
         cfn.create_stack(StackName="signing-key", TemplateBody=json.dumps(template))
         arn = cfn.describe_stacks(StackName="signing-key")["Stacks"][0]["Outputs"][0]["OutputValue"]
@@ -144,7 +166,13 @@ def test_the_sandbox_creates_signing_keys_from_templates():
         described = kms.describe_key(KeyId=arn)["KeyMetadata"]
         assert (described["KeySpec"], described["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
         digest = hashlib.sha256(b"artifact").digest()
-        signature = kms.sign(KeyId=arn, Message=digest, MessageType="DIGEST",
-                             SigningAlgorithm="ECDSA_SHA_256")["Signature"]  # fmt: skip
-        assert kms.verify(KeyId=arn, Message=digest, MessageType="DIGEST", Signature=signature,
-                          SigningAlgorithm="ECDSA_SHA_256")["SignatureValid"]  # fmt: skip
+        signature = kms.sign(
+            KeyId=arn, Message=digest, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256"
+        )["Signature"]
+        assert kms.verify(
+            KeyId=arn,
+            Message=digest,
+            MessageType="DIGEST",
+            Signature=signature,
+            SigningAlgorithm="ECDSA_SHA_256",
+        )["SignatureValid"]

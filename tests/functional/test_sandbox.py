@@ -43,8 +43,11 @@ def _up(state: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pipeline", "sandbox", "up", *args],
         env={**os.environ, "PIPELINE_SANDBOX_STATE": str(state)},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_boto3_reaches_the_sandbox_through_the_standard_variables(aws, sandbox):
@@ -95,8 +98,12 @@ def test_up_prints_the_environment_and_down_stops_it(tmp_path):
         assert again.returncode == 2 and "already running" in again.stderr
         down = subprocess.run(
             [sys.executable, "-m", "pipeline", "sandbox", "down"],
-            env=env, capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert down.returncode == 0 and f"stopped the sandbox at {url}" in down.stdout
         assert up.proc.wait(10) == 0
     assert not state.exists()
@@ -121,8 +128,11 @@ def test_up_without_the_emulator_installed_names_the_fix_in_one_line(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "sandbox", "up", "--port", "0"],
         env={**os.environ, "PYTHONPATH": path, "PIPELINE_SANDBOX_STATE": str(tmp_path / "s")},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "error: sandbox: the local sandbox needs the AWS emulator moto (not installed: moto); "
@@ -135,8 +145,11 @@ def test_down_without_a_sandbox_says_so(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "sandbox", "down"],
         env={**os.environ, "PIPELINE_SANDBOX_STATE": str(tmp_path / "none.json")},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0 and "no sandbox is running" in result.stdout
 
 

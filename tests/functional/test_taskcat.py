@@ -24,15 +24,22 @@ def uploaded(bootstrapped, built):
 
 def leftovers(env: dict[str, str]) -> tuple[list[str], list[str]]:
     """taskcat stacks not deleted, and endpoints of taskcat tests still there."""
-    options = {"endpoint_url": env["AWS_ENDPOINT_URL"], "region_name": "us-east-1",
-               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    options = {
+        "endpoint_url": env["AWS_ENDPOINT_URL"],
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     stacks = boto3.client("cloudformation", **options).list_stacks()["StackSummaries"]
     endpoints = boto3.client("sagemaker", **options).list_endpoints()["Endpoints"]
     return (
-        [s["StackName"] for s in stacks
-         if s["StackName"].startswith("tCaT-") and s["StackStatus"] != "DELETE_COMPLETE"],
+        [
+            s["StackName"]
+            for s in stacks
+            if s["StackName"].startswith("tCaT-") and s["StackStatus"] != "DELETE_COMPLETE"
+        ],
         [e["EndpointName"] for e in endpoints if e["EndpointName"].startswith("diabetes-tc-")],
-    )  # fmt: skip
+    )
 
 
 def test_taskcat_passes_one_test_per_environment_and_deletes_its_stacks(uploaded):

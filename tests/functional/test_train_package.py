@@ -39,8 +39,9 @@ def test_training_twice_gives_a_byte_identical_model(tmp_path, fresh_settings):
     assert first.model_sha256 == second.model_sha256 == _sha(other.model_file)
 
 
-def test_the_machines_blas_kernel_does_not_change_the_model_bytes(tmp_path, fresh_settings,
-                                                                   monkeypatch):  # fmt: skip
+def test_the_machines_blas_kernel_does_not_change_the_model_bytes(
+    tmp_path, fresh_settings, monkeypatch
+):
     # Unpinned, OpenBLAS's Prescott and Haswell kernels fit coefficients that differ at
     # ~1e-12 (different bytes); the training process gets one pinned kernel whatever the
     # machine would pick, so both give the bytes of the default run.
@@ -137,7 +138,11 @@ def test_tarball_layout_and_fixed_metadata(built):
     with tarfile.open(built.artifact_file) as tar:
         members = tar.getmembers()
         assert [m.name for m in members] == [
-            "code", "code/inference.py", "model.joblib", "signature.json"]  # fmt: skip
+            "code",
+            "code/inference.py",
+            "model.joblib",
+            "signature.json",
+        ]
         assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, 0, "", "")}
         assert tar.extractfile("code/inference.py").read() == Path(inference.__file__).read_bytes()
         assert tar.extractfile("model.joblib").read() == built.model_file.read_bytes()

@@ -19,8 +19,13 @@ BUCKET = "sagemaker-pipeline-artifacts-123456789012-us-east-1"  # the bootstrap 
 
 
 def s3_client(env: dict[str, str]):
-    return boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    return boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 @pytest.fixture
@@ -74,8 +79,12 @@ def test_different_bytes_at_the_key_are_never_overwritten(bootstrapped, build_co
     s3.create_bucket(Bucket="upload-conflict")
     key = json.loads((build_copy / "manifest.json").read_text())["artifact"]["s3_key"]
     s3.put_object(Bucket="upload-conflict", Key=key, Body=b"someone else's bytes")
-    result = pipeline("upload", "--bucket", "upload-conflict",
-                      env={**bootstrapped, "PIPELINE_BUILD_DIR": str(build_copy)})  # fmt: skip
+    result = pipeline(
+        "upload",
+        "--bucket",
+        "upload-conflict",
+        env={**bootstrapped, "PIPELINE_BUILD_DIR": str(build_copy)},
+    )
     assert result.returncode == 1
     assert "already exists with different content" in result.stderr
     assert "Refusing to overwrite it" in result.stderr
@@ -93,8 +102,14 @@ PEAK_RSS = (
 
 def peak_rss_kib(command: list[str], env: dict[str, str]) -> tuple[int, int]:
     """Peak RSS of `command` alone (a fresh parent whose only child it is), and its exit."""
-    result = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], env=env,
-                            capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     peak, code = result.stdout.strip().splitlines()[-1].split()
     return int(peak), int(code)
 
@@ -111,19 +126,29 @@ def test_a_200_mb_artifact_uploads_without_holding_it_in_memory(built, tmp_path)
             handle.write(chunk)
     manifest = json.loads(built.manifest_file.read_text())
     sha = digest.hexdigest()
-    manifest["artifact"] = {"sha256": sha, "size": size,
-                            "s3_key": f"models/diabetes-linear/{sha}/model.tar.gz"}  # fmt: skip
+    manifest["artifact"] = {
+        "sha256": sha,
+        "size": size,
+        "s3_key": f"models/diabetes-linear/{sha}/model.tar.gz",
+    }
     (build / "manifest.json").write_text(json.dumps(manifest))
     with Sandbox() as sandbox:  # its own: the emulator keeps the 200 MB in memory
         s3_client(sandbox.env).create_bucket(Bucket="big")
         # Not bootstrapped: the signing key upload signs with is given as another account's.
         kms = boto3.client(
-            "kms", endpoint_url=sandbox.url, region_name=sandbox.region,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        )  # fmt: skip
+            "kms",
+            endpoint_url=sandbox.url,
+            region_name=sandbox.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
-        env = {**os.environ, **sandbox.env, "PIPELINE_BUILD_DIR": str(build),
-               "PIPELINE_SIGNING_KEY": signing["Arn"]}  # fmt: skip
+        env = {
+            **os.environ,
+            **sandbox.env,
+            "PIPELINE_BUILD_DIR": str(build),
+            "PIPELINE_SIGNING_KEY": signing["Arn"],
+        }
         imports = "import boto3, pipeline.stages.build.upload; boto3.client('s3')"
         baseline, _ = peak_rss_kib([sys.executable, "-c", imports], env)
         peak, code = peak_rss_kib(
@@ -133,7 +158,9 @@ def test_a_200_mb_artifact_uploads_without_holding_it_in_memory(built, tmp_path)
         head = s3_client(sandbox.env).head_object(Bucket="big", Key=manifest["artifact"]["s3_key"])
         assert head["ContentLength"] == size
     growth_mib = (peak - baseline) / 1024
-    print(f"upload of 200 MB: peak RSS {peak / 1024:.0f} MiB, {growth_mib:.0f} MiB over the "
-          f"interpreter with boto3 ({baseline / 1024:.0f} MiB)")  # fmt: skip
+    print(
+        f"upload of 200 MB: peak RSS {peak / 1024:.0f} MiB, {growth_mib:.0f} MiB over the "
+        f"interpreter with boto3 ({baseline / 1024:.0f} MiB)"
+    )
     # Parts are 8 MiB; holding the file would add 190 MiB. A few parts in flight is fine.
     assert growth_mib < 64

@@ -22,8 +22,9 @@ WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 @contextlib.contextmanager
 def stubbed(service: str, region: str = "us-east-1") -> Iterator[tuple[Any, Stubber]]:
     """(client, stubber) for a service; every queued response must be consumed."""
-    client = boto3.client(service, region_name=region, aws_access_key_id="x",
-                          aws_secret_access_key="x")  # fmt: skip
+    client = boto3.client(
+        service, region_name=region, aws_access_key_id="x", aws_secret_access_key="x"
+    )
     with Stubber(client) as stub:
         yield client, stub
         stub.assert_no_pending_responses()

@@ -21,16 +21,26 @@ TEMPLATE = '{"Resources": {}}'
 
 
 def stack(status: str, name: str = NAME, outputs: dict[str, str] | None = None) -> dict:
-    described: dict[str, Any] = {"StackName": name, "StackId": f"{STACK_ID}-{name}",
-                                 "CreationTime": WHEN, "StackStatus": status}  # fmt: skip
+    described: dict[str, Any] = {
+        "StackName": name,
+        "StackId": f"{STACK_ID}-{name}",
+        "CreationTime": WHEN,
+        "StackStatus": status,
+    }
     if outputs:
         described["Outputs"] = [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]
     return {"Stacks": [described]}
 
 
 def event(n: int, status: str, resource: str = "Endpoint", reason: str = "") -> dict:
-    answer = {"StackId": STACK_ID, "EventId": f"e{n}", "StackName": NAME, "Timestamp": WHEN,
-              "LogicalResourceId": resource, "ResourceStatus": status}  # fmt: skip
+    answer = {
+        "StackId": STACK_ID,
+        "EventId": f"e{n}",
+        "StackName": NAME,
+        "Timestamp": WHEN,
+        "LogicalResourceId": resource,
+        "ResourceStatus": status,
+    }
     if reason:
         answer["ResourceStatusReason"] = reason
     return answer
@@ -39,24 +49,42 @@ def event(n: int, status: str, resource: str = "Endpoint", reason: str = "") -> 
 def add_status(stub, status: str | None, outputs: dict[str, str] | None = None) -> None:
     """One describe_stacks answer: the stack in `status`, or no such stack (None)."""
     if status is None:
-        stub.add_client_error("describe_stacks", "ValidationError",
-                              f"Stack with id {NAME} does not exist", 400,
-                              expected_params={"StackName": NAME})  # fmt: skip
+        stub.add_client_error(
+            "describe_stacks",
+            "ValidationError",
+            f"Stack with id {NAME} does not exist",
+            400,
+            expected_params={"StackName": NAME},
+        )
     else:
         stub.add_response("describe_stacks", stack(status, outputs=outputs), {"StackName": NAME})
 
 
-def add_change_set(stub, kind: str, status: str, reason: str = "", changes=(),
-                   tags: bool = True) -> None:  # fmt: skip
+def add_change_set(
+    stub, kind: str, status: str, reason: str = "", changes=(), tags: bool = True
+) -> None:
     """create_change_set, the waiter's describe_change_set and the wrapper's own describe."""
-    stub.add_response("create_change_set", {"Id": CS_ID, "StackId": STACK_ID}, {
-        "StackName": NAME, "TemplateBody": TEMPLATE, "ChangeSetName": ANY,
-        "ChangeSetType": kind, "Capabilities": ["CAPABILITY_IAM"],
-        "Parameters": [{"ParameterKey": "InstanceCount", "ParameterValue": "1"}],
-        "Tags": [{"Key": "project", "Value": "diabetes"}] if tags else []})  # fmt: skip
-    described = {"ChangeSetId": CS_ID, "StackId": STACK_ID, "StackName": NAME,
-                 "Status": status, "ExecutionStatus": "AVAILABLE",
-                 "Changes": list(changes)}  # fmt: skip
+    stub.add_response(
+        "create_change_set",
+        {"Id": CS_ID, "StackId": STACK_ID},
+        {
+            "StackName": NAME,
+            "TemplateBody": TEMPLATE,
+            "ChangeSetName": ANY,
+            "ChangeSetType": kind,
+            "Capabilities": ["CAPABILITY_IAM"],
+            "Parameters": [{"ParameterKey": "InstanceCount", "ParameterValue": "1"}],
+            "Tags": [{"Key": "project", "Value": "diabetes"}] if tags else [],
+        },
+    )
+    described = {
+        "ChangeSetId": CS_ID,
+        "StackId": STACK_ID,
+        "StackName": NAME,
+        "Status": status,
+        "ExecutionStatus": "AVAILABLE",
+        "Changes": list(changes),
+    }
     if reason:
         described["StatusReason"] = reason
     waited = {"ChangeSetName": CS_ID, "StackName": NAME}
@@ -65,16 +93,20 @@ def add_change_set(stub, kind: str, status: str, reason: str = "", changes=(),
 
 
 def change(logical_id: str, action: str, replacement: str | None = None) -> dict:
-    resource = {"LogicalResourceId": logical_id, "ResourceType": "AWS::SageMaker::Model",
-                "Action": action}  # fmt: skip
+    resource = {
+        "LogicalResourceId": logical_id,
+        "ResourceType": "AWS::SageMaker::Model",
+        "Action": action,
+    }
     if replacement is not None:
         resource["Replacement"] = replacement
     return {"Type": "Resource", "ResourceChange": resource}
 
 
 def create(cfn: CloudFormation, kind: str) -> ChangeSet:
-    return cfn.create_change_set(NAME, TEMPLATE, {"InstanceCount": "1"}, kind,
-                                 ("CAPABILITY_IAM",), {"project": "diabetes"})  # fmt: skip
+    return cfn.create_change_set(
+        NAME, TEMPLATE, {"InstanceCount": "1"}, kind, ("CAPABILITY_IAM",), {"project": "diabetes"}
+    )
 
 
 def test_template_is_the_original_body_or_none_for_a_missing_stack():
@@ -83,8 +115,7 @@ def test_template_is_the_original_body_or_none_for_a_missing_stack():
         yaml_body = "Resources: {}\n"  # botocore parses a JSON body into a dict; ours are YAML
         stub.add_response("get_template", {"TemplateBody": yaml_body}, wanted)
         missing = f"Stack with id {NAME} does not exist"
-        stub.add_client_error("get_template", "ValidationError", missing,
-                              expected_params=wanted)  # fmt: skip
+        stub.add_client_error("get_template", "ValidationError", missing, expected_params=wanted)
         cfn = CloudFormation(client)
         assert cfn.template(NAME) == yaml_body
         assert cfn.template(NAME) is None
@@ -120,16 +151,23 @@ def test_live_stacks_follow_every_page_and_skip_stacks_gone_meanwhile():
     statuses = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
     summary = {"StackName": "x", "CreationTime": WHEN, "StackStatus": "CREATE_COMPLETE"}
     with stubbed("cloudformation") as (client, stub):
-        stub.add_response("list_stacks", {"StackSummaries": [{**summary, "StackId": "id-a"}],
-                                          "NextToken": "page2"},
-                          {"StackStatusFilter": list(statuses)})  # fmt: skip
-        stub.add_response("list_stacks", {"StackSummaries": [{**summary, "StackId": "id-b"},
-                                                             {**summary, "StackId": "id-c"}]},
-                          {"StackStatusFilter": list(statuses), "NextToken": "page2"})  # fmt: skip
+        stub.add_response(
+            "list_stacks",
+            {"StackSummaries": [{**summary, "StackId": "id-a"}], "NextToken": "page2"},
+            {"StackStatusFilter": list(statuses)},
+        )
+        stub.add_response(
+            "list_stacks",
+            {"StackSummaries": [{**summary, "StackId": "id-b"}, {**summary, "StackId": "id-c"}]},
+            {"StackStatusFilter": list(statuses), "NextToken": "page2"},
+        )
         stub.add_response("describe_stacks", stack("CREATE_COMPLETE", "a"), {"StackName": "id-a"})
-        stub.add_client_error("describe_stacks", "ValidationError",
-                              "Stack with id id-b does not exist",
-                              expected_params={"StackName": "id-b"})  # fmt: skip
+        stub.add_client_error(
+            "describe_stacks",
+            "ValidationError",
+            "Stack with id id-b does not exist",
+            expected_params={"StackName": "id-b"},
+        )
         stub.add_response("describe_stacks", stack("UPDATE_COMPLETE", "c"), {"StackName": "id-c"})
         live = CloudFormation(client).live_stacks(statuses)
     assert [s["StackName"] for s in live] == ["a", "c"]
@@ -142,13 +180,16 @@ def test_change_set_for_a_new_stack_is_create():
         change_set = create(CloudFormation(client), "CREATE")
     assert change_set.kind == "CREATE" and change_set.id == CS_ID and not change_set.no_changes
     assert [(c.logical_id, c.action, c.replacement) for c in change_set.changes] == [
-        ("Model", "Add", ""), ("Endpoint", "Add", "")]  # fmt: skip
+        ("Model", "Add", ""),
+        ("Endpoint", "Add", ""),
+    ]
 
 
 def test_change_set_for_an_existing_stack_is_update_with_replacements():
     with stubbed("cloudformation") as (client, stub):
-        add_change_set(stub, "UPDATE", "CREATE_COMPLETE",
-                       changes=[change("Model", "Modify", "True")])  # fmt: skip
+        add_change_set(
+            stub, "UPDATE", "CREATE_COMPLETE", changes=[change("Model", "Modify", "True")]
+        )
         change_set = create(CloudFormation(client), "UPDATE")
     assert change_set.kind == "UPDATE"
     assert change_set.changes[0].resource_type == "AWS::SageMaker::Model"
@@ -210,9 +251,12 @@ def test_discard_create_access_denied_leaves_the_empty_stack_and_says_so():
         add_status(stub, "REVIEW_IN_PROGRESS")
         stub.add_client_error("delete_stack", "AccessDenied", "not authorized to DeleteStack")
         CloudFormation(client, progress=said.append).discard(
-            ChangeSet(CS_ID, NAME, "CREATE", (), False))  # fmt: skip
-    assert said == [f"{NAME}: left empty in REVIEW_IN_PROGRESS (this role may not delete "
-                    "stacks); the first deploy takes it over"]  # fmt: skip
+            ChangeSet(CS_ID, NAME, "CREATE", (), False)
+        )
+    assert said == [
+        f"{NAME}: left empty in REVIEW_IN_PROGRESS (this role may not delete "
+        "stacks); the first deploy takes it over"
+    ]
 
 
 def test_discard_create_other_delete_error_is_raised():
@@ -231,17 +275,27 @@ def test_execute_reports_each_new_event_and_returns_the_outputs():
     with stubbed("cloudformation") as (client, stub):
         stub.add_response("describe_stack_events", {"StackEvents": old}, {"StackName": NAME})
         stub.add_response("execute_change_set", {}, {"ChangeSetName": CS_ID})
-        stub.add_response("describe_stack_events", {"StackEvents": [
-            event(3, "UPDATE_COMPLETE", "Model"), event(2, "UPDATE_IN_PROGRESS", "Model",
-                                                         "Requested update"), *old]})  # fmt: skip
+        stub.add_response(
+            "describe_stack_events",
+            {
+                "StackEvents": [
+                    event(3, "UPDATE_COMPLETE", "Model"),
+                    event(2, "UPDATE_IN_PROGRESS", "Model", "Requested update"),
+                    *old,
+                ]
+            },
+        )
         add_status(stub, "UPDATE_COMPLETE")
         add_status(stub, "UPDATE_COMPLETE", {"EndpointName": "ep"})
         outputs = CloudFormation(client, progress=said.append).execute(
-            ChangeSet(CS_ID, NAME, "UPDATE", (), False), sleep=pytest.fail)  # fmt: skip
+            ChangeSet(CS_ID, NAME, "UPDATE", (), False), sleep=pytest.fail
+        )
     assert outputs == {"EndpointName": "ep"}
-    assert said == [f"{NAME}: executing the update change set",
-                    "  Model: UPDATE_IN_PROGRESS (Requested update)",
-                    "  Model: UPDATE_COMPLETE"]  # fmt: skip
+    assert said == [
+        f"{NAME}: executing the update change set",
+        "  Model: UPDATE_IN_PROGRESS (Requested update)",
+        "  Model: UPDATE_COMPLETE",
+    ]
 
 
 def test_execute_failure_lists_only_this_operations_failed_resources():
@@ -258,10 +312,12 @@ def test_execute_failure_lists_only_this_operations_failed_resources():
         add_status(stub, "UPDATE_ROLLBACK_COMPLETE")
         stub.add_response("describe_stack_events", {"StackEvents": settled})  # failures()
         with pytest.raises(PipelineError) as raised:
-            CloudFormation(client).execute(ChangeSet(CS_ID, NAME, "UPDATE", (), False),
-                                           sleep=slept.append, poll=0.5)  # fmt: skip
-    assert str(raised.value) == (f"stack {NAME} failed (UPDATE_ROLLBACK_COMPLETE):\n"
-                                 "  - Endpoint: Ping health check failed")  # fmt: skip
+            CloudFormation(client).execute(
+                ChangeSet(CS_ID, NAME, "UPDATE", (), False), sleep=slept.append, poll=0.5
+            )
+    assert str(raised.value) == (
+        f"stack {NAME} failed (UPDATE_ROLLBACK_COMPLETE):\n  - Endpoint: Ping health check failed"
+    )
     assert slept == [0.5]
 
 
@@ -285,7 +341,8 @@ def test_wait_until_settled_waits_out_another_operation():
         add_status(stub, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
         add_status(stub, "UPDATE_COMPLETE")
         final = CloudFormation(client, progress=said.append).wait_until_settled(
-            NAME, sleep=slept.append, poll=1.5)  # fmt: skip
+            NAME, sleep=slept.append, poll=1.5
+        )
     assert final == "UPDATE_COMPLETE" and slept == [1.5, 1.5, 1.5]
     waiting = "waiting for it to finish"
     assert said == [

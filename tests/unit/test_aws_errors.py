@@ -36,23 +36,35 @@ def client_error(code: str, operation: str = "DescribeStacks") -> ClientError:
     ("exc", "exit_code", "says"),
     [
         (NoCredentialsError(), 2, "no AWS credentials found; set AWS_ACCESS_KEY_ID"),
-        (PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"), 2,
-         "missing: AWS_SECRET_ACCESS_KEY"),
+        (
+            PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"),
+            2,
+            "missing: AWS_SECRET_ACCESS_KEY",
+        ),
         (NoRegionError(), 2, "set AWS_DEFAULT_REGION"),
-        (EndpointConnectionError(endpoint_url=URL), 2, f"cannot reach {URL}; check "
-         "AWS_ENDPOINT_URL"),
+        (
+            EndpointConnectionError(endpoint_url=URL),
+            2,
+            f"cannot reach {URL}; check AWS_ENDPOINT_URL",
+        ),
         (ConnectTimeoutError(endpoint_url=URL), 2, f"cannot reach {URL}"),
         (client_error("ExpiredToken"), 2, "credentials have expired (ExpiredToken); refresh"),
         (client_error("InvalidClientTokenId"), 2, "AWS rejected the credentials"),
         (client_error("UnrecognizedClientException"), 2, "AWS rejected the credentials"),
         (client_error("AccessDenied"), 2, "access denied to cloudformation:DescribeStacks"),
-        (WaiterError(name="StackCreateComplete", reason="error", last_response={
-            "Error": {"Code": "ExpiredTokenException", "Message": "expired"}}), 2,
-         "credentials have expired"),
+        (
+            WaiterError(
+                name="StackCreateComplete",
+                reason="error",
+                last_response={"Error": {"Code": "ExpiredTokenException", "Message": "expired"}},
+            ),
+            2,
+            "credentials have expired",
+        ),
         (ReadTimeoutError(endpoint_url=URL), 1, "was lost mid-call"),
         (client_error("Throttling"), 1, "DescribeStacks failed (Throttling)"),
     ],
-)  # fmt: skip
+)
 def test_botocore_failures_translate_to_one_line_with_their_exit_code(exc, exit_code, says):
     error = translate(exc, "cloudformation")
     assert error.exit_code == exit_code
@@ -61,8 +73,9 @@ def test_botocore_failures_translate_to_one_line_with_their_exit_code(exc, exit_
 
 
 def stubbed(service: str):
-    client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x")  # fmt: skip
+    client = boto3.client(
+        service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     return client, Stubber(client)
 
 
@@ -86,8 +99,14 @@ def test_access_denied_on_a_head_names_the_setting_and_exits_two():
 def unreachable(service: str):
     """A real client whose every request fails to connect, at once (no retries)."""
     once = Config(retries={"mode": "standard", "max_attempts": 1})
-    client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x", endpoint_url=URL, config=once)  # fmt: skip
+    client = boto3.client(
+        service,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        endpoint_url=URL,
+        config=once,
+    )
 
     def refuse(**_):
         raise EndpointConnectionError(endpoint_url=URL)
@@ -98,8 +117,11 @@ def unreachable(service: str):
 
 def test_an_unreachable_endpoint_in_paginators_and_waiters_exits_two():
     cfn = CloudFormation(unreachable("cloudformation"))
-    for call in (lambda: cfn.live_stacks(("CREATE_COMPLETE",)), lambda: cfn.delete("s"),
-                 lambda: S3(unreachable("s3")).keys("bucket", "releases/")):  # fmt: skip
+    for call in (
+        lambda: cfn.live_stacks(("CREATE_COMPLETE",)),
+        lambda: cfn.delete("s"),
+        lambda: S3(unreachable("s3")).keys("bucket", "releases/"),
+    ):
         with pytest.raises(ConfigError, match=f"cannot reach {URL}"):
             call()
 
@@ -125,21 +147,31 @@ def test_a_connection_lost_after_executing_is_a_failed_stage_not_a_config_error(
     with pytest.raises(PipelineError) as raised:
         cfn.execute(ChangeSet("arn:cs", "diabetes-dev", "UPDATE", (), False), sleep=lambda _: 0)
     assert not isinstance(raised.value, ConfigError) and raised.value.exit_code == 1
-    assert str(raised.value).startswith("stack diabetes-dev: lost track of the UPDATE after "
-                                        f"executing its change set (cloudformation: cannot "
-                                        f"reach {URL};")  # fmt: skip
+    assert str(raised.value).startswith(
+        "stack diabetes-dev: lost track of the UPDATE after "
+        f"executing its change set (cloudformation: cannot "
+        f"reach {URL};"
+    )
     assert "\n" not in str(raised.value) and "--wait" in str(raised.value)
 
 
 def event(n: int, status: str, resource: str = "Endpoint") -> dict:
-    return {"EventId": f"e{n}", "LogicalResourceId": resource, "ResourceStatus": status,
-            "ResourceStatusReason": f"reason {n}"}  # fmt: skip
+    return {
+        "EventId": f"e{n}",
+        "LogicalResourceId": resource,
+        "ResourceStatus": status,
+        "ResourceStatusReason": f"reason {n}",
+    }
 
 
 def test_failures_list_only_the_events_after_the_operation_started():
     history = [event(2, "UPDATE_FAILED"), event(1, "CREATE_FAILED", "Model")]  # newest first
-    now = [event(5, "UPDATE_ROLLBACK_COMPLETE", "diabetes-dev"), event(4, "UPDATE_FAILED"),
-           event(3, "UPDATE_FAILED", "Model"), *history]  # fmt: skip
+    now = [
+        event(5, "UPDATE_ROLLBACK_COMPLETE", "diabetes-dev"),
+        event(4, "UPDATE_FAILED"),
+        event(3, "UPDATE_FAILED", "Model"),
+        *history,
+    ]
     cfn = CloudFormation(DyingClient(now))
     assert cfn.failures("diabetes-dev", {"e1", "e2"}) == ["Model: reason 3", "Endpoint: reason 4"]
 

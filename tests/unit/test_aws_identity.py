@@ -13,9 +13,15 @@ from tests.unit.aws_stubs import stubbed
 
 def test_account_id_is_the_callers_account():
     with stubbed("sts") as (client, stub):
-        stub.add_response("get_caller_identity", {"Account": "123456789012",
-                                                  "Arn": "arn:aws:iam::123456789012:user/ci",
-                                                  "UserId": "AIDA"}, {})  # fmt: skip
+        stub.add_response(
+            "get_caller_identity",
+            {
+                "Account": "123456789012",
+                "Arn": "arn:aws:iam::123456789012:user/ci",
+                "UserId": "AIDA",
+            },
+            {},
+        )
         assert identity.account_id(client) == "123456789012"
 
 
@@ -29,8 +35,11 @@ def test_account_id_rejected_credentials_is_a_config_error():
 def test_account_id_other_failure_says_what_could_not_be_done():
     with stubbed("sts") as (client, stub):
         stub.add_client_error("get_caller_identity", "ServiceUnavailable", "try later", 503)
-        with pytest.raises(AwsError, match=r"could not identify the AWS account "
-                                           r"\(sts:GetCallerIdentity\)") as raised:  # fmt: skip
+        with pytest.raises(
+            AwsError,
+            match=r"could not identify the AWS account "
+            r"\(sts:GetCallerIdentity\)",
+        ) as raised:
             identity.account_id(client)
     assert not isinstance(raised.value, ConfigError)
 

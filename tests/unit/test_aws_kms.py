@@ -12,15 +12,27 @@ from tests.unit.aws_stubs import stubbed
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 DIGEST = bytes(32)
 ALGORITHM = "ECDSA_SHA_256"
-VERIFY = {"KeyId": KEY, "Message": DIGEST, "MessageType": "DIGEST", "Signature": b"sig",
-          "SigningAlgorithm": ALGORITHM}  # fmt: skip
+VERIFY = {
+    "KeyId": KEY,
+    "Message": DIGEST,
+    "MessageType": "DIGEST",
+    "Signature": b"sig",
+    "SigningAlgorithm": ALGORITHM,
+}
 
 
 def test_sign_returns_the_signature_of_the_digest():
     with stubbed("kms") as (client, stub):
-        stub.add_response("sign", {"Signature": b"sig", "KeyId": KEY},
-                          {"KeyId": KEY, "Message": DIGEST, "MessageType": "DIGEST",
-                           "SigningAlgorithm": ALGORITHM})  # fmt: skip
+        stub.add_response(
+            "sign",
+            {"Signature": b"sig", "KeyId": KEY},
+            {
+                "KeyId": KEY,
+                "Message": DIGEST,
+                "MessageType": "DIGEST",
+                "SigningAlgorithm": ALGORITHM,
+            },
+        )
         assert Kms(client).sign(KEY, DIGEST, ALGORITHM) == b"sig"
 
 
@@ -40,8 +52,9 @@ def test_verify_valid_signature_is_true():
 
 def test_verify_invalid_signature_is_false():
     with stubbed("kms") as (client, stub):
-        stub.add_client_error("verify", "KMSInvalidSignatureException", "invalid",
-                              expected_params=VERIFY)  # fmt: skip
+        stub.add_client_error(
+            "verify", "KMSInvalidSignatureException", "invalid", expected_params=VERIFY
+        )
         assert Kms(client).verify(KEY, DIGEST, b"sig", ALGORITHM) is False
 
 

@@ -52,9 +52,11 @@ def test_sha256_streams_the_object_in_chunks():
 
 def test_head_returns_size_checksum_and_version():
     with stubbed("s3") as (client, stub):
-        stub.add_response("head_object", {"ContentLength": 42, "ChecksumSHA256": "c2hh",
-                                          "VersionId": "v1"},
-                          {**WHERE, "ChecksumMode": "ENABLED"})  # fmt: skip
+        stub.add_response(
+            "head_object",
+            {"ContentLength": 42, "ChecksumSHA256": "c2hh", "VersionId": "v1"},
+            {**WHERE, "ChecksumMode": "ENABLED"},
+        )
         assert S3(client).head(BUCKET, KEY) == ObjectInfo(42, "c2hh", "v1")
 
 
@@ -92,17 +94,29 @@ def test_upload_parts_sends_each_part_then_completes_only_if_absent():
     parts, sent = [b"a" * 10, b"b" * 5], []
     upload = {**WHERE, "UploadId": "u1"}
     with stubbed("s3") as (client, stub):
-        stub.add_response("create_multipart_upload", {"UploadId": "u1"},
-                          {**WHERE, "ChecksumAlgorithm": "SHA256"})  # fmt: skip
+        stub.add_response(
+            "create_multipart_upload", {"UploadId": "u1"}, {**WHERE, "ChecksumAlgorithm": "SHA256"}
+        )
         for number, part in enumerate(parts, start=1):
-            stub.add_response("upload_part", {"ETag": f'"e{number}"',
-                                              "ChecksumSHA256": checksum(part)},
-                              {**upload, "PartNumber": number, "Body": part,
-                               "ChecksumAlgorithm": "SHA256"})  # fmt: skip
-        stub.add_response("complete_multipart_upload", {}, {**upload, "IfNoneMatch": "*",
-            "MultipartUpload": {"Parts": [
-                {"PartNumber": n, "ETag": f'"e{n}"', "ChecksumSHA256": checksum(p)}
-                for n, p in enumerate(parts, start=1)]}})  # fmt: skip
+            stub.add_response(
+                "upload_part",
+                {"ETag": f'"e{number}"', "ChecksumSHA256": checksum(part)},
+                {**upload, "PartNumber": number, "Body": part, "ChecksumAlgorithm": "SHA256"},
+            )
+        stub.add_response(
+            "complete_multipart_upload",
+            {},
+            {
+                **upload,
+                "IfNoneMatch": "*",
+                "MultipartUpload": {
+                    "Parts": [
+                        {"PartNumber": n, "ETag": f'"e{n}"', "ChecksumSHA256": checksum(p)}
+                        for n, p in enumerate(parts, start=1)
+                    ]
+                },
+            },
+        )
         S3(client).upload_parts(BUCKET, KEY, parts, sent.append)
     assert sent == [10, 5]
 
@@ -111,9 +125,12 @@ def test_upload_parts_key_written_meanwhile_is_already_exists_and_aborts():
     with stubbed("s3") as (client, stub):
         stub.add_response("create_multipart_upload", {"UploadId": "u1"})
         stub.add_response("upload_part", {"ETag": '"e1"', "ChecksumSHA256": checksum(b"a")})
-        stub.add_client_error("complete_multipart_upload", "PreconditionFailed",
-                              "At least one of the pre-conditions you specified did not hold",
-                              412)  # fmt: skip
+        stub.add_client_error(
+            "complete_multipart_upload",
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+            412,
+        )
         stub.add_response("abort_multipart_upload", {}, {**WHERE, "UploadId": "u1"})
         with pytest.raises(AlreadyExists) as raised:
             S3(client).upload_parts(BUCKET, KEY, [b"a"])
@@ -128,18 +145,32 @@ def test_upload_parts_failing_part_aborts_even_if_the_abort_fails():
     with stubbed("s3") as (client, stub):
         stub.add_response("create_multipart_upload", {"UploadId": "u1"})
         stub.add_response("upload_part", {"ETag": '"e1"', "ChecksumSHA256": checksum(b"a")})
-        stub.add_client_error("abort_multipart_upload", "InternalError", "try again", 500,
-                              expected_params={**WHERE, "UploadId": "u1"})  # fmt: skip
+        stub.add_client_error(
+            "abort_multipart_upload",
+            "InternalError",
+            "try again",
+            500,
+            expected_params={**WHERE, "UploadId": "u1"},
+        )
         with pytest.raises(OSError, match="disk read failed"):
             S3(client).upload_parts(BUCKET, KEY, parts())
 
 
 def test_put_new_existing_key_is_already_exists():
     with stubbed("s3") as (client, stub):
-        stub.add_client_error("put_object", "PreconditionFailed", "pre-condition failed", 412,
-                              expected_params={**WHERE, "Body": b"{}", "IfNoneMatch": "*",
-                                               "ContentType": "application/json",
-                                               "ChecksumAlgorithm": "SHA256"})  # fmt: skip
+        stub.add_client_error(
+            "put_object",
+            "PreconditionFailed",
+            "pre-condition failed",
+            412,
+            expected_params={
+                **WHERE,
+                "Body": b"{}",
+                "IfNoneMatch": "*",
+                "ContentType": "application/json",
+                "ChecksumAlgorithm": "SHA256",
+            },
+        )
         with pytest.raises(AlreadyExists, match=f"s3://{BUCKET}/{KEY}: PreconditionFailed"):
             S3(client).put_new(BUCKET, KEY, b"{}", "application/json")
 
@@ -165,18 +196,30 @@ def test_ensure_bucket_existing_is_left_alone():
         assert S3(client).ensure_bucket(BUCKET, "eu-west-1") is False
 
 
-@pytest.mark.parametrize(("region", "location"), [
-    ("us-east-1", {}),
-    ("eu-west-1", {"CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("region", "location"),
+    [
+        ("us-east-1", {}),
+        ("eu-west-1", {"CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}}),
+    ],
+)
 def test_ensure_bucket_missing_is_created_private(region, location):
     with stubbed("s3", region) as (client, stub):
         stub.add_client_error("head_bucket", "404", "Not Found", 404)
         stub.add_response("create_bucket", {}, {"Bucket": BUCKET, **location})
-        stub.add_response("put_public_access_block", {}, {"Bucket": BUCKET,
-            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
-                                               "BlockPublicPolicy": True,
-                                               "RestrictPublicBuckets": True}})  # fmt: skip
+        stub.add_response(
+            "put_public_access_block",
+            {},
+            {
+                "Bucket": BUCKET,
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                },
+            },
+        )
         assert S3(client).ensure_bucket(BUCKET, region) is True
 
 
@@ -189,13 +232,20 @@ def test_ensure_bucket_owned_by_another_account_is_an_error():
 
 def test_keys_follow_every_page():
     with stubbed("s3") as (client, stub):
-        stub.add_response("list_objects_v2", {"Contents": [{"Key": "releases/dev/1.json"}],
-                                              "IsTruncated": True, "NextContinuationToken": "t2"},
-                          {"Bucket": BUCKET, "Prefix": "releases/dev/"})  # fmt: skip
-        stub.add_response("list_objects_v2", {"Contents": [{"Key": "releases/dev/2.json"}],
-                                              "IsTruncated": False},
-                          {"Bucket": BUCKET, "Prefix": "releases/dev/",
-                           "ContinuationToken": "t2"})  # fmt: skip
+        stub.add_response(
+            "list_objects_v2",
+            {
+                "Contents": [{"Key": "releases/dev/1.json"}],
+                "IsTruncated": True,
+                "NextContinuationToken": "t2",
+            },
+            {"Bucket": BUCKET, "Prefix": "releases/dev/"},
+        )
+        stub.add_response(
+            "list_objects_v2",
+            {"Contents": [{"Key": "releases/dev/2.json"}], "IsTruncated": False},
+            {"Bucket": BUCKET, "Prefix": "releases/dev/", "ContinuationToken": "t2"},
+        )
         keys = S3(client).keys(BUCKET, "releases/dev/")
     assert keys == ["releases/dev/1.json", "releases/dev/2.json"]
 
@@ -208,7 +258,12 @@ def test_keys_under_an_empty_prefix_are_none():
 
 def test_keys_of_a_missing_bucket_is_not_found():
     with stubbed("s3") as (client, stub):
-        stub.add_client_error("list_objects_v2", "NoSuchBucket", "no such bucket", 404,
-                              expected_params={"Bucket": BUCKET, "Prefix": ANY})  # fmt: skip
+        stub.add_client_error(
+            "list_objects_v2",
+            "NoSuchBucket",
+            "no such bucket",
+            404,
+            expected_params={"Bucket": BUCKET, "Prefix": ANY},
+        )
         with pytest.raises(NotFound, match=f"s3://{BUCKET}/releases/: NoSuchBucket"):
             S3(client).keys(BUCKET, "releases/")

@@ -14,11 +14,16 @@ ARN = f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{NAME}"
 
 
 def test_describe_endpoint_returns_status_config_and_variants():
-    answer = {"EndpointName": NAME, "EndpointArn": ARN, "EndpointConfigName": f"{NAME}-c1",
-              "EndpointStatus": "Failed", "FailureReason": "ping failed",
-              "CreationTime": WHEN, "LastModifiedTime": WHEN,
-              "ProductionVariants": [{"VariantName": "AllTraffic"},
-                                     {"VariantName": "B"}]}  # fmt: skip
+    answer = {
+        "EndpointName": NAME,
+        "EndpointArn": ARN,
+        "EndpointConfigName": f"{NAME}-c1",
+        "EndpointStatus": "Failed",
+        "FailureReason": "ping failed",
+        "CreationTime": WHEN,
+        "LastModifiedTime": WHEN,
+        "ProductionVariants": [{"VariantName": "AllTraffic"}, {"VariantName": "B"}],
+    }
     with stubbed("sagemaker") as (client, stub):
         stub.add_response("describe_endpoint", answer, {"EndpointName": NAME})
         endpoint = SageMaker(client).describe_endpoint(NAME)
@@ -27,8 +32,9 @@ def test_describe_endpoint_returns_status_config_and_variants():
 
 def test_describe_endpoint_missing_is_not_found():
     with stubbed("sagemaker") as (client, stub):
-        stub.add_client_error("describe_endpoint", "ValidationException",
-                              f'Could not find endpoint "{ARN}".')  # fmt: skip
+        stub.add_client_error(
+            "describe_endpoint", "ValidationException", f'Could not find endpoint "{ARN}".'
+        )
         with pytest.raises(NotFound, match="Could not find endpoint") as raised:
             SageMaker(client).describe_endpoint(NAME)
     assert raised.value.code == "ValidationException"
@@ -44,18 +50,27 @@ def test_describe_endpoint_other_validation_error_is_an_aws_error():
 
 def test_invoke_returns_the_body():
     with stubbed("sagemaker-runtime") as (client, stub):
-        stub.add_response("invoke_endpoint", {"Body": body(b"[151.0]")},
-                          {"EndpointName": NAME, "Body": "1,2,3", "ContentType": "text/csv",
-                           "Accept": "application/json"})  # fmt: skip
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": body(b"[151.0]")},
+            {
+                "EndpointName": NAME,
+                "Body": "1,2,3",
+                "ContentType": "text/csv",
+                "Accept": "application/json",
+            },
+        )
         assert SageMakerRuntime(client).invoke(NAME, "1,2,3", "text/csv") == b"[151.0]"
 
 
 def test_invoke_model_error_names_the_endpoint_and_code():
     with stubbed("sagemaker-runtime") as (client, stub):
-        stub.add_client_error("invoke_endpoint", "ModelError",
-                              "Received client error (415) from primary", 424)  # fmt: skip
+        stub.add_client_error(
+            "invoke_endpoint", "ModelError", "Received client error (415) from primary", 424
+        )
         with pytest.raises(AwsError) as raised:
             SageMakerRuntime(client).invoke(NAME, b"x", "text/plain")
-    assert str(raised.value) == (f"InvokeEndpoint {NAME}: ModelError: Received client error "
-                                 "(415) from primary")  # fmt: skip
+    assert str(raised.value) == (
+        f"InvokeEndpoint {NAME}: ModelError: Received client error (415) from primary"
+    )
     assert raised.value.code == "ModelError"

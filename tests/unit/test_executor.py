@@ -19,8 +19,10 @@ class RecordingCloudFormation:
     """Records the wrapper calls an executor makes; answers with a change set that has
     `changes` (none: CloudFormation found nothing to do)."""
 
-    def __init__(self, changes: tuple[Change, ...] = (Change("M", "AWS::SageMaker::Model",
-                                                             "Modify", "True"),)):  # fmt: skip
+    def __init__(
+        self,
+        changes: tuple[Change, ...] = (Change("M", "AWS::SageMaker::Model", "Modify", "True"),),
+    ):
         self.calls: list[tuple] = []
         self.changes = changes
 

@@ -16,8 +16,12 @@ CLASSIFIER = {
 
 
 def test_passing_metrics_have_no_failures():
-    thresholds = {"max_rmse": 58, "max_mae": 47, "min_r2": 0.4,
-                  "min_rmse_improvement_over_baseline": 0.2}  # fmt: skip
+    thresholds = {
+        "max_rmse": 58,
+        "max_mae": 47,
+        "min_r2": 0.4,
+        "min_rmse_improvement_over_baseline": 0.2,
+    }
     assert gate.evaluate(REGRESSION, thresholds) == []
 
 
@@ -36,11 +40,14 @@ def test_max_threshold_failure_reads_above():
 def test_improvement_follows_the_metric_direction():
     # lower is better for RMSE and log loss, higher for balanced accuracy
     assert gate.observed("min_rmse_improvement_over_baseline", REGRESSION) == pytest.approx(
-        (73.22 - 53.85) / 73.22)  # fmt: skip
+        (73.22 - 53.85) / 73.22
+    )
     assert gate.observed("min_log_loss_improvement_over_baseline", CLASSIFIER) == pytest.approx(
-        (0.64 - 0.12) / 0.64)  # fmt: skip
-    assert gate.observed("min_balanced_accuracy_improvement_over_baseline",
-                         CLASSIFIER) == pytest.approx(0.9)  # fmt: skip
+        (0.64 - 0.12) / 0.64
+    )
+    assert gate.observed(
+        "min_balanced_accuracy_improvement_over_baseline", CLASSIFIER
+    ) == pytest.approx(0.9)
     assert gate.evaluate(REGRESSION, {"min_rmse_improvement_over_baseline": 0.5})
 
 
@@ -56,10 +63,15 @@ def test_gate_on_a_metric_the_model_lacks_is_a_config_error():
 
 @pytest.mark.parametrize(
     ("key", "metric"),
-    [("min_r2", "r2"), ("max_log_loss", "log_loss"), ("min_balanced_accuracy", "balanced_accuracy"),
-     ("min_f1_macro_improvement_over_baseline", "f1_macro"), ("max_rmse_improvement_over_baseline",
-     None), ("rmse", None)],
-)  # fmt: skip
+    [
+        ("min_r2", "r2"),
+        ("max_log_loss", "log_loss"),
+        ("min_balanced_accuracy", "balanced_accuracy"),
+        ("min_f1_macro_improvement_over_baseline", "f1_macro"),
+        ("max_rmse_improvement_over_baseline", None),
+        ("rmse", None),
+    ],
+)
 def test_gate_keys_name_their_metric(key, metric):
     assert metrics.gate_metric(key) == metric
 
@@ -67,8 +79,9 @@ def test_gate_keys_name_their_metric(key, metric):
 def test_promotion_margins_know_each_metric_direction():
     deployed = CLASSIFIER
     worse = {"model": {"accuracy": 0.94, "balanced_accuracy": 0.95, "log_loss": 0.13}}
-    problems = gate.regressions(worse, deployed, {"max_accuracy_decrease": 0.01,
-                                                  "max_log_loss_increase": 0.05})  # fmt: skip
+    problems = gate.regressions(
+        worse, deployed, {"max_accuracy_decrease": 0.01, "max_log_loss_increase": 0.05}
+    )
     assert len(problems) == 2  # accuracy down 0.02 > 0.01; log loss up 8% > 5%
     assert "accuracy 0.9400 is worse than the deployed 0.9600 by more than 0.01" in problems[0]
     assert "log loss 0.1300" in problems[1]

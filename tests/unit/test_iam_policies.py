@@ -33,16 +33,22 @@ from tests.conftest import FIXTURES
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 PLACEHOLDERS = {
-    "ProjectName": "PROJECT", "BootstrapNamespace": "NS", "Namespace": "NS",
-    "AWS::Partition": "aws", "AWS::Region": "REGION", "AWS::AccountId": "ACCOUNT",
-}  # fmt: skip
+    "ProjectName": "PROJECT",
+    "BootstrapNamespace": "NS",
+    "Namespace": "NS",
+    "AWS::Partition": "aws",
+    "AWS::Region": "REGION",
+    "AWS::AccountId": "ACCOUNT",
+}
 ENV_VARIABLE = "${aws:PrincipalTag/environment}"
 TAGGING = ("AddTags", "TagResource", "CreateTags")
 DESTRUCTIVE = ("Delete*", "Update*", "ScheduleKeyDeletion", "PutKeyPolicy")
 # No resource-level permissions or tag conditions are used for these: a scalable target is
 # named by its endpoint, which a project chooses (the README's IAM limits).
-DESTRUCTIVE_EXEMPT = {"application-autoscaling:DeregisterScalableTarget",
-                      "application-autoscaling:DeleteScalingPolicy"}  # fmt: skip
+DESTRUCTIVE_EXEMPT = {
+    "application-autoscaling:DeregisterScalableTarget",
+    "application-autoscaling:DeleteScalingPolicy",
+}
 FORBIDDEN_TO_TEST_ROLE = [
     "arn:aws:cloudformation:REGION:ACCOUNT:stack/PROJECT-prod/1",
     "arn:aws:cloudformation:REGION:ACCOUNT:stack/NS-bootstrap/1",
@@ -66,7 +72,7 @@ def render(value) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in render(v)]
     if isinstance(value, dict) and len(value) == 1:
-        (fn, arg), = value.items()  # fmt: skip
+        ((fn, arg),) = value.items()
         if fn == "Ref":
             return [PLACEHOLDERS.get(arg, f"REF_{arg}")]
         if fn == "Fn::Sub":
@@ -134,7 +140,8 @@ def role_policies(template: dict) -> dict[str, list[dict]]:
                 found += statements(resources_[arn["Ref"]]["Properties"].get("PolicyDocument"))
         for policy in resources_.values():
             if policy.get("Type") == "AWS::IAM::Policy" and {"Ref": logical} in as_list(
-                    policy["Properties"].get("Roles", [])):  # fmt: skip
+                policy["Properties"].get("Roles", [])
+            ):
                 found += statements(policy["Properties"].get("PolicyDocument"))
         out[name] = found
     return out
@@ -147,8 +154,11 @@ def iam_statements(template: dict) -> list[tuple[str, dict]]:
         if resource.get("Type") in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
             out += [(logical, s) for s in statements(props.get("PolicyDocument"))]
         elif resource.get("Type") == "AWS::IAM::Role":
-            out += [(logical, s) for p in props.get("Policies", [])
-                    for s in statements(p.get("PolicyDocument"))]  # fmt: skip
+            out += [
+                (logical, s)
+                for p in props.get("Policies", [])
+                for s in statements(p.get("PolicyDocument"))
+            ]
     return out
 
 
@@ -159,30 +169,45 @@ def where(logical: str, statement: dict) -> str:
 # 1 ------------------------------------------------------------------------------------------
 def tag_granting_problems(template: dict) -> list[str]:
     found = iam_statements(template)
-    governed = {a.split(":")[0].lower() for _, s in found for a in actions(s)
-                if any(k.startswith("aws:resourcetag/") for k in condition_keys(s))}  # fmt: skip
+    governed = {
+        a.split(":")[0].lower()
+        for _, s in found
+        for a in actions(s)
+        if any(k.startswith("aws:resourcetag/") for k in condition_keys(s))
+    }
     problems = []
     for logical, statement in found:
         for service in sorted(governed):
-            tagging = [f"{service}:{name}" for name in TAGGING
-                       if grants(statement, f"{service}:{name}")]  # fmt: skip
+            tagging = [
+                f"{service}:{name}" for name in TAGGING if grants(statement, f"{service}:{name}")
+            ]
             if not tagging:
                 continue
             keys = condition_keys(statement)
-            owned = any(k.startswith("aws:resourcetag/") and op == "StringEquals"
-                        for k, (op, _) in keys.items())  # fmt: skip
+            owned = any(
+                k.startswith("aws:resourcetag/") and op == "StringEquals"
+                for k, (op, _) in keys.items()
+            )
             requested = any(k.startswith("aws:requesttag/") for k in keys)
             tagging_action = keys.get(f"{service}:taggingaction")
             at_create = requested and (
-                (tagging_action is not None and tagging_action[0] == "StringEquals"
-                 and all(v.startswith("Create") for v in tagging_action[1]))
-                or any(k.startswith("aws:resourcetag/") and op == "Null" and vals == ["true"]
-                       for k, (op, vals) in keys.items()))  # fmt: skip
+                (
+                    tagging_action is not None
+                    and tagging_action[0] == "StringEquals"
+                    and all(v.startswith("Create") for v in tagging_action[1])
+                )
+                or any(
+                    k.startswith("aws:resourcetag/") and op == "Null" and vals == ["true"]
+                    for k, (op, vals) in keys.items()
+                )
+            )
             bounded = "aws:tagkeys" in keys and keys["aws:tagkeys"][0].startswith("ForAllValues:")
             if not (owned or at_create) or not bounded:
-                problems.append(f"{where(logical, statement)}: {', '.join(tagging)} without an "
-                                "aws:ResourceTag or tag-at-creation condition and a bounded "
-                                "aws:TagKeys")  # fmt: skip
+                problems.append(
+                    f"{where(logical, statement)}: {', '.join(tagging)} without an "
+                    "aws:ResourceTag or tag-at-creation condition and a bounded "
+                    "aws:TagKeys"
+                )
     return problems
 
 
@@ -195,9 +220,15 @@ def destructive_problems(template: dict) -> list[str]:
         for statement in found:
             if statement.get("Effect") != "Allow":
                 continue
-            hits = [a for a in actions(statement) if a not in DESTRUCTIVE_EXEMPT and (
-                "*" in a.split(":")[-1]
-                or any(fnmatch.fnmatch(a.split(":")[-1], d) for d in DESTRUCTIVE))]  # fmt: skip
+            hits = [
+                a
+                for a in actions(statement)
+                if a not in DESTRUCTIVE_EXEMPT
+                and (
+                    "*" in a.split(":")[-1]
+                    or any(fnmatch.fnmatch(a.split(":")[-1], d) for d in DESTRUCTIVE)
+                )
+            ]
             if not hits:
                 continue
             env = condition_keys(statement).get("aws:resourcetag/environment")
@@ -206,8 +237,10 @@ def destructive_problems(template: dict) -> list[str]:
                 ENV_VARIABLE in r for r in resources(statement)
             )
             if not (by_tag or by_name):
-                problems.append(f"{role}: {statement.get('Sid', '?')}: {', '.join(hits)} not "
-                                f"scoped to the role's environment ({ENV_VARIABLE})")  # fmt: skip
+                problems.append(
+                    f"{role}: {statement.get('Sid', '?')}: {', '.join(hits)} not "
+                    f"scoped to the role's environment ({ENV_VARIABLE})"
+                )
     return problems
 
 
@@ -229,8 +262,9 @@ def rights_of_the_test_role(template: dict) -> list[str]:
                     and not any(fnmatch.fnmatch(a.split(":")[-1], r) for r in READ_ONLY)
                 ]
                 if acts and any(fnmatch.fnmatch(arn, r) for r in resources(statement)):
-                    problems.append(f"{role}: {statement.get('Sid', '?')}: {', '.join(acts)} "
-                                    f"on {arn}")  # fmt: skip
+                    problems.append(
+                        f"{role}: {statement.get('Sid', '?')}: {', '.join(acts)} on {arn}"
+                    )
     return problems
 
 
@@ -247,21 +281,28 @@ def bucket_policy_problems(template: dict) -> list[str]:
         def denies(action, key, operator, value=None, found=found):
             for s in found:
                 keys = condition_keys(s)
-                if (s.get("Effect") == "Deny" and s.get("Principal") == "*"
-                        and action in actions(s)
-                        and any(r.endswith("/models/*") for r in resources(s))
-                        and key in keys and keys[key][0] == operator
-                        and (value is None or keys[key][1] == [value])):  # fmt: skip
+                if (
+                    s.get("Effect") == "Deny"
+                    and s.get("Principal") == "*"
+                    and action in actions(s)
+                    and any(r.endswith("/models/*") for r in resources(s))
+                    and key in keys
+                    and keys[key][0] == operator
+                    and (value is None or keys[key][1] == [value])
+                ):
                     return True
             return False
 
         if not denies("s3:PutObject", "s3:if-none-match", "StringNotEquals", "*"):
-            problems.append(f"{logical}: models/ keys may be overwritten (no Deny of "
-                            "s3:PutObject without s3:if-none-match '*')")  # fmt: skip
+            problems.append(
+                f"{logical}: models/ keys may be overwritten (no Deny of "
+                "s3:PutObject without s3:if-none-match '*')"
+            )
         for action in ("s3:DeleteObject", "s3:DeleteObjectVersion"):
             if not denies(action, "aws:principalarn", "ArnNotLike"):
-                problems.append(f"{logical}: {action} on models/ is not denied to all but "
-                                "an admin path")  # fmt: skip
+                problems.append(
+                    f"{logical}: {action} on models/ is not denied to all but an admin path"
+                )
     return problems
 
 
@@ -288,8 +329,11 @@ def test_a_planted_template_fails_the_property(check):
 @pytest.mark.parametrize("check", CHECKS)
 def test_each_planted_template_fails_only_its_own_property(check):
     fixture = CHECKS[check][1]
-    others = {name: f(load(FIXTURES / "templates" / fixture))
-              for name, (f, other) in CHECKS.items() if other != fixture}  # fmt: skip
+    others = {
+        name: f(load(FIXTURES / "templates" / fixture))
+        for name, (f, other) in CHECKS.items()
+        if other != fixture
+    }
     assert others == {name: [] for name in others}
 
 

@@ -147,9 +147,12 @@ def test_an_update_change_set_gives_the_stack_its_tags():
 
     def tagged(name: str, kind: str, template: str, digest: str) -> None:
         created = cfn.create_change_set(
-            StackName="tagged", ChangeSetName=name, ChangeSetType=kind, TemplateBody=template,
+            StackName="tagged",
+            ChangeSetName=name,
+            ChangeSetType=kind,
+            TemplateBody=template,
             Tags=[{"Key": "model-digest", "Value": digest}],
-        )  # fmt: skip
+        )
         cfn.execute_change_set(ChangeSetName=created["Id"])
 
     tagged("one", "CREATE", QUEUE, "a")

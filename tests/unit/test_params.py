@@ -9,10 +9,9 @@ from pipeline.core.params import (
 TEMPLATE = {
     "EnvironmentName": {"Type": "String", "AllowedValues": ["dev", "prod"]},
     "InstanceCount": {"Type": "Number", "Default": 1, "MinValue": 1, "MaxValue": 4},
-    "Prefix": {"Type": "String", "Default": "p", "AllowedPattern": "^[a-z]+$",
-                    "MaxLength": 5},
+    "Prefix": {"Type": "String", "Default": "p", "AllowedPattern": "^[a-z]+$", "MaxLength": 5},
     "ModelData": {"Type": "String"},
-}  # fmt: skip
+}
 
 
 def doc(**values):

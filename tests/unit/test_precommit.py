@@ -37,10 +37,13 @@ def matches(version: str, spec: str) -> bool:
     return version == spec or (spec.endswith(".*") and version.startswith(spec[:-1]))
 
 
-@pytest.mark.parametrize(("repo", "package"), [
-    ("https://github.com/astral-sh/ruff-pre-commit", "ruff"),
-    ("https://github.com/python-jsonschema/check-jsonschema", "check-jsonschema"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("repo", "package"),
+    [
+        ("https://github.com/astral-sh/ruff-pre-commit", "ruff"),
+        ("https://github.com/python-jsonschema/check-jsonschema", "check-jsonschema"),
+    ],
+)
 def test_precommit_repo_rev_matches_the_tox_pin(repo, package):
     (found,) = [r for r in repos() if r["repo"] == repo]
     version = found["rev"].removeprefix("v")

@@ -63,7 +63,10 @@ def test_valid_config_resolves_paths_against_its_folder():
     assert project.entry_point == (CONFIGS / "train.py").resolve()
     assert project.train.location == str((CONFIGS / "data.csv").resolve())
     assert (project.name, project.model_name, project.task) == (
-        "fixture", "fixture-model", "classification")  # fmt: skip
+        "fixture",
+        "fixture-model",
+        "classification",
+    )
     assert project.test is None and project.test_size == 0.2 and project.seed == 0
 
 
@@ -81,9 +84,12 @@ def test_missing_config_says_how_to_pass_one(tmp_path):
 
 
 def test_s3_data_uri_is_kept_and_must_name_a_key():
-    data = {"project": {"name": "p"}, "data": {"train": "s3://bucket/d.parquet", "target": "y"},
-            "model": {"name": "m", "task": "regression", "entry_point": "t.py"},
-            "gate": {"max_rmse": 1}}  # fmt: skip
+    data = {
+        "project": {"name": "p"},
+        "data": {"train": "s3://bucket/d.parquet", "target": "y"},
+        "model": {"name": "m", "task": "regression", "entry_point": "t.py"},
+        "gate": {"max_rmse": 1},
+    }
     project = project_core.parse(data, Path("/x/pipeline.toml"))
     assert project.train.is_s3 and project.train.format == "parquet"
     data["data"]["train"] = "s3://bucket-only.csv"

@@ -86,8 +86,10 @@ def test_the_sweeper_prices_real_time_endpoints_and_spares_the_bootstrap_stack()
     two = {"EndpointType": "RealTime", "InstanceType": "ml.m5.large", "InstanceCount": "2"}
     assert hourly_cost(two, prices) == (0.23, "2 x ml.m5.large at $0.115/h")
     assert hourly_cost({"EndpointType": "Serverless"}, prices)[0] == 0.0
-    assert "price unknown" in hourly_cost({"EndpointType": "RealTime",
-                                           "InstanceType": "ml.p3.2xlarge"}, prices)[1]  # fmt: skip
+    assert (
+        "price unknown"
+        in hourly_cost({"EndpointType": "RealTime", "InstanceType": "ml.p3.2xlarge"}, prices)[1]
+    )
     assert is_swept("diabetes-dev", "diabetes") and is_swept("tCaT-diabetes-dev-ab", "diabetes")
     assert not is_swept("sagemaker-pipeline-bootstrap", "diabetes")
     assert not is_swept("other-dev", "diabetes")

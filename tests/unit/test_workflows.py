@@ -132,8 +132,11 @@ def test_each_deploy_job_environment_matches_its_role_and_its_target():
 def test_every_deploy_gets_the_build_jobs_digest_explicitly():
     jobs = WORKFLOWS["release"]["jobs"]
     for name in RELEASE_ORDER[1:]:
-        commands = [s for s in jobs[name]["steps"] if "run" in s and re.search(
-            r" (test|deploy|promote) ", s["run"])]  # fmt: skip
+        commands = [
+            s
+            for s in jobs[name]["steps"]
+            if "run" in s and re.search(r" (test|deploy|promote) ", s["run"])
+        ]
         assert commands, f"{name} runs no stage"
         for step in commands:
             assert '--digest "$DIGEST"' in step["run"]
@@ -148,7 +151,8 @@ def test_hygiene_permissions_pins_checkout_and_concurrency():
     for name, workflow in WORKFLOWS.items():
         assert workflow["permissions"] == {}, name
     uses = [(f"{w}.{j}", s) for w, j, _, s in steps() if "uses" in s] + [
-        ("setup-tox", s) for s in ACTION["runs"]["steps"] if "uses" in s]  # fmt: skip
+        ("setup-tox", s) for s in ACTION["runs"]["steps"] if "uses" in s
+    ]
     for where, step in uses:
         if step["uses"].startswith("./"):
             continue
@@ -164,12 +168,15 @@ def test_hygiene_permissions_pins_checkout_and_concurrency():
         assert group == {"group": f"deploy-{name}", "cancel-in-progress": False}
 
 
-@pytest.mark.parametrize(("needs_json", "code"), [
-    ('{"lint": {"result": "success"}, "test": {"result": "success"}}', 0),
-    ('{"lint": {"result": "success"}, "test": {"result": "skipped"}}', 1),
-    ('{"lint": {"result": "failure"}}', 1),
-    ("{}", 2),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("needs_json", "code"),
+    [
+        ('{"lint": {"result": "success"}, "test": {"result": "success"}}', 0),
+        ('{"lint": {"result": "success"}, "test": {"result": "skipped"}}', 1),
+        ('{"lint": {"result": "failure"}}', 1),
+        ("{}", 2),
+    ],
+)
 def test_all_green_fails_unless_every_needed_job_succeeded(monkeypatch, needs_json, code):
     monkeypatch.setenv("NEEDS", needs_json)
     assert cli.main(["all-green"]) == code

@@ -22,21 +22,38 @@ def plant(old: str, new: str, count: int = 1) -> str:
     return RELEASE.replace(old, new, count)
 
 
-@pytest.mark.parametrize(("fault", "text", "job"), [
-    ("a wrong command", plant("tox -e pipeline -- train", "tox -e pipeline -- trian"), "build"),
-    ("a broken needs", plant("needs: [build, dev]", "needs: [build, deev]"), "staging"),
-    # the first job handed the digest is template-tests
-    ("a digest that does not match", plant("DIGEST: ${{ needs.build.outputs.digest }}",
-                                           f"DIGEST: {WRONG_DIGEST}"), "template-tests"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("fault", "text", "job"),
+    [
+        ("a wrong command", plant("tox -e pipeline -- train", "tox -e pipeline -- trian"), "build"),
+        ("a broken needs", plant("needs: [build, dev]", "needs: [build, deev]"), "staging"),
+        # the first job handed the digest is template-tests
+        (
+            "a digest that does not match",
+            plant("DIGEST: ${{ needs.build.outputs.digest }}", f"DIGEST: {WRONG_DIGEST}"),
+            "template-tests",
+        ),
+    ],
+)
 def test_a_planted_fault_fails_the_run_and_names_the_job(tmp_path, fault, text, job):
     workflow = tmp_path / "release.yml"
     workflow.write_text(text)
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "workflows", "--workflow", "release",
-         "--release-file", str(workflow)],
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "workflows",
+            "--workflow",
+            "release",
+            "--release-file",
+            str(workflow),
+        ],
         env={**os.environ, "PIPELINE_BUILD_DIR": str(tmp_path / "build")},
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"workflow release failed in job {job}" in result.stderr, (fault, result.stderr)

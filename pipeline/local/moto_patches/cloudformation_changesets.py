@@ -105,8 +105,11 @@ def _propagate(resources: dict, modified: list[str]) -> list[str]:
 
 def _active(resources: dict, conditions) -> set[str]:
     """Names of the resources whose Condition holds (or that have none)."""
-    return {name for name, body in resources.items()
-            if "Condition" not in body or conditions[body["Condition"]]}  # fmt: skip
+    return {
+        name
+        for name, body in resources.items()
+        if "Condition" not in body or conditions[body["Condition"]]
+    }
 
 
 def _conditions(change_set):
@@ -114,9 +117,16 @@ def _conditions(change_set):
     from moto.cloudformation.parsing import ResourceMap
 
     stack = change_set.stack
-    resources = ResourceMap(stack.stack_id, stack.name, change_set.parameters, {},
-                            stack.region_name, stack.account_id, change_set.template_dict,
-                            {})  # fmt: skip
+    resources = ResourceMap(
+        stack.stack_id,
+        stack.name,
+        change_set.parameters,
+        {},
+        stack.region_name,
+        stack.account_id,
+        change_set.template_dict,
+        {},
+    )
     resources.load()
     return resources.lazy_condition_map
 
@@ -141,15 +151,17 @@ def parameter_changes_in_change_sets() -> None:
         new = self.template_dict.get("Resources", {})
         # Resources whose Condition is false exist on neither side: AWS lists a resource
         # as Add/Remove when its condition turns true/false, and never one that stays off.
-        before = _active(resource_map._resource_json_map,
-                         getattr(resource_map, "lazy_condition_map", {}))  # fmt: skip
+        before = _active(
+            resource_map._resource_json_map, getattr(resource_map, "lazy_condition_map", {})
+        )
         after = _active(new, _conditions(self))
         by_action = {
             "Add": [n for n in new if n in after and n not in before],
             "Modify": [n for n in by_action["Modify"] if n in before and n in after],
-            "Remove": [n for n in resource_map._resource_json_map
-                       if n in before and n not in after],
-        }  # fmt: skip
+            "Remove": [
+                n for n in resource_map._resource_json_map if n in before and n not in after
+            ],
+        }
         changes = []
         for action in ("Add", "Modify", "Remove"):
             for name in by_action[action]:

@@ -26,11 +26,16 @@ def event(stack, logical_id, resource_type, status, reason=None, physical_id="")
 
     stack.events.append(
         Event(
-            stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
-            physical_resource_id=physical_id, resource_type=resource_type,
-            resource_status=status, resource_status_reason=reason, resource_properties=None,
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=logical_id,
+            physical_resource_id=physical_id,
+            resource_type=resource_type,
+            resource_status=status,
+            resource_status_reason=reason,
+            resource_properties=None,
         )
-    )  # fmt: skip
+    )
 
 
 def stack_event(stack, status, reason=None) -> None:
@@ -85,10 +90,12 @@ def resources_log_their_events() -> None:
             before = resources_map._parsed_resources.get(logical_id) if verb == "UPDATE" else None
             resource = original(logical_id, resource_json, resources_map, *args, **kwargs)
             if resource is not None:  # None: a resource whose Condition is false
-                _resource_event(resources_map, logical_id, resource_json, f"{verb}_IN_PROGRESS",
-                                before)  # fmt: skip
-                _resource_event(resources_map, logical_id, resource_json, f"{verb}_COMPLETE",
-                                resource)  # fmt: skip
+                _resource_event(
+                    resources_map, logical_id, resource_json, f"{verb}_IN_PROGRESS", before
+                )
+                _resource_event(
+                    resources_map, logical_id, resource_json, f"{verb}_COMPLETE", resource
+                )
             return resource
 
         return wrapper

@@ -29,8 +29,9 @@ from pipeline.local.moto_patches import cloudformation_changesets as changesets
 from pipeline.local.moto_patches import cloudformation_rollback as rollback
 
 
-def stack_operations_take_time(backend, change_set_name, stack_name, delay_seconds: float,
-                               carry_out) -> None:  # fmt: skip
+def stack_operations_take_time(
+    backend, change_set_name, stack_name, delay_seconds: float, carry_out
+) -> None:
     """AWS: ExecuteChangeSet returns while the stack is still CREATE_IN_PROGRESS or
     UPDATE_IN_PROGRESS, and it stays so for as long as its resources take. moto finished
     within the call. With a delay set, the sandbox keeps the stack *_IN_PROGRESS for that
@@ -72,8 +73,7 @@ def execute_change_set_as_aws(delay_seconds: float = 0.0) -> None:
     @functools.wraps(moto_execute)
     def execute_change_set(self, change_set_name, stack_name=None):
         if delay_seconds > 0:  # 1
-            stack_operations_take_time(self, change_set_name, stack_name, delay_seconds,
-                                       carry_out)  # fmt: skip
+            stack_operations_take_time(self, change_set_name, stack_name, delay_seconds, carry_out)
         else:
             carry_out(self, change_set_name, stack_name)
 

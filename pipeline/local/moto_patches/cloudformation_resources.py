@@ -42,13 +42,19 @@ class StackModel:
 
     @classmethod
     def update_from_cloudformation_json(
-        cls, original_resource, new_resource_name, cloudformation_json, account_id,
+        cls,
+        original_resource,
+        new_resource_name,
+        cloudformation_json,
+        account_id,
         region_name,
-    ):  # fmt: skip
+    ):
         cls.delete_from_cloudformation_json(
-            original_resource.physical_resource_id, cloudformation_json, account_id,
+            original_resource.physical_resource_id,
+            cloudformation_json,
+            account_id,
             region_name,
-        )  # fmt: skip
+        )
         return cls.create_from_cloudformation_json(
             new_resource_name, cloudformation_json, account_id, region_name
         )
@@ -128,10 +134,14 @@ class StackScalableTarget(StackModel, CloudFormationModel):
         props = cloudformation_json["Properties"]
         namespace, resource_id, dimension = _target(props)
         applicationautoscaling_backends[account_id][region_name].register_scalable_target(
-            namespace=namespace, r_id=resource_id, dimension=dimension,
-            min_capacity=int(props["MinCapacity"]), max_capacity=int(props["MaxCapacity"]),
-            role_arn=props.get("RoleARN"), suspended_state=props.get("SuspendedState"),
-        )  # fmt: skip
+            namespace=namespace,
+            r_id=resource_id,
+            dimension=dimension,
+            min_capacity=int(props["MinCapacity"]),
+            max_capacity=int(props["MaxCapacity"]),
+            role_arn=props.get("RoleARN"),
+            suspended_state=props.get("SuspendedState"),
+        )
         return cls(namespace, resource_id, dimension)
 
     # Stack deletion calls delete() on the created object (moto would otherwise fall
@@ -162,20 +172,24 @@ class StackScalingPolicy(StackModel, CloudFormationModel):
         props = cloudformation_json["Properties"]
         namespace, resource_id, dimension = _target(props)
         policy = applicationautoscaling_backends[account_id][region_name].put_scaling_policy(
-            policy_name=props["PolicyName"], service_namespace=namespace,
-            resource_id=resource_id, scalable_dimension=dimension,
+            policy_name=props["PolicyName"],
+            service_namespace=namespace,
+            resource_id=resource_id,
+            scalable_dimension=dimension,
             policy_type=props.get("PolicyType"),
             policy_body=props.get("TargetTrackingScalingPolicyConfiguration")
             or props.get("StepScalingPolicyConfiguration"),
-        )  # fmt: skip
+        )
         return cls(policy)
 
     def delete(self, account_id, region_name):
         policy = self.policy
         applicationautoscaling_backends[account_id][region_name].delete_scaling_policy(
-            policy.policy_name, policy.service_namespace, policy.resource_id,
+            policy.policy_name,
+            policy.service_namespace,
+            policy.resource_id,
             policy.scalable_dimension,
-        )  # fmt: skip
+        )
 
 
 def alarms_and_autoscaling_in_stacks() -> None:

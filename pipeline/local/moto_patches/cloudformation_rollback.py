@@ -46,9 +46,11 @@ def _restored_whole(resource_type: str) -> bool:
 def _types(*templates) -> set[str]:
     return {
         body.get("Type", "")
-        for template in templates if isinstance(template, dict)
-        for body in (template.get("Resources") or {}).values() if isinstance(body, dict)
-    }  # fmt: skip
+        for template in templates
+        if isinstance(template, dict)
+        for body in (template.get("Resources") or {}).values()
+        if isinstance(body, dict)
+    }
 
 
 def _backends_of(stack, new_template=None) -> dict:
@@ -69,10 +71,12 @@ def _snapshot(stack, new_template=None) -> dict:
     backends = _backends_of(stack, new_template)
     resource_map = stack.resource_map
     live = {
-        name: resource for name, resource in resource_map._parsed_resources.items()
-        if name in resource_map._resource_json_map and resource is not None
+        name: resource
+        for name, resource in resource_map._parsed_resources.items()
+        if name in resource_map._resource_json_map
+        and resource is not None
         and not isinstance(resource, str)
-    }  # fmt: skip
+    }
     memo = {id(b): b for b in backends.values()}
     for name, resource in live.items():
         if not _restored_whole(resource_map._resource_json_map[name].get("Type", "")):
@@ -133,9 +137,12 @@ def _roll_back_resources(stack, failed, snapshot: dict) -> None:
                     raise
             elif (name, "UPDATE_COMPLETE") in touched:
                 updated = parsing.parse_and_update_resource(
-                    name, body, restored, account_id=stack.account_id,
+                    name,
+                    body,
+                    restored,
+                    account_id=stack.account_id,
                     region_name=stack.region_name,
-                )  # fmt: skip
+                )
                 if updated is not None:
                     restored._parsed_resources[name] = updated
         except Exception:  # noqa: S112 - the rollback goes on, as AWS's does

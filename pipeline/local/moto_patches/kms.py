@@ -55,8 +55,9 @@ def kms_key_spec_and_usage_from_templates() -> None:
 
     original = Key.create_from_cloudformation_json.__func__
 
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
-                                        region_name, **kw):  # fmt: skip
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kw
+    ):
         properties = cloudformation_json.get("Properties", {})
         if isinstance(properties.get("KeyPolicy"), dict):
             properties = {**properties, "KeyPolicy": json.dumps(properties["KeyPolicy"])}
@@ -64,13 +65,15 @@ def kms_key_spec_and_usage_from_templates() -> None:
         spec = properties.get("KeySpec", "SYMMETRIC_DEFAULT")
         usage = properties.get("KeyUsage", "ENCRYPT_DECRYPT")
         if (spec, usage) == ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"):
-            return original(cls, resource_name, cloudformation_json, account_id, region_name,
-                            **kw)  # fmt: skip
+            return original(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
         tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])]
         key = kms_backends[account_id][region_name].create_key(
-            policy=properties["KeyPolicy"], key_usage=usage, key_spec=spec,
-            description=properties.get("Description"), tags=tags,
-        )  # fmt: skip
+            policy=properties["KeyPolicy"],
+            key_usage=usage,
+            key_spec=spec,
+            description=properties.get("Description"),
+            tags=tags,
+        )
         key.enabled = properties.get("Enabled", True)
         return key
 

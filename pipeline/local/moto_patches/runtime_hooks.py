@@ -32,11 +32,15 @@ def _specs(backend, config_name: str) -> list[VariantSpec]:
         if model is None:
             raise ProvisionFailed(f"Could not find model '{variant['ModelName']}'.")
         container = model.primary_container or (model.containers or [{}])[0]
-        specs.append(VariantSpec(
-            variant=variant["VariantName"], model_name=model.model_name,
-            image=container.get("Image", ""), model_data_url=container.get("ModelDataUrl", ""),
-            environment=dict(container.get("Environment") or {}),
-        ))  # fmt: skip
+        specs.append(
+            VariantSpec(
+                variant=variant["VariantName"],
+                model_name=model.model_name,
+                image=container.get("Image", ""),
+                model_data_url=container.get("ModelDataUrl", ""),
+                environment=dict(container.get("Environment") or {}),
+            )
+        )
     return specs
 
 
@@ -85,10 +89,12 @@ def install(runtime: LocalRuntime) -> None:
 
     cfn_create = FakeEndpoint.create_from_cloudformation_json.__func__
 
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
-                                        region_name, **kwargs):  # fmt: skip
-        endpoint = cfn_create(cls, resource_name, cloudformation_json, account_id, region_name,
-                              **kwargs)  # fmt: skip
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        endpoint = cfn_create(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
         if endpoint.endpoint_status == "Failed":
             # As CloudFormation on AWS: the resource fails and the failed endpoint goes away.
             sagemaker_backends[account_id][region_name].endpoints.pop(endpoint.endpoint_name)
@@ -100,8 +106,9 @@ def install(runtime: LocalRuntime) -> None:
 
     FakeEndpoint.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
 
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
-                                        cloudformation_json, account_id, region_name):  # fmt: skip
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
         """An update keeps the endpoint (and its old servers) until the new config serves."""
         backend = sagemaker_backends[account_id][region_name]
         props = cloudformation_json["Properties"]

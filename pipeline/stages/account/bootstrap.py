@@ -25,8 +25,12 @@ CAPABILITIES = ("CAPABILITY_NAMED_IAM",)  # the execution role has a fixed name
 # <ns>-sagemaker-execution. infra/github-oidc.yaml's BootstrapNamespace must match it.
 
 
-DEFAULTS = {"AccountRole": "both", "EnvironmentAccountIds": "", "ArtifactBucketName": "",
-            "ArtifactKeyArn": ""}  # fmt: skip
+DEFAULTS = {
+    "AccountRole": "both",
+    "EnvironmentAccountIds": "",
+    "ArtifactBucketName": "",
+    "ArtifactKeyArn": "",
+}
 
 
 def parameters(given: dict[str, str | None], existing: dict | None) -> dict[str, str]:
@@ -39,16 +43,25 @@ def parameters(given: dict[str, str | None], existing: dict | None) -> dict[str,
     for key, default in DEFAULTS.items():
         value = given.get(key)
         chosen[key] = value if value is not None else previous.get(key, default)
-    if chosen["AccountRole"] == "env" and not (chosen["ArtifactBucketName"]
-                                               and chosen["ArtifactKeyArn"]):  # fmt: skip
-        raise ConfigError("--account-role env needs --artifact-bucket and --artifact-key "
-                          "(the build account's bootstrap outputs)")  # fmt: skip
+    if chosen["AccountRole"] == "env" and not (
+        chosen["ArtifactBucketName"] and chosen["ArtifactKeyArn"]
+    ):
+        raise ConfigError(
+            "--account-role env needs --artifact-bucket and --artifact-key "
+            "(the build account's bootstrap outputs)"
+        )
     return chosen
 
 
-def run(ctx: Context, account_role: str | None = None,
-        environment_accounts: list[str] | None = None, artifact_bucket: str | None = None,
-        artifact_key: str | None = None, *, dry_run: bool = False) -> dict[str, str]:  # fmt: skip
+def run(
+    ctx: Context,
+    account_role: str | None = None,
+    environment_accounts: list[str] | None = None,
+    artifact_bucket: str | None = None,
+    artifact_key: str | None = None,
+    *,
+    dry_run: bool = False,
+) -> dict[str, str]:
     """Deploy this account's bootstrap stack, the same for every project. An option left
     None keeps the existing stack's value, so bootstrapping again (for another project)
     plans nothing. Returns the stack's outputs (empty for a dry run of a new stack)."""
@@ -56,11 +69,12 @@ def run(ctx: Context, account_role: str | None = None,
     template = template_file.read_text()
     given = {
         "AccountRole": account_role,
-        "EnvironmentAccountIds": None if environment_accounts is None
+        "EnvironmentAccountIds": None
+        if environment_accounts is None
         else ",".join(environment_accounts),
         "ArtifactBucketName": artifact_bucket,
         "ArtifactKeyArn": artifact_key,
-    }  # fmt: skip
+    }
     # every parameter explicit, as for every stack: one not chosen takes the template default
     defaults = {
         key: str(spec["Default"])

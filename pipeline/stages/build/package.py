@@ -134,9 +134,9 @@ def golden_examples(files: dict[str, Path], rows: list[list]) -> list[dict]:
     answers = json.loads(body)
     if len(answers) != len(rows):
         raise ConfigError(f"the handler answered {len(answers)} predictions for "
-                          f"{len(rows)} golden rows")  # fmt: skip
+                          f"{len(rows)} golden rows")
     return [{"features": row, "prediction": answer}
-            for row, answer in zip(rows, answers, strict=True)]  # fmt: skip
+            for row, answer in zip(rows, answers, strict=True)]
 
 
 def run(ctx: Context) -> PackageResult:

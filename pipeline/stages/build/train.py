@@ -51,7 +51,7 @@ class TrainResult:
 def _remove_stale(settings: Settings) -> list[Path]:
     removed = []
     for path in (settings.model_file, settings.artifact_file, settings.manifest_file,
-                 settings.signature_file, settings.golden_inputs_file):  # fmt: skip
+                 settings.signature_file, settings.golden_inputs_file):
         if path.exists():
             path.unlink()
             removed.append(path)
@@ -77,7 +77,7 @@ def reproducibility() -> dict[str, str | int | None]:
     """The BLAS settings of the training process, as recorded in metrics and manifest."""
     return {"architecture": platform.machine(),
             "openblas_coretype": PINNED_BLAS_KERNEL.get(platform.machine()),
-            "blas_threads": 1}  # fmt: skip
+            "blas_threads": 1}
 
 
 def blas_environment() -> dict[str, str]:
@@ -89,7 +89,7 @@ def blas_environment() -> dict[str, str]:
 
 
 def script_environment(channels: dict[str, Path], model_dir: Path, output_dir: Path,
-                       hyperparameters: dict, entry_point: Path) -> dict[str, str]:  # fmt: skip
+                       hyperparameters: dict, entry_point: Path) -> dict[str, str]:
     """The SM_* variables of SageMaker's training toolkit, for a single-host local run."""
     args = project_core.hyperparameter_args(hyperparameters)
     env = {
@@ -114,7 +114,7 @@ def script_environment(channels: dict[str, Path], model_dir: Path, output_dir: P
 
 
 def run_script(project: project_core.Project, channels: dict[str, Path], work: Path,
-               progress: Callable[[str], None]) -> Path:  # fmt: skip
+               progress: Callable[[str], None]) -> Path:
     """Run the entry point; the path of the model.joblib it wrote."""
     model_dir, output_dir = work / "model", work / "output"
     for folder in (model_dir, output_dir / "data"):
@@ -131,11 +131,11 @@ def run_script(project: project_core.Project, channels: dict[str, Path], work: P
         filter(None, [str(project.entry_point.parent), os.environ.get("PYTHONPATH")])
     )
     command = [sys.executable, str(project.entry_point),
-               *project_core.hyperparameter_args(project.hyperparameters)]  # fmt: skip
+               *project_core.hyperparameter_args(project.hyperparameters)]
     progress(f"training: {' '.join([project.entry_point.name, *command[2:]])}")
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
     with subprocess.Popen(command, cwd=project.entry_point.parent, env=env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:  # fmt: skip
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:
         assert process.stdout is not None
         for line in process.stdout:
             tail.append(line.rstrip("\n"))
@@ -166,7 +166,7 @@ def _signature(project, data: dataset.Dataset, model, source: str) -> dict:
     classes = getattr(model, "classes_", None)
     if project.probabilities and not hasattr(model, "predict_proba"):
         raise ConfigError(f"{project.config_file}: [serving] probabilities = true, but "
-                          f"{source} has no predict_proba")  # fmt: skip
+                          f"{source} has no predict_proba")
     return signature_core.build(
         task=project.task,
         inputs=[dataset.describe(data.train, name) for name in data.features],
@@ -192,7 +192,7 @@ def run(ctx: Context) -> TrainResult:
 
     data = dataset.load(project, settings.build_dir / "data-cache", _s3)
     progress(f"data: {len(data.train)} training rows, {len(data.test)} test rows, "
-             f"{len(data.features)} features, target {data.target!r}")  # fmt: skip
+             f"{len(data.features)} features, target {data.target!r}")
     _remove_stale(settings)  # a failed run must not leave an older model to package
     if settings.metrics_file.exists():
         settings.metrics_file.unlink()
@@ -204,12 +204,12 @@ def run(ctx: Context) -> TrainResult:
     X_test, y_test = data.test[data.features], data.test[data.target]
     try:
         metrics = evaluate.evaluate(model, project.task, data.train[data.features],
-                                    data.train[data.target], X_test, y_test)  # fmt: skip
+                                    data.train[data.target], X_test, y_test)
     except (ValueError, TypeError, AttributeError) as exc:
         raise TrainingFailed(f"{source} cannot be evaluated on the test split: "
-                             f"{type(exc).__name__}: {exc}") from None  # fmt: skip
+                             f"{type(exc).__name__}: {exc}") from None
     metrics["data"] = {"train": data.train_file, "test": data.test_file,
-                       "n_train": len(data.train), "n_test": len(data.test)}  # fmt: skip
+                       "n_train": len(data.train), "n_test": len(data.test)}
     metrics["task"] = project.task
     failures = gate.evaluate(metrics, project.gate)
     metrics["gate"] = {
@@ -238,7 +238,7 @@ def run(ctx: Context) -> TrainResult:
     os.replace(tmp, settings.model_file)
     metrics["model_sha256"] = config.sha256_file(settings.model_file)
     golden = [[dataset.json_value(v) for v in row]
-              for row in X_test.head(N_GOLDEN).itertuples(index=False, name=None)]  # fmt: skip
+              for row in X_test.head(N_GOLDEN).itertuples(index=False, name=None)]
     config.write_json(settings.signature_file, signature)
     config.write_json(settings.golden_inputs_file, {"rows": golden})
     config.write_json(settings.metrics_file, metrics)

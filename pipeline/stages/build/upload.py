@@ -71,7 +71,7 @@ def same_bytes(found: ObjectInfo, local: Scan) -> bool:
 
 
 def put(s3: S3, bucket: str, key: str, path: Path, local: Scan,
-        sent: Callable[[int], None]) -> bool:  # fmt: skip
+        sent: Callable[[int], None]) -> bool:
     """Upload unless the same bytes are there; True if uploaded. Refuses different bytes."""
     where = f"s3://{bucket}/{key}"
     found = s3.head(bucket, key)
@@ -102,13 +102,13 @@ def put(s3: S3, bucket: str, key: str, path: Path, local: Scan,
 
 
 def run(ctx: Context, bucket: str | None = None,
-        sent: Callable[[int], None] = lambda _: None) -> UploadResult:  # fmt: skip
+        sent: Callable[[int], None] = lambda _: None) -> UploadResult:
     """Upload the build's artifact and manifest; `sent` is called with each chunk's size."""
     settings, progress = ctx.settings, ctx.ui.progress
     manifest = read_json(settings.manifest_file, "python -m pipeline package")
     if not settings.artifact_file.exists():
         raise PipelineError(f"{settings.artifact_file} not found; run `python -m pipeline "
-                            "package` first")  # fmt: skip
+                            "package` first")
     progress(f"checking {settings.artifact_file} against {settings.manifest_file}")
     local = scan(settings.artifact_file)
     verify_file(manifest, local.sha256, local.size, str(settings.manifest_file))
@@ -122,7 +122,7 @@ def run(ctx: Context, bucket: str | None = None,
     manifest_local = scan(settings.manifest_file)
     try:
         manifest_new = put(s3, bucket, manifest_key, settings.manifest_file, manifest_local,
-                           lambda _: None)  # fmt: skip
+                           lambda _: None)
         note = "uploaded" if manifest_new else "already there"
     except DifferentObject:
         # A rebuild of the same bytes at another commit writes a different manifest. The
@@ -130,7 +130,7 @@ def run(ctx: Context, bucket: str | None = None,
         note = "kept the existing one (this build's differs, e.g. in its git commit)"
     signed = sign(settings, s3, bucket, key.rsplit("/", 1)[0], manifest)
     return UploadResult(f"s3://{bucket}/{key}", f"s3://{bucket}/{manifest_key}", uploaded,
-                        note, signed, local.size, seconds)  # fmt: skip
+                        note, signed, local.size, seconds)
 
 
 def sign(settings: Settings, s3: S3, bucket: str, prefix: str, manifest: dict) -> str:
@@ -143,14 +143,14 @@ def sign(settings: Settings, s3: S3, bucket: str, prefix: str, manifest: dict) -
         project=manifest.get("project", settings.project), model_name=manifest["model_name"],
         artifact_sha256=manifest["artifact"]["sha256"],
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
-    )  # fmt: skip
+    )
     where = f"{prefix}/{provenance.FILE}"
     if s3.head(bucket, where) is not None:
         existing = json.loads(s3.read(bucket, where))
         if existing.get("statement") == statement and existing.get("key_arn") == key_arn:
             return f"already signed (s3://{bucket}/{where})"
         raise DifferentObject(f"s3://{bucket}/{where} already holds another signature "
-                              f"({existing.get('key_arn')}); refusing to replace it")  # fmt: skip
+                              f"({existing.get('key_arn')}); refusing to replace it")
     signature = Kms().sign(key_arn, provenance.message_digest(statement), provenance.ALGORITHM)
     body = json.dumps(provenance.document(statement, key_arn, signature), indent=2) + "\n"
     s3.put_new(bucket, where, body.encode(), "application/json")

@@ -24,9 +24,15 @@ from pipeline.shared.context import Context
 from pipeline.shared.executor import Outcome, executor
 
 LIVE = (
-    "CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE",
-    "CREATE_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED", "REVIEW_IN_PROGRESS",
-)  # fmt: skip
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "ROLLBACK_COMPLETE",
+    "CREATE_FAILED",
+    "DELETE_FAILED",
+    "UPDATE_ROLLBACK_FAILED",
+    "REVIEW_IN_PROGRESS",
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,9 @@ class TeardownResult:
     message: str
 
 
-def run_teardown(ctx: Context, environment: str, confirmation: str, *,
-                 dry_run: bool = False) -> TeardownResult:  # fmt: skip
+def run_teardown(
+    ctx: Context, environment: str, confirmation: str, *, dry_run: bool = False
+) -> TeardownResult:
     deploying.environment_file(ctx.settings, environment)
     if confirmation != environment:
         raise ConfigError(
@@ -98,8 +105,9 @@ class SweepResult:
     dry_run: bool
 
 
-def run_sweep(ctx: Context, ttl_hours: float, now: datetime | None = None, *,
-              dry_run: bool = False) -> SweepResult:  # fmt: skip
+def run_sweep(
+    ctx: Context, ttl_hours: float, now: datetime | None = None, *, dry_run: bool = False
+) -> SweepResult:
     """Delete (dry_run: only show) this project's stacks unchanged for `ttl_hours`."""
     if ttl_hours < 0:
         raise ConfigError(f"--ttl-hours {ttl_hours}: must be 0 or more")

@@ -43,8 +43,10 @@ def cfn_lint(settings: Settings) -> list[str]:
         raise ConfigError(f"{executable} not found; install the project (`pip install -e .`)")
     result = subprocess.run(
         [str(executable), "--format", "parseable", *templates(settings)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     findings = [line for line in result.stdout.splitlines() if line.strip()]
     if result.returncode and not findings:
         findings = [f"cfn-lint exited {result.returncode}: {result.stderr.strip()[:500]}"]
@@ -62,11 +64,21 @@ def checkov(settings: Settings, progress: Callable[[str], None]) -> list[str]:
     bin_dir = tools.environment("checkov", settings.tools_dir, progress)
     files = [arg for path in templates(settings) for arg in ("--file", path)]
     result = subprocess.run(
-        [str(bin_dir / "checkov"), "--skip-download", "--framework", "cloudformation",
-         "--external-checks-dir", str(tools.CHECKOV_CHECKS), "--output", "json",
-         *files],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            str(bin_dir / "checkov"),
+            "--skip-download",
+            "--framework",
+            "cloudformation",
+            "--external-checks-dir",
+            str(tools.CHECKOV_CHECKS),
+            "--output",
+            "json",
+            *files,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     try:
         reports = json.loads(result.stdout)
     except json.JSONDecodeError:
@@ -77,19 +89,25 @@ def checkov(settings: Settings, progress: Callable[[str], None]) -> list[str]:
     findings = []
     for report in reports if isinstance(reports, list) else [reports]:
         if report.get("summary", {}).get("parsing_errors"):
-            findings += [f"{path}: checkov could not parse it"
-                         for path in report["results"].get("parsing_errors", [])]  # fmt: skip
+            findings += [
+                f"{path}: checkov could not parse it"
+                for path in report["results"].get("parsing_errors", [])
+            ]
         results = report.get("results", {})
         for check in results.get("failed_checks", []):
-            findings.append(f"{_template(settings, check)}: {check['resource']}: "
-                            f"{check['check_id']} {check['check_name']}")  # fmt: skip
+            findings.append(
+                f"{_template(settings, check)}: {check['resource']}: "
+                f"{check['check_id']} {check['check_name']}"
+            )
         for check in results.get("skipped_checks", []):
             # checkov fills in this text when a skip has no `comment`
             comment = (check.get("check_result") or {}).get("suppress_comment") or ""
             if comment.strip() in ("", "No comment provided"):
-                findings.append(f"{_template(settings, check)}: {check['resource']}: "
-                                f"{check['check_id']} is skipped without a reason; add a "
-                                "`comment` to its Metadata.checkov.skip entry")  # fmt: skip
+                findings.append(
+                    f"{_template(settings, check)}: {check['resource']}: "
+                    f"{check['check_id']} is skipped without a reason; add a "
+                    "`comment` to its Metadata.checkov.skip entry"
+                )
     if result.returncode and not findings:
         findings = [f"checkov exited {result.returncode}: {result.stderr.strip()[-500:]}"]
     return findings

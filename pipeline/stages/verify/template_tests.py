@@ -79,13 +79,17 @@ def load_tests(settings: Settings) -> dict[str, dict]:
     tests = (document or {}).get("tests") or {}
     environments = {p.stem for p in settings.params_dir.glob("*.json")}
     if set(tests) != environments:
-        raise ConfigError(f"{path}: tests {sorted(tests)} must be one per parameter file "
-                          f"{sorted(environments)} in {settings.params_dir}")  # fmt: skip
+        raise ConfigError(
+            f"{path}: tests {sorted(tests)} must be one per parameter file "
+            f"{sorted(environments)} in {settings.params_dir}"
+        )
     for name, test in tests.items():
         if (test or {}).get("template") != TEMPLATE or (test or {}).get("parameters"):
-            raise ConfigError(f"{path}: tests.{name}: use `template: {TEMPLATE}` and no "
-                              "`parameters` (they come from the parameter file and the "
-                              "pipeline)")  # fmt: skip
+            raise ConfigError(
+                f"{path}: tests.{name}: use `template: {TEMPLATE}` and no "
+                "`parameters` (they come from the parameter file and the "
+                "pipeline)"
+            )
     return document
 
 
@@ -98,24 +102,39 @@ def _parameters(document: dict, injected: dict[str, str]) -> dict:
     return {**document["Parameters"], **injected}
 
 
-def _check_stack(stack: dict, want_endpoint: str, model_data: str, example: dict,
-                 sagemaker: SageMaker, runtime: SageMakerRuntime) -> dict[str, str]:  # fmt: skip
-    checks = {"CREATE_COMPLETE": "ok" if stack["status"] == "CREATE_COMPLETE"
-              else f"{stack['status']}: {stack['reason']}"}  # fmt: skip
+def _check_stack(
+    stack: dict,
+    want_endpoint: str,
+    model_data: str,
+    example: dict,
+    sagemaker: SageMaker,
+    runtime: SageMakerRuntime,
+) -> dict[str, str]:
+    checks = {
+        "CREATE_COMPLETE": "ok"
+        if stack["status"] == "CREATE_COMPLETE"
+        else f"{stack['status']}: {stack['reason']}"
+    }
     if stack["status"] != "CREATE_COMPLETE":
         return checks
     outputs = stack["outputs"]
     missing = [key for key in OUTPUTS if not outputs.get(key)]
-    wrong = [f"{k}={outputs[k]!r}" for k, v in (("EndpointName", want_endpoint),
-             ("ModelData", model_data)) if outputs.get(k) and outputs[k] != v]  # fmt: skip
+    wrong = [
+        f"{k}={outputs[k]!r}"
+        for k, v in (("EndpointName", want_endpoint), ("ModelData", model_data))
+        if outputs.get(k) and outputs[k] != v
+    ]
     checks["outputs"] = (
         "ok"
         if not (missing or wrong)
         else (f"missing {missing} " if missing else "") + (f"unexpected {wrong}" if wrong else "")
     )
     endpoint = sagemaker.describe_endpoint(want_endpoint)
-    checks["InService"] = "ok" if endpoint.status == "InService" else (
-        f"{endpoint.status}: {endpoint.failure_reason}")  # fmt: skip
+    checks["InService"] = (
+        "ok"
+        if endpoint.status == "InService"
+        else (f"{endpoint.status}: {endpoint.failure_reason}")
+    )
     if endpoint.status == "InService":
         content_type, body = golden.request_bodies([example])["CSV"]
         answer = json.loads(runtime.invoke(want_endpoint, body, content_type))
@@ -133,8 +152,10 @@ def run(ctx: Context, digest: str | None = None) -> TestReport:
     config = load_tests(settings)
     documents, problems = params_files.load_params(settings)
     if problems:
-        raise ConfigError("parameter files are invalid; nothing was sent to AWS:\n  "
-                          + "\n  ".join(map(str, problems)))  # fmt: skip
+        raise ConfigError(
+            "parameter files are invalid; nothing was sent to AWS:\n  "
+            + "\n  ".join(map(str, problems))
+        )
     region = identity.region()
     where = deploying.account_inputs(ctx)
     bucket = where.bucket
@@ -154,11 +175,17 @@ def run(ctx: Context, digest: str | None = None) -> TestReport:
     for name in config["tests"]:
         result = TestResult(name, endpoint_name(settings.project, name))
         results.append(result)
-        tests[name] = {"template": TEMPLATE, "parameters": _parameters(
-            documents[name], {**injected, "EndpointName": result.endpoint})}  # fmt: skip
+        tests[name] = {
+            "template": TEMPLATE,
+            "parameters": _parameters(
+                documents[name], {**injected, "EndpointName": result.endpoint}
+            ),
+        }
     project = {**config.get("project", {}), "regions": [region], "s3_bucket": taskcat_bucket}
-    request = {"project_root": str(work / "project"),
-               "config": {"project": project, "tests": tests}}  # fmt: skip
+    request = {
+        "project_root": str(work / "project"),
+        "config": {"project": project, "tests": tests},
+    }
     bin_dir = tools.environment("taskcat", settings.tools_dir, progress)
     progress(f"taskcat: creating {len(tests)} test stacks in {region} ({', '.join(tests)})")
     request_file = work / "request.json"
@@ -181,8 +208,9 @@ def run(ctx: Context, digest: str | None = None) -> TestReport:
                     continue
                 result.stack = stack["name"]
                 progress(f"taskcat: checking {result.test} ({stack['name']})")
-                result.checks.update(_check_stack(stack, result.endpoint, model_data,
-                                                  example, sagemaker, runtime))  # fmt: skip
+                result.checks.update(
+                    _check_stack(stack, result.endpoint, model_data, example, sagemaker, runtime)
+                )
         finally:
             progress("taskcat: deleting the test stacks")
             driver.write_line("clean up")
@@ -190,11 +218,15 @@ def run(ctx: Context, digest: str | None = None) -> TestReport:
         leftovers = _leftovers([s["id"] for s in cleaned["stacks"]])
         if cleaned["error"] and not error:
             error = f"taskcat clean-up: {cleaned['error']}"
-    report = TestReport(results, leftovers, error, time.monotonic() - started,
-                        work / "report.json")  # fmt: skip
-    report.report_file.write_text(json.dumps(
-        {**asdict(report), "report_file": str(report.report_file), "passed": report.passed},
-        indent=2, default=str) + "\n")  # fmt: skip
+    report = TestReport(results, leftovers, error, time.monotonic() - started, work / "report.json")
+    report.report_file.write_text(
+        json.dumps(
+            {**asdict(report), "report_file": str(report.report_file), "passed": report.passed},
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
     return report
 
 

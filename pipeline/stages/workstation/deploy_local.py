@@ -65,8 +65,9 @@ def _patched_environ(stack: ExitStack, values: dict[str, str]) -> None:
     stack.callback(restore)
 
 
-def run(ctx: Context, keep: bool = False, target: str = "local",
-        region: str | None = None) -> DeployLocalResult:  # fmt: skip
+def run(
+    ctx: Context, keep: bool = False, target: str = "local", region: str | None = None
+) -> DeployLocalResult:
     settings, progress = ctx.settings, ctx.ui.progress
     if target not in ("local", "aws"):
         raise ConfigError(f"--target {target!r}: use local or aws")
@@ -76,10 +77,18 @@ def run(ctx: Context, keep: bool = False, target: str = "local",
         raise ConfigError("--keep keeps the local sandbox; it has no meaning with --target aws")
     local = target == "local"
     names = [
-        *(["start sandbox"] if local else []), "bootstrap", "train", "package", "upload",
-        "lint", "taskcat", "deploy dev", "promote staging", "promote prod",
+        *(["start sandbox"] if local else []),
+        "bootstrap",
+        "train",
+        "package",
+        "upload",
+        "lint",
+        "taskcat",
+        "deploy dev",
+        "promote staging",
+        "promote prod",
         *(["stop sandbox"] if local else []),
-    ]  # fmt: skip
+    ]
     steps = [StepResult(name) for name in names]
     result = DeployLocalResult(steps)
     say = progress
@@ -101,8 +110,14 @@ def run(ctx: Context, keep: bool = False, target: str = "local",
 
         def do_train():
             trained = train.run(ctx)
-            gated = sorted({k.removeprefix("min_").removeprefix("max_").removesuffix(
-                "_improvement_over_baseline") for k in settings.config.gate})  # fmt: skip
+            gated = sorted(
+                {
+                    k.removeprefix("min_")
+                    .removeprefix("max_")
+                    .removesuffix("_improvement_over_baseline")
+                    for k in settings.config.gate
+                }
+            )
             shown = ", ".join(f"{m} {trained.metrics['model'][m]:.3f}" for m in gated)
             return f"{shown} (gate passed)"
 
@@ -134,38 +149,54 @@ def run(ctx: Context, keep: bool = False, target: str = "local",
         def deployed(env: str, outcome: deploy.DeployResult) -> str:
             endpoint = outcome.outputs.get("EndpointName", "?")
             result.endpoints[env] = endpoint
-            what = "no changes" if outcome.no_changes else (
-                f"smoke ok, release {outcome.release_key}")  # fmt: skip
+            what = (
+                "no changes" if outcome.no_changes else (f"smoke ok, release {outcome.release_key}")
+            )
             return f"{endpoint}: {what}"
 
         def do_dev():
             return deployed("dev", deploy.run(ctx, "dev", result.digest))
 
         def do_staging():
-            return deployed("staging", promote.run(ctx, "dev",
-                                                   "staging", result.digest))  # fmt: skip
+            return deployed("staging", promote.run(ctx, "dev", "staging", result.digest))
 
         def do_prod():
-            say("prod: approved locally (deploy-local runs unattended; in GitHub Actions the "
-                "prod environment's required reviewers approve)")  # fmt: skip
-            return deployed("prod", promote.run(Context(settings, Preapproved(ctx.ui)),
-                                                "staging", "prod", result.digest))  # fmt: skip
+            say(
+                "prod: approved locally (deploy-local runs unattended; in GitHub Actions the "
+                "prod environment's required reviewers approve)"
+            )
+            return deployed(
+                "prod",
+                promote.run(
+                    Context(settings, Preapproved(ctx.ui)), "staging", "prod", result.digest
+                ),
+            )
 
         def stop_sandbox():
             sandbox = box.pop("running")
             if keep:
                 result.sandbox_env = sandbox.env
                 sandbox.detach()
-                return (f"kept running at {sandbox.url} (`python -m pipeline sandbox down "
-                        f"--config {settings.config.config_file}`)")  # fmt: skip
+                return (
+                    f"kept running at {sandbox.url} (`python -m pipeline sandbox down "
+                    f"--config {settings.config.config_file}`)"
+                )
             sandbox.stop()
             return "stopped"
 
-        actions = {"start sandbox": start_sandbox, "bootstrap": do_bootstrap,
-                   "train": do_train, "package": do_package, "upload": do_upload,
-                   "lint": do_lint, "taskcat": do_taskcat, "deploy dev": do_dev,
-                   "promote staging": do_staging, "promote prod": do_prod,
-                   "stop sandbox": stop_sandbox}  # fmt: skip
+        actions = {
+            "start sandbox": start_sandbox,
+            "bootstrap": do_bootstrap,
+            "train": do_train,
+            "package": do_package,
+            "upload": do_upload,
+            "lint": do_lint,
+            "taskcat": do_taskcat,
+            "deploy dev": do_dev,
+            "promote staging": do_staging,
+            "promote prod": do_prod,
+            "stop sandbox": stop_sandbox,
+        }
         if target == "aws":
             _patched_environ(stack, {"AWS_DEFAULT_REGION": region, "AWS_REGION": region})
         for step in steps:

@@ -10,8 +10,9 @@ from pipeline.shared import config
 from pipeline.shared.context import Context
 
 
-def up(ctx: Context, port: int, region: str, on_ready: Callable[[dict], None],
-       stack_delay: float = 0.0) -> None:  # fmt: skip
+def up(
+    ctx: Context, port: int, region: str, on_ready: Callable[[dict], None], stack_delay: float = 0.0
+) -> None:
     """Run until stopped; `on_ready(env)` gets the environment that reaches the sandbox."""
     if not 0 <= stack_delay < float("inf"):
         raise ConfigError(f"--stack-delay {stack_delay}: must be 0 (no delay) or more seconds")

