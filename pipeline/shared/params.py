@@ -116,14 +116,13 @@ def load_params(settings: Settings) -> tuple[dict[str, dict[str, Any]], list[Pro
     if not files:
         return {}, [Problem(str(settings.params_dir), None, "no <env>.json parameter files")]
     problems: list[Problem] = []
-    documents: dict[str, dict[str, Any]] = {}
+    documents: dict[str, Any] = {}  # a top-level array too: check_file reports it
     seen: dict[tuple[int, int], Path] = {}
     for path in files:
         document, found = _read_params_file(path, seen)
         problems += found
         if found:
             continue
-        assert isinstance(document, dict)  # decode() returns problems for anything else
         documents[str(path)] = document
         problems += check_file(parameters, document, str(path), environment=path.stem)
     problems += check_same_keys(documents, set(parameters) - PIPELINE_FILLED)
