@@ -1,7 +1,7 @@
 """The metrics the pipeline measures, per task, and what "better" means for each (pure).
 
 The pipeline, not the user's training script, evaluates every model on the test split
-(pipeline/stages/evaluate.py computes the numbers). This module owns their names, their
+(pipeline/shared/evaluate.py computes the numbers). This module owns their names, their
 direction, and how a promotion margin is read for each: relative for error metrics whose
 scale is the target's (RMSE, MAE, log loss), absolute for scores on a fixed scale.
 """

@@ -28,7 +28,7 @@ from pipeline.settings import Settings
 def template_parameters(settings: Settings, template_file: Path | None = None) -> dict[str, Any]:
     """The Parameters of a template (default: the endpoint template), decoded as cfn-lint
     decodes them (ConfigError naming the file when it cannot be)."""
-    from cfnlint.decode import decode  # type: ignore[import-not-found, unused-ignore]
+    from cfnlint.decode import decode
 
     path = template_file or settings.endpoint_template
     template, matches = decode(str(path))
