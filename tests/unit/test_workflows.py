@@ -198,3 +198,11 @@ def test_only_the_environments_that_start_a_sandbox_install_the_emulator():
     for env in ("deploy-local", "bench", "workflows"):
         assert "local" in extras(env), env
     assert "test" in extras("")
+
+
+def test_every_replaced_action_has_its_stand_in():
+    from pipeline.stages.workstation import workflows
+
+    for action, standin in workflows.pinned_actions(ROOT).items():
+        folder = workflows.STANDINS / standin
+        assert (folder / "action.yml").is_file(), f"{action}: no stand-in at {folder}"

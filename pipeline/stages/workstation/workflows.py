@@ -25,12 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline import local as local_package
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.local.sandbox import Sandbox
 from pipeline.shared.context import Context
 from pipeline.stages.account import bootstrap
 
-STANDINS = Path(__file__).resolve().parents[1] / "local" / "act_standins"
+STANDINS = Path(local_package.__file__).resolve().parent / "act_standins"
 # Each pinned action of .github/ that cannot be fetched offline, and its stand-in.
 REPLACED = {
     "actions/setup-python": "setup-python",
