@@ -117,13 +117,16 @@ def serve(
     moto_patches.require_moto()
     from pipeline.local.gateway import RuntimeGateway
     from pipeline.local.runtime import LocalRuntime
+    from pipeline.local.training_runtime import LocalTrainer
 
     workdir = Path(tempfile.mkdtemp(prefix="pipeline-runtime-"))
     local_runtime = LocalRuntime(workdir, image)
+    trainer = LocalTrainer(workdir / "training")
     try:
-        moto_patches.apply(runtime=local_runtime, stack_delay_seconds=stack_delay)
+        moto_patches.apply(runtime=local_runtime, stack_delay_seconds=stack_delay, trainer=trainer)
         server = _bind(host, port)
     except BaseException:
+        trainer.stop_all()
         local_runtime.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -149,6 +152,7 @@ def serve(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         gateway.stop()
+        trainer.stop_all()
         local_runtime.stop_all()
         server.server_close()
         shutil.rmtree(workdir, ignore_errors=True)

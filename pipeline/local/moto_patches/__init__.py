@@ -52,6 +52,7 @@ CORRECTIONS = (
     "kms.kms_key_spec_and_usage_from_templates",  # wraps the tags correction
     "s3.head_object_reports_composite_checksums",
     "runtime_hooks.install",  # wraps sagemaker_stack_properties_kept's endpoint create
+    "sagemaker_training.training_jobs_run",
 )
 
 _applied = False
@@ -74,9 +75,10 @@ def require_moto() -> None:
         ) from None
 
 
-def apply(runtime=None, stack_delay_seconds: float = 0.0) -> None:
+def apply(runtime=None, stack_delay_seconds: float = 0.0, trainer=None) -> None:
     """Install every correction of CORRECTIONS, in order (once per process). `runtime` is the
-    LocalRuntime endpoints are served by (None: endpoints do not serve); a positive
+    LocalRuntime endpoints are served by (None: endpoints do not serve), `trainer` the
+    LocalTrainer training jobs run on (None: they do not run); a positive
     `stack_delay_seconds` keeps stacks *_IN_PROGRESS that long after ExecuteChangeSet.
     Refuses an emulator the corrections were not written for."""
     global _applied
@@ -93,9 +95,12 @@ def apply(runtime=None, stack_delay_seconds: float = 0.0) -> None:
     arguments = {
         "cloudformation_execution.execute_change_set_as_aws": (stack_delay_seconds,),
         "runtime_hooks.install": (runtime,),
+        "sagemaker_training.training_jobs_run": (trainer,),
     }
     for name in CORRECTIONS:
         if name == "runtime_hooks.install" and runtime is None:
+            continue
+        if name == "sagemaker_training.training_jobs_run" and trainer is None:
             continue
         module, function = name.split(".")
         correction = getattr(importlib.import_module(f"{__name__}.{module}"), function)
