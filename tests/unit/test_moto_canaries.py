@@ -483,6 +483,28 @@ def test_head_object_reports_a_composite_checksum_with_its_part_count():
     assert (head["ChecksumSHA256"], head["ChecksumType"]) == (expected, "COMPOSITE")
 
 
+# -- SageMaker: training jobs ------------------------------------------------------------------
+
+
+@canary(
+    "sagemaker_training.training_jobs_run",
+    "makes every training job Completed at once, with made-up metrics, and has no StopTrainingJob",
+)
+def test_a_new_training_job_is_in_progress_and_can_be_stopped():
+    sagemaker = client("sagemaker")
+    sagemaker.create_training_job(
+        TrainingJobName="canary",
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        RoleArn=ROLE,
+        OutputDataConfig={"S3OutputPath": "s3://bucket/output"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 60},
+    )
+    job = sagemaker.describe_training_job(TrainingJobName="canary")
+    assert job["TrainingJobStatus"] == "InProgress"
+    sagemaker.stop_training_job(TrainingJobName="canary")
+
+
 # -- the set of canaries ----------------------------------------------------------------------
 
 
