@@ -17,7 +17,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipeline.core import metrics as metrics_core
-from pipeline.core import training as training_core
 from pipeline.errors import ConfigError
 
 DEFAULT_TEST_SIZE = 0.2
@@ -50,7 +49,6 @@ SCHEMA: dict[str, dict[str, tuple[bool, str]]] = {
     "gate": {},  # min_/max_<metric>, checked against the task's metrics
     "promotion": {},  # max_<metric>_increase / max_<metric>_decrease
     "serving": {"probabilities": (False, "boolean")},
-    "training": {key: (False, kind) for key, kind in training_core.KEYS.items()},
 }
 REQUIRED_SECTIONS = ("project", "model", "data", "gate")
 
@@ -88,7 +86,6 @@ class Project:
     gate: dict[str, float]
     promotion: dict[str, float] | None
     probabilities: bool = False
-    training: training_core.TrainingConfig = field(default_factory=training_core.TrainingConfig)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -332,7 +329,6 @@ def parse(data: dict[str, Any], config_file: Path) -> Project:
         gate=_gate(data["gate"], task, source),
         promotion=_promotion(promotion, task, source) if promotion is not None else None,
         probabilities=probabilities,
-        training=training_core.parse(data.get("training", {}), source),
         raw=data,
     )
 
