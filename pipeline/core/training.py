@@ -1,4 +1,5 @@
-"""SageMaker training jobs, decided from data alone: the `[training]` section of pipeline.toml,
+"""SageMaker training jobs, decided from data alone: the `[training]` table (for pipeline.toml;
+`pipeline train --on sagemaker`, which reads it, is still to come: issue 18),
 the CreateTrainingJob request the SageMaker SDK would send for the scikit-learn framework, and
 how the training toolkit inside the container reads that request back.
 
@@ -69,12 +70,23 @@ KEYS: dict[str, str] = {
 
 
 def parse(table: Mapping[str, Any], source: str) -> TrainingConfig:
-    """Validate a `[training]` table whose keys and types project.py already checked;
-    ConfigError naming the file, the key and the fix."""
+    """Validate a `[training]` table; ConfigError naming the file, the key and the fix."""
 
     def where(key: str) -> str:
         return f"{source}: [training] {key}"
 
+    for key, value in table.items():
+        if key not in KEYS:
+            raise ConfigError(f"{where(key)}: unknown key; [training] takes {', '.join(KEYS)}")
+        kind = KEYS[key]
+        ok = {
+            "string": isinstance(value, str),
+            "boolean": isinstance(value, bool),
+            "integer": isinstance(value, int) and not isinstance(value, bool),
+        }[kind]
+        if not ok:
+            article = "an" if kind == "integer" else "a"
+            raise ConfigError(f"{where(key)}: must be {article} {kind}, got {value!r}")
     config = TrainingConfig(**dict(table))
     if config.on not in PLACES:
         raise ConfigError(f'{where("on")}: {config.on!r}: use "local" or "sagemaker"')

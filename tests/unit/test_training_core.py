@@ -36,6 +36,9 @@ def test_no_training_section_trains_locally_with_aws_defaults():
         ),
         ({"output_prefix": "/training/"}, "output_prefix", "without leading or trailing"),
         ({"output_prefix": "a//b"}, "output_prefix", "single slashes"),
+        ({"instances": 2}, "instances", "unknown key; \\[training\\] takes on, "),
+        ({"spot": "yes"}, "spot", "must be a boolean, got 'yes'"),
+        ({"instance_count": True}, "instance_count", "must be an integer, got True"),
     ],
 )
 def test_a_bad_training_key_is_refused_naming_file_key_and_fix(table, key, message):
