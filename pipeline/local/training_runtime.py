@@ -156,19 +156,25 @@ class LocalTrainer:
             "Training job completed",
             None,
         )
+
+        def advance(secondary: str, message: str) -> None:
+            # under the lock a stop is accepted under: once Stopping, never InProgress again
+            with self._lock:
+                if not stop.is_set():
+                    record.set_status("InProgress", secondary, message)
+
         try:
             self.logs.ensure_stream(TRAINING_LOG_GROUP, stream)
-            record.set_status("InProgress", "Downloading", "Downloading input data")
+            advance("Downloading", "Downloading input data")
             program = self._prepare(spec, root)
             self._check(stop, started, spec)
-            record.set_status(
-                "InProgress", "Training", "Training image download completed. Training in progress."
-            )
+            advance("Training", "Training image download completed. Training in progress.")
             self._train(spec, root, program, stream, stop, started)
-            record.set_status("InProgress", "Uploading", "Uploading generated training model")
+            advance("Uploading", "Uploading generated training model")
             self._upload(spec, root)
         except _Stopped as stopped:
-            record.set_status("Stopping", "Stopping", "Stopping the training job")
+            with self._lock:
+                record.set_status("Stopping", "Stopping", "Stopping the training job")
             status, secondary, message = "Stopped", stopped.secondary, stopped.message
         except _Failed as failed:
             status, secondary, message = "Failed", "Failed", "Training job failed"
