@@ -7,9 +7,12 @@ name). Must not import any stage.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipeline.aws.cloudformation import CloudFormation
 from pipeline.errors import ConfigError
 from pipeline.settings import BOOTSTRAP_STACK, Settings
+from pipeline.shared.context import Context
 
 
 def bootstrap_stack_name() -> str:
@@ -25,12 +28,36 @@ def output(settings: Settings, key: str, cfn: CloudFormation | None = None) -> s
     """One output of this account's bootstrap stack, or a ConfigError saying how to get it.
     The artifact bucket may instead come from PIPELINE_ARTIFACT_BUCKET (another account's).
     The stack is the account's, not the project's: settings only supply that override."""
+    override = _override(settings, key)
+    if override is not None:
+        return override
+    return _from(key, (cfn or CloudFormation()).stack(bootstrap_stack_name()))
+
+
+def output_for(ctx: Context, key: str) -> str:
+    """`output`, with the bootstrap stack read once per command (a deploy needs three of its
+    outputs; a promotion four)."""
+    override = _override(ctx.settings, key)
+    if override is not None:
+        return override
+    stack = ctx.cache.get(BOOTSTRAP_STACK)
+    if stack is None:
+        stack = ctx.cfn.stack(bootstrap_stack_name())
+        if stack is not None:  # a missing stack is asked again: bootstrap may create it
+            ctx.cache[BOOTSTRAP_STACK] = stack
+    return _from(key, stack)
+
+
+def _override(settings: Settings, key: str) -> str | None:
     if key == "ArtifactBucketName" and settings.artifact_bucket:
         return settings.artifact_bucket
     if key == "SigningKeyArn" and settings.signing_key:
         return settings.signing_key
+    return None
+
+
+def _from(key: str, stack: dict[str, Any] | None) -> str:
     name = bootstrap_stack_name()
-    stack = (cfn or CloudFormation()).stack(name)
     if stack is None:
         raise ConfigError(
             f"stack {name} does not exist in this account and region; run "

@@ -14,12 +14,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pipeline.aws.cloudformation import CloudFormation
-from pipeline.aws.kms import Kms
-from pipeline.aws.s3 import S3
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from pipeline.aws.cloudformation import CloudFormation
+    from pipeline.aws.kms import Kms
+    from pipeline.aws.s3 import S3
 
 
 class UI(Protocol):
@@ -76,17 +78,28 @@ class Context:
     settings: Settings
     ui: UI = field(default_factory=QuietUI)
     sleep: Callable[[float], None] = time.sleep
+    # what one command reads once and uses many times (pipeline.shared.account: the
+    # bootstrap stack); a step that changes what is cached drops its entry
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    # The wrappers (and boto3 with them, half a second) are imported on first use: every
+    # command builds a Context, and `serve` or `image-uri` never reach AWS.
     @cached_property
     def cfn(self) -> CloudFormation:
+        from pipeline.aws.cloudformation import CloudFormation
+
         return CloudFormation(progress=self.ui.progress)
 
     @cached_property
     def s3(self) -> S3:
+        from pipeline.aws.s3 import S3
+
         return S3()
 
     @cached_property
     def kms(self) -> Kms:
+        from pipeline.aws.kms import Kms
+
         return Kms()
 
 

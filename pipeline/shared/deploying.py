@@ -117,8 +117,8 @@ def require_approval(ctx: Context, environment_name: str, dry_run: bool) -> None
 def account_inputs(ctx: Context) -> AccountInputs:
     settings = ctx.settings
     return AccountInputs(
-        bucket=account.output(settings, "ArtifactBucketName", ctx.cfn),
-        role=account.output(settings, "SageMakerExecutionRoleArn", ctx.cfn),
+        bucket=account.output_for(ctx, "ArtifactBucketName"),
+        role=account.output_for(ctx, "SageMakerExecutionRoleArn"),
         image=config.load_serving_image(settings).uri(identity.region()),
     )
 
@@ -141,14 +141,19 @@ def local_digest(settings: Settings) -> str:
     return str(manifest["artifact"]["sha256"])
 
 
+def check_digest(digest: str | None) -> None:
+    """A digest given on the command line is a sha256 hex digest (ConfigError, exit 2)."""
+    if digest is not None and not releases_core.is_digest(digest):
+        raise ConfigError(f"--digest {digest!r} is not a sha256 hex digest (64 hex characters)")
+
+
 def artifact(ctx: Context, bucket: str, digest: str | None) -> Artifact:
     """The artifact to deploy, checked in the bucket: present, signed by the build, and its
     bytes hash to its digest."""
     settings, s3 = ctx.settings, ctx.s3
     if digest is None:
         digest = local_digest(settings)
-    if not releases_core.is_digest(digest):
-        raise ConfigError(f"--digest {digest!r} is not a sha256 hex digest (64 hex characters)")
+    check_digest(digest)
     key = manifest_core.s3_key(settings.model_name, digest)
     manifest_key = key.rsplit("/", 1)[0] + "/manifest.json"
     if s3.head(bucket, key) is None:
@@ -184,7 +189,7 @@ def verify_provenance(
     """The build's signature of this digest and manifest, checked with the bootstrap's
     signing key, before the artifact is trusted (ProvenanceError names the digest)."""
     where = f"s3://{bucket}/{prefix}/{provenance.FILE}"
-    trusted = account.output(ctx.settings, "SigningKeyArn", ctx.cfn)
+    trusted = account.output_for(ctx, "SigningKeyArn")
     try:
         document = json.loads(ctx.s3.read(bucket, f"{prefix}/{provenance.FILE}"))
     except NotFound:
@@ -221,6 +226,7 @@ def resolve(
     settings = ctx.settings
     env_file = environment_file(settings, environment_name)
     template_parameters = params_files.template_parameters(settings)
+    check_digest(digest)  # before any AWS call
     where = account_inputs(ctx)
     chosen = artifact(ctx, where.bucket, digest)
     parameters = stack_parameters(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pipeline.core import plan as plans
 from pipeline.errors import ConfigError
-from pipeline.settings import BOOTSTRAP_NAMESPACE
+from pipeline.settings import BOOTSTRAP_NAMESPACE, BOOTSTRAP_STACK
 from pipeline.shared import deploying
 from pipeline.shared import params as params_files
 from pipeline.shared.account import bootstrap_stack_name as stack_name
@@ -88,4 +88,5 @@ def run(
     what = "no changes" if plan.kind == plans.NOTHING else plan.kind
     ctx.ui.progress(f"{stack_name()}: {what} (AccountRole {chosen['AccountRole']})")
     outcome = executor(ctx, dry_run).run(plan)
+    ctx.cache.pop(BOOTSTRAP_STACK, None)  # its outputs may have changed
     return outcome.outputs or ctx.cfn.outputs(stack_name())

@@ -112,7 +112,7 @@ def run(ctx: Context, bucket: str | None = None,
     progress(f"checking {settings.artifact_file} against {settings.manifest_file}")
     local = scan(settings.artifact_file)
     verify_file(manifest, local.sha256, local.size, str(settings.manifest_file))
-    bucket = bucket or account.output(settings, "ArtifactBucketName", ctx.cfn)
+    bucket = bucket or account.output_for(ctx, "ArtifactBucketName")
     key = manifest["artifact"]["s3_key"]
     manifest_key = key.rsplit("/", 1)[0] + "/manifest.json"
     s3 = ctx.s3

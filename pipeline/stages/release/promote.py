@@ -62,7 +62,7 @@ def run(
     margins = settings.config.promotion or {}
     deploying.environment_file(settings, target)  # exit 2 before any AWS call
     s3 = ctx.s3
-    bucket = account.output(settings, "ArtifactBucketName", ctx.cfn)
+    bucket = account.output_for(ctx, "ArtifactBucketName")
     chosen = source_release(records.history(settings, source, s3, bucket), source, digest)
     ctx.ui.progress(
         f"promoting {chosen['digest']} (released in {source} at {chosen['time']}) to {target}"

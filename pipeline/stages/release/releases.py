@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.shared import records
+from pipeline.core import environments
+from pipeline.shared import account, records
 from pipeline.shared.context import Context
 
 
@@ -19,6 +20,10 @@ class ReleasesResult:
 
 
 def run(ctx: Context, environment: str, every: bool = False) -> ReleasesResult:
+    environments.get(environment)  # an unknown one: exit 2 before any AWS call
+    bucket = account.output_for(ctx, "ArtifactBucketName")
     if every:
-        return ReleasesResult(environment, records.history(ctx.settings, environment, ctx.s3))
-    return ReleasesResult(environment, [records.latest(ctx.settings, environment, ctx.s3)])
+        return ReleasesResult(
+            environment, records.history(ctx.settings, environment, ctx.s3, bucket)
+        )
+    return ReleasesResult(environment, [records.latest(ctx.settings, environment, ctx.s3, bucket)])

@@ -25,7 +25,9 @@ def run(
     serving = {
         p["ParameterKey"]: p["ParameterValue"] for p in (stack or {}).get("Parameters", [])
     }.get("ModelDigest")
-    history = records.history(settings, environment, ctx.s3)
+    history = records.history(
+        settings, environment, ctx.s3, account.output_for(ctx, "ArtifactBucketName")
+    )
     earlier = [r for r in history if r["digest"] != serving]
     if not earlier:
         raise ConfigError(

@@ -156,6 +156,7 @@ def run(ctx: Context, digest: str | None = None) -> TestReport:
             "parameter files are invalid; nothing was sent to AWS:\n  "
             + "\n  ".join(map(str, problems))
         )
+    deploying.check_digest(digest)  # before any AWS call
     region = identity.region()
     where = deploying.account_inputs(ctx)
     bucket = where.bucket

@@ -36,7 +36,7 @@ def check_provenance(ctx: Context, artifact: Path, unsigned: bool) -> None:
     from pipeline.shared import account
 
     digest = sha256_file(artifact)
-    trusted = account.output(ctx.settings, "SigningKeyArn", ctx.cfn)
+    trusted = account.output_for(ctx, "SigningKeyArn")
     message, signature = provenance.check_files(
         signed.read_bytes(),
         digest=digest,
