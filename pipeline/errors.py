@@ -24,6 +24,11 @@ class QualityGateFailed(PipelineError):
     """The trained model missed at least one quality-gate threshold."""
 
 
+class TrainingFailed(PipelineError):
+    """The training script (on this machine or in a SageMaker training job) failed or wrote
+    no model."""
+
+
 class VersionMismatch(ConfigError):
     """The training environment's packages would not load in the serving image."""
 

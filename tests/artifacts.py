@@ -11,7 +11,7 @@ import joblib
 from pipeline.core import manifest as manifest_core
 from pipeline.settings import Settings
 from pipeline.shared.config import sha256_file
-from pipeline.stages.build.package import write_tarball
+from pipeline.shared.tarballs import write_tarball
 
 
 def variant(

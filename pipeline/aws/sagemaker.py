@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
@@ -17,6 +19,35 @@ class Endpoint:
     config_name: str
     variants: tuple[str, ...]
     failure_reason: str | None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One of DescribeTrainingJob's SecondaryStatusTransitions."""
+
+    status: str
+    message: str
+    start: datetime | None
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    name: str
+    arn: str
+    status: str  # InProgress | Completed | Failed | Stopping | Stopped
+    secondary: str
+    transitions: tuple[Transition, ...]
+    image: str
+    failure_reason: str | None
+    model_artifacts: str | None
+    billable_seconds: int | None
+    created: datetime | None
+    started: datetime | None
+    ended: datetime | None
+
+    @property
+    def ended_status(self) -> bool:
+        return self.status in ("Completed", "Failed", "Stopped")
 
 
 @guarded("sagemaker")
@@ -41,6 +72,44 @@ class SageMaker:
             variants=tuple(v["VariantName"] for v in answer.get("ProductionVariants", [])),
             failure_reason=answer.get("FailureReason"),
         )
+
+    # -- training jobs -------------------------------------------------------------------
+    def create_training_job(self, request: dict[str, Any]) -> str:
+        """CreateTrainingJob with a complete request (pipeline.core.training.create_request);
+        the job's ARN."""
+        answer = self._client.create_training_job(**request)
+        return str(answer["TrainingJobArn"])
+
+    def describe_training_job(self, name: str) -> TrainingJob:
+        answer = self._client.describe_training_job(TrainingJobName=name)
+        return TrainingJob(
+            name=answer["TrainingJobName"],
+            arn=answer["TrainingJobArn"],
+            status=answer["TrainingJobStatus"],
+            secondary=answer.get("SecondaryStatus", ""),
+            transitions=tuple(
+                Transition(t["Status"], t.get("StatusMessage", ""), t.get("StartTime"))
+                for t in answer.get("SecondaryStatusTransitions", [])
+            ),
+            image=answer.get("AlgorithmSpecification", {}).get("TrainingImage", ""),
+            failure_reason=answer.get("FailureReason"),
+            model_artifacts=(answer.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
+            billable_seconds=answer.get("BillableTimeInSeconds"),
+            created=answer.get("CreationTime"),
+            started=answer.get("TrainingStartTime"),
+            ended=answer.get("TrainingEndTime"),
+        )
+
+    def stop_training_job(self, name: str) -> bool:
+        """Ask a job to stop; False when it is not InProgress any more (AWS answers
+        ValidationException then)."""
+        try:
+            self._client.stop_training_job(TrainingJobName=name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ValidationException":
+                return False
+            raise
+        return True
 
 
 @guarded("sagemaker-runtime")

@@ -45,8 +45,14 @@ def train(args: argparse.Namespace, ctx: Context) -> None:
     from pipeline.stages.build import train as stage
 
     settings = ctx.settings
-    result = stage.run(ctx)
+    result = stage.run(ctx, on=args.on)
     metrics = result.metrics
+    job = metrics.get("training_job")
+    if job:
+        print(
+            f"training job: {job['name']} ({job['arn']}), {job['instance_count']} x "
+            f"{job['instance_type']}, billable {job['billable_seconds']}s"
+        )
     rows = [
         (n, f"{metrics['model'][n]:.4f}", f"{metrics['baseline'].get(n, float('nan')):.4f}")
         for n in sorted(metrics["model"])
@@ -316,7 +322,7 @@ def deploy_local(args: argparse.Namespace, ctx: Context) -> None:
 
     settings = ctx.settings
     try:
-        result = stage.run(ctx, args.keep, args.target, args.region)
+        result = stage.run(ctx, args.keep, args.target, args.region, args.train_on)
     except stage.DeployLocalFailed as failed:
         _deploy_local_summary(ctx, failed.steps)
         raise

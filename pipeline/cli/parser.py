@@ -30,7 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
         "split), evaluate the model it writes on the test split against a baseline, apply "
         "[gate], and derive the model's signature. Writes build/model.joblib, "
         "build/metrics.json and build/signature.json; a failing gate exits 1 and writes no "
-        "model. Needs the pinned environment (pyproject.toml).",
+        "model. Needs the pinned environment (pyproject.toml). With --on sagemaker the script "
+        "runs as a SageMaker training job ([training] in pipeline.toml: instance type and "
+        "count, volume, time limit, spot) in the scikit-learn image of the serving image's "
+        "tag; it needs the bootstrap (artifact bucket, execution role) and AWS credentials, "
+        "follows the job's status and logs, and stops the job on Ctrl-C.",
+    )
+    p.add_argument(
+        "--on",
+        choices=["local", "sagemaker"],
+        help="where the script runs: this machine, or a SageMaker training job (default: "
+        "[training] on in pipeline.toml, else local)",
     )
     p.set_defaults(handler=commands.train)
 
@@ -355,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="aws: the same stages against the account of your credentials",
     )
     p.add_argument("--region", help="with --target aws: the region to deploy to")
+    p.add_argument(
+        "--train-on",
+        choices=["local", "sagemaker"],
+        help="where the train stage runs the script: this machine, or a SageMaker training "
+        "job (which the sandbox runs for real); default: [training] on in pipeline.toml",
+    )
     p.set_defaults(handler=commands.deploy_local)
     for subparser in sub.choices.values():
         # What a command needs is declared with it (set_defaults above): a model project

@@ -45,7 +45,10 @@ def build(
     signature_sha256: str,
     git: dict[str, Any],
     golden_examples: list[dict[str, Any]],
+    training_job: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`training_job`: the SageMaker training job that fitted the model (name, ARN, image,
+    instances, billable seconds), None when it was trained by `pipeline train` itself."""
     return {
         "manifest_version": MANIFEST_VERSION,
         "project": project,
@@ -59,6 +62,7 @@ def build(
         "metrics": metrics,
         "git": git,
         "golden_examples": golden_examples,
+        "training_job": training_job,
     }
 
 

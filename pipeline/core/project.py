@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipeline.core import metrics as metrics_core
+from pipeline.core import training as training_core
 from pipeline.errors import ConfigError
 
 DEFAULT_TEST_SIZE = 0.2
@@ -49,6 +50,7 @@ SCHEMA: dict[str, dict[str, tuple[bool, str]]] = {
     "gate": {},  # min_/max_<metric>, checked against the task's metrics
     "promotion": {},  # max_<metric>_increase / max_<metric>_decrease
     "serving": {"probabilities": (False, "boolean")},
+    "training": {},  # where training runs; keys and types checked by pipeline.core.training
 }
 REQUIRED_SECTIONS = ("project", "model", "data", "gate")
 
@@ -86,6 +88,7 @@ class Project:
     gate: dict[str, float]
     promotion: dict[str, float] | None
     probabilities: bool = False
+    training: training_core.TrainingConfig = field(default_factory=training_core.TrainingConfig)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -135,7 +138,7 @@ def _check_shape(data: dict[str, Any], source: str) -> None:
         table = data.get(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: {section} must be a table [{section}]")
-        if section in ("gate", "promotion"):
+        if section in ("gate", "promotion", "training"):
             continue
         extra = sorted(set(table) - set(keys))
         if extra:
@@ -263,6 +266,11 @@ def parse(data: dict[str, Any], config_file: Path) -> Project:
             raise ConfigError(
                 f"{where}: not usable as a --{key} argument; use letters, digits, _ . -"
             )
+        if key.startswith(training_core.RESERVED_PREFIX):
+            raise ConfigError(
+                f"{where}: names starting with {training_core.RESERVED_PREFIX!r} are "
+                "SageMaker's own (script mode sets them); rename it"
+            )
         if not isinstance(value, str | int | float | bool):
             raise ConfigError(f"{where}: must be a string, number or boolean, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
@@ -329,6 +337,7 @@ def parse(data: dict[str, Any], config_file: Path) -> Project:
         gate=_gate(data["gate"], task, source),
         promotion=_promotion(promotion, task, source) if promotion is not None else None,
         probabilities=probabilities,
+        training=training_core.parse(data.get("training", {}), source),
         raw=data,
     )
 
@@ -349,10 +358,6 @@ def missing_files(project: Project) -> list[str]:
 
 
 def hyperparameter_args(hyperparameters: Mapping[str, object]) -> list[str]:
-    """`--name value` arguments as SageMaker passes them (sorted by name; booleans as
-    Python spells them, which is what the SageMaker training toolkit sends)."""
-    args = []
-    for key in sorted(hyperparameters):
-        value = hyperparameters[key]
-        args += [f"--{key}", repr(value) if isinstance(value, float) else str(value)]
-    return args
+    """`--name value` arguments as SageMaker's training toolkit passes them
+    (pipeline.core.training.script_arguments), for a local run of the same script."""
+    return training_core.script_arguments(hyperparameters)

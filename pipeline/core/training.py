@@ -1,5 +1,4 @@
-"""SageMaker training jobs, decided from data alone: the `[training]` table (for pipeline.toml;
-`pipeline train --on sagemaker`, which reads it, is still to come: issue 18),
+"""SageMaker training jobs, decided from data alone: pipeline.toml's `[training]` table,
 the CreateTrainingJob request the SageMaker SDK would send for the scikit-learn framework, and
 how the training toolkit inside the container reads that request back.
 
@@ -170,15 +169,29 @@ def decode_hyperparameters(encoded: Mapping[str, str]) -> dict[str, object]:
 
 
 def script_arguments(decoded: Mapping[str, object]) -> list[str]:
-    """`--name value` for every hyperparameter but SageMaker's own, sorted by name, values as
-    the toolkit prints them (strings bare, everything else as JSON)."""
+    """The script's arguments as the training toolkit builds them (sagemaker_training
+    mapping.to_cmd_args): every hyperparameter but SageMaker's own, sorted by name, as
+    `--name value` (`-n value` for a one-letter name), the value as Python's `str()` prints
+    it (so a boolean is `True`), a mapping as `k=v` pairs joined by commas."""
     args: list[str] = []
     for key in sorted(decoded):
         if key.startswith(RESERVED_PREFIX):
             continue
         value = decoded[key]
-        args += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+        if isinstance(value, Mapping):
+            shown = ",".join(f"{k}={v}" for k, v in sorted(value.items()))
+        else:
+            shown = "" if value is None else str(value)
+        args += [f"--{key}" if len(key) > 1 else f"-{key}", shown]
     return args
+
+
+def _env_value(value: object) -> str:
+    """An SM_* variable's value as the toolkit writes it (mapping.to_env_vars): strings as
+    they are, anything else as compact JSON with sorted keys."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def create_request(
@@ -192,9 +205,11 @@ def create_request(
     output_path: str,
     tags: Mapping[str, str],
     checkpoint_uri: str | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The CreateTrainingJob parameters for a script-mode scikit-learn job (File mode, one
-    S3 prefix per channel, FullyReplicated, as the SDK sends them)."""
+    S3 prefix per channel, FullyReplicated, as the SDK sends them). `environment` becomes the
+    job's Environment: variables set in the training container."""
     stopping: dict[str, int] = {"MaxRuntimeInSeconds": config.max_runtime_seconds}
     request: dict[str, Any] = {
         "TrainingJobName": name,
@@ -229,6 +244,8 @@ def create_request(
             raise ValueError("a spot job needs a checkpoint prefix and a wait limit")
         stopping["MaxWaitTimeInSeconds"] = config.max_wait_seconds
         request["CheckpointConfig"] = {"S3Uri": checkpoint_uri}
+    if environment:
+        request["Environment"] = dict(sorted(environment.items()))
     return request
 
 
@@ -256,8 +273,8 @@ def container_environment(
         "SM_OUTPUT_DIR": f"{root}/output",
         "SM_OUTPUT_DATA_DIR": f"{root}/output/data",
         "SM_CHANNELS": json.dumps(sorted(channels)),
-        "SM_HPS": json.dumps(user, sort_keys=True),
-        "SM_USER_ARGS": json.dumps(script_arguments(decoded)),
+        "SM_HPS": _env_value(user),
+        "SM_USER_ARGS": _env_value(script_arguments(decoded)),
         "SM_NUM_CPUS": str(cpus),
         "SM_NUM_GPUS": "0",
         "SM_HOSTS": '["algo-1"]',
@@ -269,5 +286,5 @@ def container_environment(
     for channel in channels:
         env[f"SM_CHANNEL_{channel.upper()}"] = f"{root}/input/data/{channel}"
     for key, value in user.items():
-        env[f"SM_HP_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+        env[f"SM_HP_{key.upper()}"] = _env_value(value)
     return env

@@ -121,7 +121,7 @@ def serve(
 
     workdir = Path(tempfile.mkdtemp(prefix="pipeline-runtime-"))
     local_runtime = LocalRuntime(workdir, image)
-    trainer = LocalTrainer(workdir / "training")
+    trainer = LocalTrainer(workdir / "training", image=image)
     try:
         moto_patches.apply(runtime=local_runtime, stack_delay_seconds=stack_delay, trainer=trainer)
         server = _bind(host, port)

@@ -41,6 +41,9 @@ from typing import Any, Protocol
 from pipeline.aws.logs import TRAINING_LOG_GROUP, Logs
 from pipeline.aws.s3 import S3, parse_uri
 from pipeline.core import training
+from pipeline.core.serving_image import ServingImage
+from pipeline.core.versions import check_loadable
+from pipeline.errors import PipelineError
 
 log = logging.getLogger("pipeline.training")
 MAX_SOURCE_BYTES = 512 * 1024 * 1024  # an unpacked sourcedir over this is refused
@@ -67,6 +70,8 @@ class JobSpec:
     instance_count: int
     max_runtime_seconds: int
     input_data_config: list[dict[str, Any]] = field(default_factory=list)
+    image: str = ""  # AlgorithmSpecification.TrainingImage
+    environment: dict[str, str] = field(default_factory=dict)  # the request's Environment
 
 
 class _Stopped(Exception):
@@ -87,8 +92,10 @@ class LocalTrainer:
         logs: Logs | None = None,
         python: str = sys.executable,
         clock: Callable[[], float] = time.time,
+        image: ServingImage | None = None,
     ):
         self.workdir = workdir
+        self.image = image
         self._s3, self._logs = s3, logs
         self.python = python
         self.clock = clock
@@ -199,8 +206,33 @@ class LocalTrainer:
                 f"Training job stopped: MaxRuntimeInSeconds ({spec.max_runtime_seconds}) exceeded",
             )
 
+    def _check_image(self, spec: JobSpec) -> None:
+        """The sandbox runs jobs only in the image it emulates (model/serving-image.toml),
+        and only when the Python running them has that image's package versions: a model
+        it trains is then what the image would have trained."""
+        if self.image is None:
+            return
+        known = {self.image.uri(region) for region in self.image.accounts}
+        if spec.image not in known:
+            raise _Failed(
+                f"ClientError: the sandbox cannot run the training image '{spec.image}': it "
+                f"emulates only {self.image.name} (model/serving-image.toml), from any "
+                "region's registry"
+            )
+        from importlib import metadata
+
+        try:
+            running = {name: metadata.version(name) for name in sorted(self.image.packages)}
+            check_loadable(running, self.image.packages, self.image.name, "the sandbox's Python")
+        except (metadata.PackageNotFoundError, PipelineError) as exc:
+            raise _Failed(
+                f"ClientError: the sandbox's Python is not {self.image.name}'s environment, so "
+                f"it cannot stand in for the image: {exc}"
+            ) from None
+
     def _prepare(self, spec: JobSpec, root: Path) -> str:
         """The /opt/ml layout, filled; the entry point's name."""
+        self._check_image(spec)
         decoded = training.decode_hyperparameters(spec.hyperparameters)
         program = decoded.get(training.PROGRAM)
         source = decoded.get(training.SUBMIT_DIRECTORY)
@@ -297,6 +329,7 @@ class LocalTrainer:
                 os.cpu_count() or 1,
             )
         )
+        env.update(spec.environment)  # the request's Environment, as the container gets it
         env.update({"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(root / "code")})
         command = [self.python, program, *training.script_arguments(decoded)]
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)

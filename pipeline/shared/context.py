@@ -21,7 +21,9 @@ from pipeline.settings import Settings
 if TYPE_CHECKING:
     from pipeline.aws.cloudformation import CloudFormation
     from pipeline.aws.kms import Kms
+    from pipeline.aws.logs import Logs
     from pipeline.aws.s3 import S3
+    from pipeline.aws.sagemaker import SageMaker
 
 
 class UI(Protocol):
@@ -101,6 +103,18 @@ class Context:
         from pipeline.aws.kms import Kms
 
         return Kms()
+
+    @cached_property
+    def sagemaker(self) -> SageMaker:
+        from pipeline.aws.sagemaker import SageMaker
+
+        return SageMaker()
+
+    @cached_property
+    def logs(self) -> Logs:
+        from pipeline.aws.logs import Logs
+
+        return Logs()
 
 
 class Preapproved:

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.aws.cloudformation import CloudFormation
 from pipeline.errors import ConfigError, PipelineError
+from pipeline.shared import objects
 from pipeline.shared import records as releases
 from pipeline.shared.context import Context, QuietUI
 from pipeline.shared.executor import preview_rows
@@ -55,7 +56,7 @@ def artifacts(sandbox, built, tmp_path_factory):
     digests = {}
     for name, settings in found.items():
         upload.run(Context(settings))
-        digests[name] = upload.scan(settings.artifact_file).sha256
+        digests[name] = objects.scan(settings.artifact_file).sha256
     return digests
 
 
@@ -248,7 +249,7 @@ def test_a_concurrent_deploy_is_refused_and_wait_waits_for_it(built, tmp_path):
     with sandbox_environment(stack_delay=1.5):
         bootstrap.run(Context(built), "both", [], "", "")
         upload.run(Context(built))
-        digest = upload.scan(built.artifact_file).sha256
+        digest = objects.scan(built.artifact_file).sha256
         first = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "deploy", "--env", "dev", "--digest", digest],
             stdout=subprocess.PIPE,
@@ -277,7 +278,7 @@ def test_a_sandbox_that_dies_mid_deploy_exits_one_with_one_line(built):
     with sandbox_environment(stack_delay=30) as box:
         bootstrap.run(Context(built), "both", [], "", "")
         upload.run(Context(built))
-        digest = upload.scan(built.artifact_file).sha256
+        digest = objects.scan(built.artifact_file).sha256
         deploying = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "deploy", "--env", "dev", "--digest", digest],
             stdout=subprocess.PIPE,

@@ -21,7 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipeline.local.sandbox import Sandbox
-from pipeline.stages.build.package import write_tarball
+from pipeline.shared.tarballs import write_tarball
 from tests.artifacts import sign_in_bucket
 from tests.conftest import FIXTURES
 

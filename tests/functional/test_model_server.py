@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.local import model_server, wsgi_server
-from pipeline.stages.build.package import write_tarball
+from pipeline.shared.tarballs import write_tarball
 from tests.conftest import FIXTURES, expected_predictions
 
 PAYLOADS = FIXTURES / "payloads"

@@ -12,6 +12,7 @@ import pytest
 from pipeline.aws.cloudformation import CloudFormation
 from pipeline.aws.s3 import S3
 from pipeline.errors import ConfigError, PipelineError
+from pipeline.shared import objects
 from pipeline.shared import records as releases
 from pipeline.shared.context import Context, QuietUI
 from pipeline.stages.account import bootstrap
@@ -55,7 +56,7 @@ def world(sandbox, built, tmp_path_factory):
     digests = {}
     for name, settings in found.items():
         upload.run(Context(settings))
-        digests[name] = upload.scan(settings.artifact_file).sha256
+        digests[name] = objects.scan(settings.artifact_file).sha256
     deploy.run(ctx(built), "dev", digests["A"])
     promote.run(ctx(built), "dev", "staging", digests["A"])
     deploy.run(ctx(built), "dev", digests["WORSE"])

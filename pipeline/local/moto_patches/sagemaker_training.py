@@ -12,7 +12,9 @@ FailureReason. StopTrainingJob moves an InProgress job to Stopping, then Stopped
 not InProgress it is a ValidationException. A second job with a name in use is
 ResourceInUse. BillableTimeInSeconds is set once the job ends.
 moto made every job Completed at once, with made-up metric definitions and metrics, kept a
-second job under an existing name silently, and had no StopTrainingJob.
+second job under an existing name silently, had no StopTrainingJob, and dropped the
+request's Environment (variables set in the training container, returned by
+DescribeTrainingJob).
 Upstream: not reported (moto does not run training, by design).
 """
 
@@ -20,11 +22,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from typing import Any
 
 from pipeline.local.training_runtime import JobSpec, LocalTrainer, now
 
 log = logging.getLogger("pipeline.training")
+# CreateTrainingJob's Environment, read by the response handler (moto drops it) and taken by
+# the backend call it makes on the same thread
+_request = threading.local()
 
 
 class _Record:
@@ -77,12 +83,14 @@ def _spec(job: Any) -> JobSpec:
         instance_count=int(job.resource_config.get("InstanceCount", 1)),
         max_runtime_seconds=int((job.stopping_condition or {}).get("MaxRuntimeInSeconds", 86400)),
         input_data_config=list(job.input_data_config or []),
+        image=(job.algorithm_specification or {}).get("TrainingImage", ""),
+        environment=dict(getattr(job, "environment", None) or {}),
     )
 
 
 def training_jobs_run(trainer: LocalTrainer) -> None:
-    """Replaces (wraps): moto.sagemaker.models.SageMakerModelBackend.create_training_job;
-    adds SageMakerModelBackend.stop_training_job and SageMakerResponse.stop_training_job
+    """Replaces (wraps): moto.sagemaker.models.SageMakerModelBackend.create_training_job and
+    SageMakerResponse.create_training_job (for Environment); adds SageMakerModelBackend.stop_training_job and SageMakerResponse.stop_training_job
     (moto has neither). Hooks `trainer` in."""
     from moto.core.responses import EmptyResult
     from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
@@ -103,6 +111,9 @@ def training_jobs_run(trainer: LocalTrainer) -> None:
                 f"with this name already exists ({arn})"
             )
         job = create(self, training_job_name, *args, **kwargs)
+        environment = getattr(_request, "environment", None)
+        if environment:
+            job.environment = dict(environment)  # DescribeTrainingJob returns it
         # moto's made-up results: a job has no metrics until its algorithm reports some
         job.algorithm_specification.pop("MetricDefinitions", None)
         job.final_metric_data_list = None
@@ -129,10 +140,21 @@ def training_jobs_run(trainer: LocalTrainer) -> None:
                 f"is in status {job.training_job_status}."
             )
 
+    respond = SageMakerResponse.create_training_job
+
+    @functools.wraps(respond)
+    def create_training_job_response(self):  # keeps the request's Environment
+        _request.environment = self._get_param("Environment") or {}
+        try:
+            return respond(self)
+        finally:
+            _request.environment = None
+
     def stop_training_job_response(self):  # the API action StopTrainingJob
         self.sagemaker_backend.stop_training_job(self._get_param("TrainingJobName"))
         return EmptyResult()
 
     SageMakerModelBackend.create_training_job = create_training_job
+    SageMakerResponse.create_training_job = create_training_job_response
     SageMakerModelBackend.stop_training_job = stop_training_job
     SageMakerResponse.stop_training_job = stop_training_job_response

@@ -8,6 +8,10 @@ training job. The pipeline, not the script, evaluates and gates. Writes build/mo
 build/metrics.json, build/signature.json and build/golden-inputs.json. A model that misses
 the gate is never written, and any model or artifact left by an earlier run is removed, so
 nothing stale can be packaged afterwards.
+
+`--on sagemaker` (or `[training] on = "sagemaker"`) runs the same script as a SageMaker
+training job instead (pipeline.shared.training_jobs) on the same channels; its model is then
+evaluated, gated and written here exactly as a local one, and metrics.json names the job.
 """
 
 from __future__ import annotations
@@ -15,29 +19,30 @@ from __future__ import annotations
 import collections
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.core import gate
 from pipeline.core import project as project_core
 from pipeline.core import signature as signature_core
-from pipeline.errors import ConfigError, PipelineError, QualityGateFailed
+from pipeline.core import training as training_core
+from pipeline.core.versions import check_loadable
+from pipeline.errors import ConfigError, QualityGateFailed, TrainingFailed
 from pipeline.settings import Settings
 from pipeline.shared import config, dataset
 from pipeline.shared.context import Context
-from pipeline.shared.environment import package_versions
+from pipeline.shared.environment import blas_environment, package_versions, reproducibility
+
+if TYPE_CHECKING:
+    from pipeline.shared.training_jobs import JobOutcome
 
 N_GOLDEN = 5
 LOG_TAIL = 20
-
-
-class TrainingFailed(PipelineError):
-    """The training script exited non-zero or wrote no model."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,13 @@ class TrainResult:
 
 def _remove_stale(settings: Settings) -> list[Path]:
     removed = []
-    for path in (settings.model_file, settings.artifact_file, settings.manifest_file,
-                 settings.signature_file, settings.golden_inputs_file):
+    for path in (
+        settings.model_file,
+        settings.artifact_file,
+        settings.manifest_file,
+        settings.signature_file,
+        settings.golden_inputs_file,
+    ):
         if path.exists():
             path.unlink()
             removed.append(path)
@@ -64,32 +74,13 @@ def _s3():
     return S3()
 
 
-# The BLAS kernel and thread count decide the last bits of a fit (LinearRegression's
-# coefficients differ at ~1e-12 between OpenBLAS's Prescott and Haswell kernels), so the
-# training process gets the most generic kernel of its architecture, which every CPU of that
-# architecture runs, and one BLAS thread. Then the same data, script and seed give the same
-# model.joblib bytes on any machine of the architecture, whatever kernel it would detect.
-# OpenMP threads (scikit-learn's own parallel code) are left alone.
-PINNED_BLAS_KERNEL = {"x86_64": "Prescott", "AMD64": "Prescott", "aarch64": "ARMV8"}
-
-
-def reproducibility() -> dict[str, str | int | None]:
-    """The BLAS settings of the training process, as recorded in metrics and manifest."""
-    return {"architecture": platform.machine(),
-            "openblas_coretype": PINNED_BLAS_KERNEL.get(platform.machine()),
-            "blas_threads": 1}
-
-
-def blas_environment() -> dict[str, str]:
-    pinned = reproducibility()
-    env = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    if pinned["openblas_coretype"]:
-        env["OPENBLAS_CORETYPE"] = str(pinned["openblas_coretype"])
-    return env
-
-
-def script_environment(channels: dict[str, Path], model_dir: Path, output_dir: Path,
-                       hyperparameters: dict, entry_point: Path) -> dict[str, str]:
+def script_environment(
+    channels: dict[str, Path],
+    model_dir: Path,
+    output_dir: Path,
+    hyperparameters: dict,
+    entry_point: Path,
+) -> dict[str, str]:
     """The SM_* variables of SageMaker's training toolkit, for a single-host local run."""
     args = project_core.hyperparameter_args(hyperparameters)
     env = {
@@ -113,8 +104,12 @@ def script_environment(channels: dict[str, Path], model_dir: Path, output_dir: P
     return env
 
 
-def run_script(project: project_core.Project, channels: dict[str, Path], work: Path,
-               progress: Callable[[str], None]) -> Path:
+def run_script(
+    project: project_core.Project,
+    channels: dict[str, Path],
+    work: Path,
+    progress: Callable[[str], None],
+) -> Path:
     """Run the entry point; the path of the model.joblib it wrote."""
     model_dir, output_dir = work / "model", work / "output"
     for folder in (model_dir, output_dir / "data"):
@@ -130,12 +125,21 @@ def run_script(project: project_core.Project, channels: dict[str, Path], work: P
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(project.entry_point.parent), os.environ.get("PYTHONPATH")])
     )
-    command = [sys.executable, str(project.entry_point),
-               *project_core.hyperparameter_args(project.hyperparameters)]
+    command = [
+        sys.executable,
+        str(project.entry_point),
+        *project_core.hyperparameter_args(project.hyperparameters),
+    ]
     progress(f"training: {' '.join([project.entry_point.name, *command[2:]])}")
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL)
-    with subprocess.Popen(command, cwd=project.entry_point.parent, env=env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:
+    with subprocess.Popen(
+        command,
+        cwd=project.entry_point.parent,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    ) as process:
         assert process.stdout is not None
         for line in process.stdout:
             tail.append(line.rstrip("\n"))
@@ -165,8 +169,10 @@ def _signature(project, data: dataset.Dataset, model, source: str) -> dict:
     feature_names = getattr(model, "feature_names_in_", None)
     classes = getattr(model, "classes_", None)
     if project.probabilities and not hasattr(model, "predict_proba"):
-        raise ConfigError(f"{project.config_file}: [serving] probabilities = true, but "
-                          f"{source} has no predict_proba")
+        raise ConfigError(
+            f"{project.config_file}: [serving] probabilities = true, but "
+            f"{source} has no predict_proba"
+        )
     return signature_core.build(
         task=project.task,
         inputs=[dataset.describe(data.train, name) for name in data.features],
@@ -179,11 +185,23 @@ def _signature(project, data: dataset.Dataset, model, source: str) -> dict:
     )
 
 
-def run(ctx: Context) -> TrainResult:
+def run(ctx: Context, on: str | None = None) -> TrainResult:
+    """Train where `on` says (local | sagemaker; default: pipeline.toml's [training] on)."""
     settings, progress = ctx.settings, ctx.ui.progress
     project = settings.config
+    on = on or project.training.on
+    if on not in training_core.PLACES:
+        raise ConfigError(f"--on {on!r}: use local or sagemaker")
     image = config.load_serving_image(settings)
     training_env = package_versions(sorted(image.packages))
+    if on == "sagemaker":
+        # The job trains in the image; this process still loads its model to evaluate it.
+        check_loadable(
+            training_env,
+            image.packages,
+            image.name,
+            "the environment running `pipeline train` (it evaluates the training job's model)",
+        )
     dataset.check_reachable(project, _s3)  # exit 2 before anything is built
     # Imported only now: scikit-learn and pandas take seconds, and bad config should fail fast.
     import joblib
@@ -191,25 +209,40 @@ def run(ctx: Context) -> TrainResult:
     from pipeline.shared import evaluate
 
     data = dataset.load(project, settings.build_dir / "data-cache", _s3)
-    progress(f"data: {len(data.train)} training rows, {len(data.test)} test rows, "
-             f"{len(data.features)} features, target {data.target!r}")
+    progress(
+        f"data: {len(data.train)} training rows, {len(data.test)} test rows, "
+        f"{len(data.features)} features, target {data.target!r}"
+    )
     _remove_stale(settings)  # a failed run must not leave an older model to package
     if settings.metrics_file.exists():
         settings.metrics_file.unlink()
     channels = dataset.write_channels(data, project.train.format, settings.channels_dir)
-    written = run_script(project, channels, settings.build_dir / "training", progress)
+    job: JobOutcome | None = None
+    if on == "sagemaker":
+        from pipeline.shared import training_jobs  # boto3: imported only when used
+
+        job = training_jobs.run(ctx, project, image, channels, settings.build_dir / "training-job")
+        written, training_env = job.model_file, job.training_env
+    else:
+        written = run_script(project, channels, settings.build_dir / "training", progress)
     source = f"the model written by {project.entry_point.name}"
     model = joblib.load(written)
     signature = _signature(project, data, model, source)
     X_test, y_test = data.test[data.features], data.test[data.target]
     try:
-        metrics = evaluate.evaluate(model, project.task, data.train[data.features],
-                                    data.train[data.target], X_test, y_test)
+        metrics = evaluate.evaluate(
+            model, project.task, data.train[data.features], data.train[data.target], X_test, y_test
+        )
     except (ValueError, TypeError, AttributeError) as exc:
-        raise TrainingFailed(f"{source} cannot be evaluated on the test split: "
-                             f"{type(exc).__name__}: {exc}") from None
-    metrics["data"] = {"train": data.train_file, "test": data.test_file,
-                       "n_train": len(data.train), "n_test": len(data.test)}
+        raise TrainingFailed(
+            f"{source} cannot be evaluated on the test split: {type(exc).__name__}: {exc}"
+        ) from None
+    metrics["data"] = {
+        "train": data.train_file,
+        "test": data.test_file,
+        "n_train": len(data.train),
+        "n_test": len(data.test),
+    }
     metrics["task"] = project.task
     failures = gate.evaluate(metrics, project.gate)
     metrics["gate"] = {
@@ -219,7 +252,8 @@ def run(ctx: Context) -> TrainResult:
         "failures": [str(f) for f in failures],
     }
     metrics["training_env"] = training_env
-    metrics["reproducibility"] = reproducibility()
+    metrics["reproducibility"] = job.reproducibility if job else reproducibility()
+    metrics["training_job"] = job.to_metrics() if job else None
 
     settings.build_dir.mkdir(parents=True, exist_ok=True)
     if failures:
@@ -237,8 +271,10 @@ def run(ctx: Context) -> TrainResult:
     shutil.copyfile(written, tmp)
     os.replace(tmp, settings.model_file)
     metrics["model_sha256"] = config.sha256_file(settings.model_file)
-    golden = [[dataset.json_value(v) for v in row]
-              for row in X_test.head(N_GOLDEN).itertuples(index=False, name=None)]
+    golden = [
+        [dataset.json_value(v) for v in row]
+        for row in X_test.head(N_GOLDEN).itertuples(index=False, name=None)
+    ]
     config.write_json(settings.signature_file, signature)
     config.write_json(settings.golden_inputs_file, {"rows": golden})
     config.write_json(settings.metrics_file, metrics)

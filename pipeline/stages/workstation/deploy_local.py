@@ -66,7 +66,11 @@ def _patched_environ(stack: ExitStack, values: dict[str, str]) -> None:
 
 
 def run(
-    ctx: Context, keep: bool = False, target: str = "local", region: str | None = None
+    ctx: Context,
+    keep: bool = False,
+    target: str = "local",
+    region: str | None = None,
+    train_on: str | None = None,
 ) -> DeployLocalResult:
     settings, progress = ctx.settings, ctx.ui.progress
     if target not in ("local", "aws"):
@@ -109,7 +113,7 @@ def run(
             return f"bucket {outputs['ArtifactBucketName']}"
 
         def do_train():
-            trained = train.run(ctx)
+            trained = train.run(ctx, on=train_on)
             gated = sorted(
                 {
                     k.removeprefix("min_")
@@ -119,7 +123,9 @@ def run(
                 }
             )
             shown = ", ".join(f"{m} {trained.metrics['model'][m]:.3f}" for m in gated)
-            return f"{shown} (gate passed)"
+            job = trained.metrics.get("training_job")
+            where = f"; training job {job['name']}, {job['seconds']}s" if job else ""
+            return f"{shown} (gate passed{where})"
 
         def do_package():
             manifest = package.run(ctx).manifest

@@ -1,0 +1,80 @@
+"""Deterministic .tar.gz files: the model artifact (`pipeline package`) and the training
+job's source tarball (`pipeline train --on sagemaker`).
+
+Their bytes depend only on the files' names and contents: entries are sorted; owners, modes
+and times are fixed; the gzip header has no name or timestamp; and the deflate stream is
+written here as stored (uncompressed) blocks, because compressed output differs between zlib
+builds (zlib, zlib-ng, vendor forks) and Python uses whichever the system provides. The same
+inputs therefore give the same sha256 on any machine.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tarfile
+import zlib
+from pathlib import Path
+
+FIXED_MTIME = 0  # 1970-01-01; any constant works, zero is the conventional choice
+# gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS "unknown" (RFC 1952).
+GZIP_HEADER = b"\x1f\x8b\x08\x00" + b"\x00\x00\x00\x00" + b"\x00\xff"
+STORED_BLOCK = 65535  # the largest stored deflate block (RFC 1951, 3.2.4)
+
+
+class StoredGzip:
+    """A write-only gzip stream of stored deflate blocks: valid gzip for any reader, and
+    byte-for-byte the same for the same input on every machine. Streams in 64 KiB blocks."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.pending = bytearray()
+        self.crc = 0
+        self.size = 0
+        raw.write(GZIP_HEADER)
+
+    def write(self, data) -> int:
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+        self.pending += data
+        while len(self.pending) > STORED_BLOCK:
+            self._block(self.pending[:STORED_BLOCK], final=False)
+            del self.pending[:STORED_BLOCK]
+        return len(data)
+
+    def tell(self) -> int:  # tarfile asks where the stream stands
+        return self.size
+
+    def _block(self, data, final: bool) -> None:
+        length = len(data)
+        self.raw.write(struct.pack("<BHH", int(final), length, length ^ 0xFFFF))
+        self.raw.write(data)
+
+    def finish(self) -> None:
+        self._block(self.pending, final=True)
+        self.raw.write(struct.pack("<II", self.crc, self.size & 0xFFFFFFFF))
+
+
+def write_tarball(dest: Path, files: dict[str, Path]) -> None:
+    """Write `files` (archive name -> source path) as a deterministic .tar.gz at `dest`."""
+    dirs = sorted({str(Path(name).parent) for name in files} - {"."})
+    entries = [(d + "/", None) for d in dirs] + sorted(files.items())
+    tmp = dest.with_name(dest.name + ".tmp")
+    with tmp.open("wb") as raw:
+        gz = StoredGzip(raw)
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            for name, source in sorted(entries):
+                info = tarfile.TarInfo(name.rstrip("/") if source is None else name)
+                info.mtime = FIXED_MTIME
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                if source is None:
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    continue
+                info.mode = 0o644
+                info.size = source.stat().st_size
+                with source.open("rb") as handle:  # streamed, never read whole into memory
+                    tar.addfile(info, handle)
+        gz.finish()
+    os.replace(tmp, dest)
