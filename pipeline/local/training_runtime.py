@@ -48,6 +48,7 @@ from pipeline.errors import PipelineError
 log = logging.getLogger("pipeline.training")
 MAX_SOURCE_BYTES = 512 * 1024 * 1024  # an unpacked sourcedir over this is refused
 TAIL_LINES = 20
+FLUSH_SECONDS = 0.5  # a line reaches the job's log stream this soon after it was written
 
 
 class JobRecord(Protocol):
@@ -366,24 +367,44 @@ class LocalTrainer:
     def _forward(
         self, process: subprocess.Popen[str], stream: str, tail: collections.deque[str]
     ) -> None:
+        """The script's lines to its log stream, at most FLUSH_SECONDS after they were
+        written (a script that prints one line and then computes for an hour is followed as
+        on AWS), in batches when it writes many."""
         assert process.stdout is not None
         pending: list[tuple[int, str]] = []
-        last_flush = time.monotonic()
+        lock, sending = threading.Lock(), threading.Lock()  # sending: batches stay in order
+        done = threading.Event()
 
         def flush() -> None:
-            try:
-                self.logs.put(TRAINING_LOG_GROUP, stream, pending)
-            except Exception:  # the sandbox stopping under a job: its last lines are lost
-                log.warning("training log %s: %d lines not written", stream, len(pending))
+            with sending:
+                with lock:
+                    batch = pending[:]
+                    pending.clear()
+                if not batch:
+                    return
+                try:
+                    self.logs.put(TRAINING_LOG_GROUP, stream, batch)
+                except Exception:  # the sandbox stopping under a job: its last lines are lost
+                    log.warning("training log %s: %d lines not written", stream, len(batch))
 
-        for line in process.stdout:
-            text = line.rstrip("\n")
-            tail.append(text)
-            pending.append((int(self.clock() * 1000), text))
-            if len(pending) >= 100 or time.monotonic() - last_flush > 1.0:
+        def timer() -> None:
+            while not done.wait(FLUSH_SECONDS):
                 flush()
-                pending, last_flush = [], time.monotonic()
-        if pending:
+
+        flusher = threading.Thread(target=timer, name=f"log-{stream}", daemon=True)
+        flusher.start()
+        try:
+            for line in process.stdout:
+                text = line.rstrip("\n")
+                tail.append(text)
+                with lock:
+                    pending.append((int(self.clock() * 1000), text))
+                    full = len(pending) >= 1000
+                if full:
+                    flush()
+        finally:
+            done.set()
+            flusher.join()
             flush()
 
     @staticmethod

@@ -28,7 +28,7 @@ def test_script_gets_sagemaker_variables_hyperparameters_and_channels(tmp_path):
     settings = settings_for(PROJECTS / "hyperparameters" / "pipeline.toml", tmp_path)
     result = train.run(Context(settings))
     seen = json.loads((tmp_path / "training" / "output" / "data" / "seen.json").read_text())
-    assert seen["argv"] == ["--C", "0.5", "--fit_intercept", "True", "--solver", "lbfgs"]
+    assert seen["argv"] == ["-C", "0.5", "--fit_intercept", "True", "--solver", "lbfgs"]
     env = seen["env"]
     assert json.loads(env["SM_HPS"]) == {"C": 0.5, "fit_intercept": True, "solver": "lbfgs"}
     assert json.loads(env["SM_CHANNELS"]) == ["test", "train"]

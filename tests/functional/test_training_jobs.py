@@ -27,6 +27,8 @@ parser.add_argument("--mode", default="ok")
 args = parser.parse_args()
 rows = open(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "data", "train.csv")).read().splitlines()
 print(f"training on {len(rows)} rows with alpha={args.alpha} kind={args.kind}", flush=True)
+if "MY_FLAG" in os.environ:
+    print(f"MY_FLAG={os.environ['MY_FLAG']}", flush=True)
 if args.mode == "raise":
     raise ValueError("alpha out of range")
 if args.mode == "failure-file":
@@ -61,10 +63,13 @@ def aws():
         yield {"s3": s3, "sagemaker": boto3.client("sagemaker"), "logs": boto3.client("logs")}
 
 
-def create(sagemaker, name: str, mode: str = "ok", max_runtime: int = 600) -> None:
+def create(
+    sagemaker, name: str, mode: str = "ok", max_runtime: int = 600, image: str = IMAGE, **extra
+) -> None:
     sagemaker.create_training_job(
+        **extra,
         TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
         RoleArn=ROLE,
         HyperParameters={
             "alpha": "0.5",
@@ -100,6 +105,41 @@ def settle(sagemaker, name: str, timeout: float = 60.0) -> tuple[dict, list[str]
             return job, seen
         assert time.monotonic() < deadline, seen
         time.sleep(0.05)
+
+
+def log_lines(logs, name: str) -> list[str]:
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/"
+    )["logStreams"]
+    return [
+        event["message"]
+        for stream in streams
+        for event in logs.get_log_events(
+            logGroupName="/aws/sagemaker/TrainingJobs",
+            logStreamName=stream["logStreamName"],
+            startFromHead=True,
+        )["events"]
+    ]
+
+
+def test_the_requests_environment_reaches_the_script_and_is_described(aws):
+    """CreateTrainingJob's Environment: set in the container, returned by
+    DescribeTrainingJob (moto drops it)."""
+    create(aws["sagemaker"], "with-env", Environment={"OPENBLAS_NUM_THREADS": "1", "MY_FLAG": "on"})
+    job, _ = settle(aws["sagemaker"], "with-env")
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["Environment"] == {"OPENBLAS_NUM_THREADS": "1", "MY_FLAG": "on"}
+    assert any("MY_FLAG=on" in line for line in log_lines(aws["logs"], "with-env"))
+
+
+def test_an_image_the_sandbox_does_not_emulate_fails_the_job_naming_it(aws):
+    other = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5-cpu-py311"
+    create(aws["sagemaker"], "other-image", image=other)
+    job, _ = settle(aws["sagemaker"], "other-image")
+    assert job["TrainingJobStatus"] == "Failed"
+    reason = job["FailureReason"]
+    assert reason.startswith(f"ClientError: the sandbox cannot run the training image '{other}'")
+    assert "sagemaker-scikit-learn:1.9-0-cpu-py3" in reason
 
 
 def test_a_job_runs_the_script_and_its_model_lands_under_the_job(aws):
@@ -160,6 +200,11 @@ def test_a_stopped_job_goes_through_stopping_to_stopped(aws):
     ):
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    # what the script printed is in its log stream while it still runs, as on AWS
+    deadline = time.monotonic() + 10
+    while not any("training on 3 rows" in line for line in log_lines(aws["logs"], "stopped")):
+        assert time.monotonic() < deadline, "the running job's output never reached its log"
+        time.sleep(0.1)
     aws["sagemaker"].stop_training_job(TrainingJobName="stopped")
     assert aws["sagemaker"].describe_training_job(TrainingJobName="stopped")[
         "TrainingJobStatus"

@@ -74,3 +74,90 @@ def test_invoke_model_error_names_the_endpoint_and_code():
         f"InvokeEndpoint {NAME}: ModelError: Received client error (415) from primary"
     )
     assert raised.value.code == "ModelError"
+
+
+JOB = "diabetes-linear-6b8071cc-20261207141101"
+JOB_ARN = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{JOB}"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
+
+
+def _job_answer(status: str, **extra) -> dict:
+    return {
+        "TrainingJobName": JOB,
+        "TrainingJobArn": JOB_ARN,
+        "TrainingJobStatus": status,
+        "SecondaryStatus": extra.pop("secondary", status),
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+        "CreationTime": WHEN,
+        "ModelArtifacts": {"S3ModelArtifacts": "s3://b/training/m/jobs/x/output/model.tar.gz"},
+        **extra,
+    }
+
+
+def test_create_training_job_sends_the_request_and_returns_the_arn():
+    request = {
+        "TrainingJobName": JOB,
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        "RoleArn": "arn:aws:iam::123456789012:role/execution",
+        "OutputDataConfig": {"S3OutputPath": "s3://b/training/m/jobs"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "Environment": {"OPENBLAS_NUM_THREADS": "1"},
+    }
+    with stubbed("sagemaker") as (client, stub):
+        stub.add_response("create_training_job", {"TrainingJobArn": JOB_ARN}, request)
+        assert SageMaker(client).create_training_job(request) == JOB_ARN
+
+
+def test_describe_training_job_reads_status_transitions_failure_and_billable_time():
+    answer = _job_answer(
+        "Failed",
+        FailureReason="AlgorithmError: ValueError: alpha out of range",
+        BillableTimeInSeconds=7,
+        SecondaryStatusTransitions=[
+            {"Status": "Starting", "StartTime": WHEN, "StatusMessage": "Preparing"},
+            {"Status": "Training", "StartTime": WHEN, "StatusMessage": "Training in progress"},
+        ],
+    )
+    with stubbed("sagemaker") as (client, stub):
+        stub.add_response("describe_training_job", answer, {"TrainingJobName": JOB})
+        job = SageMaker(client).describe_training_job(JOB)
+    assert (job.status, job.secondary, job.image, job.billable_seconds) == (
+        "Failed",
+        "Failed",
+        IMAGE,
+        7,
+    )
+    assert job.failure_reason == "AlgorithmError: ValueError: alpha out of range"
+    assert [(t.status, t.message) for t in job.transitions] == [
+        ("Starting", "Preparing"),
+        ("Training", "Training in progress"),
+    ]
+    assert job.ended_status and job.model_artifacts.endswith("/output/model.tar.gz")
+
+
+def test_a_job_in_progress_has_not_ended():
+    with stubbed("sagemaker") as (client, stub):
+        stub.add_response(
+            "describe_training_job", _job_answer("Stopping"), {"TrainingJobName": JOB}
+        )
+        job = SageMaker(client).describe_training_job(JOB)
+    assert not job.ended_status and job.billable_seconds is None
+
+
+def test_stop_training_job_says_whether_the_job_was_still_running():
+    with stubbed("sagemaker") as (client, stub):
+        stub.add_response("stop_training_job", {}, {"TrainingJobName": JOB})
+        stub.add_client_error(
+            "stop_training_job",
+            "ValidationException",
+            "The request was rejected because the training job is in status Completed.",
+        )
+        stub.add_client_error("stop_training_job", "AccessDeniedException", "not allowed")
+        sagemaker = SageMaker(client)
+        assert sagemaker.stop_training_job(JOB) is True
+        assert sagemaker.stop_training_job(JOB) is False
+        with pytest.raises(AwsError, match="not allowed"):
+            sagemaker.stop_training_job(JOB)

@@ -38,6 +38,11 @@ BAD = {
     "promotion_wrong_direction.toml": ("[promotion] max_r2_increase", "max_r2_decrease"),
     "hyperparameter_not_scalar.toml": ("[model.hyperparameters] layers", "string, number"),
     "not_toml.toml": ("", "not valid TOML"),
+    "hyperparameter_reserved.toml": ("[model.hyperparameters] sagemaker_program", "SageMaker's"),
+    "training_unknown_key.toml": ("[training] instance", "unknown key"),
+    "training_unknown_place.toml": ("[training] on", '"local" or "sagemaker"'),
+    "training_spot_without_wait.toml": ("[training] max_wait_seconds", "missing"),
+    "training_wrong_type.toml": ("[training] instance_count", "must be an integer"),
 }
 
 
@@ -100,3 +105,20 @@ def test_s3_data_uri_is_kept_and_must_name_a_key():
 def test_hyperparameters_become_sagemaker_style_arguments():
     args = project_core.hyperparameter_args({"n_estimators": 100, "lr": 0.1, "warm": True})
     assert args == ["--lr", "0.1", "--n_estimators", "100", "--warm", "True"]
+
+
+def test_the_training_section_is_read_into_the_project():
+    project = load_project(CONFIGS / "valid.toml")
+    assert project.training.on == "local"  # no [training]: train here, as before
+    data = {
+        **project.raw,
+        "training": {
+            "on": "sagemaker",
+            "instance_type": "ml.c5.2xlarge",
+            "spot": True,
+            "max_wait_seconds": 90000,
+        },
+    }
+    parsed = project_core.parse(data, project.config_file)
+    assert (parsed.training.on, parsed.training.instance_type) == ("sagemaker", "ml.c5.2xlarge")
+    assert parsed.training.spot and parsed.training.max_wait_seconds == 90000

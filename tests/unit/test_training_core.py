@@ -82,11 +82,31 @@ def test_the_toolkit_decodes_json_and_keeps_what_is_not_json_raw():
 def test_script_arguments_leave_out_sagemakers_own_and_print_values_as_the_toolkit():
     # sagemaker_training.mapping.to_cmd_args: str() of each value, "-x" for one letter,
     # a mapping as k=v pairs
-    decoded = {"sagemaker_program": "train.py", "n": 3, "name": "x y", "on": True,
-               "rate": 0.1, "ids": [1, 2], "opts": {"b": 2, "a": "x"}, "k": None}
+    decoded = {
+        "sagemaker_program": "train.py",
+        "n": 3,
+        "name": "x y",
+        "on": True,
+        "rate": 0.1,
+        "ids": [1, 2],
+        "opts": {"b": 2, "a": "x"},
+        "k": None,
+    }
     assert training.script_arguments(decoded) == [
-        "--ids", "[1, 2]", "-k", "", "-n", "3", "--name", "x y", "--on", "True",
-        "--opts", "a=x,b=2", "--rate", "0.1",
+        "--ids",
+        "[1, 2]",
+        "-k",
+        "",
+        "-n",
+        "3",
+        "--name",
+        "x y",
+        "--on",
+        "True",
+        "--opts",
+        "a=x,b=2",
+        "--rate",
+        "0.1",
     ]
 
 
