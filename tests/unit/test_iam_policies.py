@@ -16,8 +16,17 @@ tests/fixtures/templates/ (one per property):
    If-None-Match: *) and deleting one (DeleteObject, DeleteObjectVersion) to all but an admin
    path.
 
+5. (issue 18, `pipeline train --on sagemaker`) what the build role and the bootstrap's
+   training role may and may not do, request by request, evaluated by `allowed` below (a
+   small evaluator of Allow/Deny statements with the condition operators these templates
+   use): each right the training flow needs is granted, and each near miss (another
+   project's tag, another role, another prefix, another log group, no kms:ViaService) is
+   not; no identity policy allows a wildcard action; the TrainingPrefix parameters keep IAM
+   wildcards and models/ and releases/ out of the roles' resources.
+
 Templates are decoded with cfn-lint's decoder; !Sub strings are rendered with placeholders
-(ProjectName -> PROJECT, BootstrapNamespace -> NS) so resources can be matched by fnmatch.
+(ProjectName -> PROJECT, BootstrapNamespace -> NS, TrainingPrefix -> TP, the artifact
+bucket -> BUCKET) so resources can be matched by fnmatch.
 """
 
 from __future__ import annotations
@@ -39,6 +48,9 @@ PLACEHOLDERS = {
     "AWS::Partition": "aws",
     "AWS::Region": "REGION",
     "AWS::AccountId": "ACCOUNT",
+    "TrainingPrefix": "TP",
+    "ArtifactBucketName": "BUCKET",
+    "ArtifactBucket": "arn:aws:s3:::BUCKET",  # ${ArtifactBucket.Arn}
 }
 ENV_VARIABLE = "${aws:PrincipalTag/environment}"
 TAGGING = ("AddTags", "TagResource", "CreateTags")
@@ -90,7 +102,10 @@ def render(value) -> list[str]:
         if fn == "Fn::If":
             return render(arg[1]) + render(arg[2])
         if fn == "Fn::GetAtt":
-            return [f"GETATT_{arg if isinstance(arg, str) else '.'.join(arg)}"]
+            name = arg if isinstance(arg, str) else ".".join(arg)
+            if name.endswith(".Arn") and name.split(".")[0] in PLACEHOLDERS:
+                return [PLACEHOLDERS[name.split(".")[0]]]  # as ${X.Arn} renders
+            return [f"GETATT_{name}"]
     return [str(value)]
 
 
@@ -341,3 +356,376 @@ def test_the_checks_see_the_roles_of_github_oidc():
     roles = set(role_policies(load(INFRA / "github-oidc.yaml")))
     wanted = {"PROJECT-github-deploy-dev", "PROJECT-github-deploy-prod", "PROJECT-github-test"}
     assert wanted <= roles
+
+
+# 5 ------------------------------------------------------------------------------------------
+# `pipeline train --on sagemaker` (issue 18): the build role (github-oidc.yaml) uploads the
+# job's inputs under TrainingPrefix, starts the job tagged with its project, passes the
+# bootstrap's training role, follows the job's logs, stops it, and reads the model; the
+# training role (bootstrap.yaml, build account only) reads the inputs and writes the job's
+# outputs and checkpoints. Requests are evaluated against the rendered statements.
+BUCKET = "arn:aws:s3:::BUCKET"
+REGION_ARN = "arn:aws:sagemaker:REGION:ACCOUNT"
+JOB = f"{REGION_ARN}:training-job/diabetes-linear-0123abcd-20250101120000"
+SOURCE = f"{BUCKET}/TP/diabetes-linear/source/{'a' * 64}/sourcedir.tar.gz"
+DATA = f"{BUCKET}/TP/diabetes-linear/data/train/{'b' * 64}/train.csv"
+OUTPUT = (
+    f"{BUCKET}/TP/diabetes-linear/jobs/diabetes-linear-0123abcd-20250101120000/output/model.tar.gz"
+)
+CHECKPOINT = f"{BUCKET}/TP/diabetes-linear/checkpoints/diabetes-linear-0123abcd-20250101120000/c.pt"
+LOGS = "arn:aws:logs:REGION:ACCOUNT:log-group:/aws/sagemaker/TrainingJobs"
+STREAM = f"{LOGS}:log-stream:diabetes-linear-0123abcd-20250101120000/algo-1-1700000000"
+TRAINING_ROLE = "arn:aws:iam::ACCOUNT:role/NS-sagemaker-training"
+EXECUTION_ROLE = "arn:aws:iam::ACCOUNT:role/NS-sagemaker-execution"
+OWN_TAGS = {"aws:RequestTag/project": "PROJECT", "aws:TagKeys": ["project", "model", "git-commit"]}
+VIA_S3 = {"kms:ViaService": "s3.REGION.amazonaws.com"}
+
+
+def _resolve(text: str, context: dict) -> str:
+    """Policy variables (${aws:PrincipalTag/project}) take the request's value."""
+    return re.sub(r"\$\{([^}]+)\}", lambda m: str(context.get(m.group(1).lower(), "\0unset")), text)
+
+
+def _compare(operator: str, value, wanted: list[str]) -> bool:
+    """One value against a condition's values, for the non-negated operator."""
+    if operator in ("StringEquals", "ArnEquals"):
+        return str(value) in wanted
+    if operator in ("StringLike", "ArnLike"):
+        return any(fnmatch.fnmatchcase(str(value), w) for w in wanted)
+    if operator == "Bool":
+        return str(value).lower() in [w.lower() for w in wanted]
+    raise AssertionError(f"condition operator {operator} is not evaluated here")
+
+
+def _condition_holds(statement: dict, context: dict) -> bool:
+    for operator, block in (statement.get("Condition") or {}).items():
+        quantifier, _, op = operator.rpartition(":")  # ForAllValues:StringEquals
+        if_exists = op.endswith("IfExists")
+        op = op.removesuffix("IfExists")
+        negated = op.startswith(("StringNot", "ArnNot"))
+        base = op.replace("Not", "", 1) if negated else op
+        for key, values in (block or {}).items():
+            wanted = [_resolve(s, context) for v in as_list(values) for s in render(v)]
+            present = key.lower() in context
+            given = context.get(key.lower())
+            if op == "Null":
+                if (wanted == ["true"]) == present:
+                    return False
+                continue
+            if not present:
+                # IfExists, ForAllValues and negated operators hold for a missing key
+                if if_exists or quantifier == "ForAllValues" or negated:
+                    continue
+                return False
+            if quantifier == "ForAllValues":
+                holds = all(_compare(base, v, wanted) for v in as_list(given))
+            elif quantifier == "ForAnyValue":
+                holds = any(_compare(base, v, wanted) for v in as_list(given))
+            else:
+                holds = _compare(base, given, wanted)
+            if holds == negated:
+                return False
+    return True
+
+
+def _applies(statement: dict, action: str, resource: str, context: dict) -> bool:
+    def hit(patterns):
+        return any(fnmatch.fnmatch(action.lower(), p.lower()) for p in patterns)
+
+    if "NotAction" in statement:
+        acted = not hit([a for v in as_list(statement["NotAction"]) for a in render(v)])
+    else:
+        acted = hit(actions(statement))
+    if not acted:
+        return False
+    patterns = [_resolve(r, context) for r in resources(statement)]
+    if "Resource" not in statement and "NotResource" not in statement:
+        on = True  # a trust policy: the role itself
+    elif "NotResource" in statement:
+        excluded = [r for v in as_list(statement["NotResource"]) for r in render(v)]
+        on = not any(fnmatch.fnmatchcase(resource, _resolve(r, context)) for r in excluded)
+    else:
+        on = any(fnmatch.fnmatchcase(resource, p) for p in patterns)
+    return on and _condition_holds(statement, context)
+
+
+def allowed(found: list[dict], action: str, resource: str, **context) -> bool:
+    """An explicit Allow and no explicit Deny among these statements (identity policies of
+    one role, or one resource policy); context keys as IAM spells them."""
+    ctx = {k.lower(): v for k, v in context.items()}
+    hits = [s for s in found if _applies(s, action, resource, ctx)]
+    return any(s.get("Effect") == "Allow" for s in hits) and not any(
+        s.get("Effect") == "Deny" for s in hits
+    )
+
+
+@pytest.fixture(scope="module")
+def build_role() -> list[dict]:
+    return role_policies(load(INFRA / "github-oidc.yaml"))["PROJECT-github-build"]
+
+
+@pytest.fixture(scope="module")
+def training_role() -> list[dict]:
+    return role_policies(load(INFRA / "bootstrap.yaml"))["NS-sagemaker-training"]
+
+
+def test_the_evaluator_reads_conditions_as_iam_does():
+    statement = {
+        "Effect": "Allow",
+        "Action": "sagemaker:CreateTrainingJob",
+        "Resource": "arn:aws:sagemaker:*:*:training-job/*",
+        "Condition": {
+            "StringEquals": {"aws:RequestTag/project": "p"},
+            "ForAllValues:StringEquals": {"aws:TagKeys": ["project", "model"]},
+        },
+    }
+    job = "arn:aws:sagemaker:r:a:training-job/j"
+    ok = {"aws:RequestTag/project": "p", "aws:TagKeys": ["project"]}
+    assert allowed([statement], "sagemaker:CreateTrainingJob", job, **ok)
+    assert not allowed([statement], "sagemaker:CreateTrainingJob", job)
+    assert not allowed(
+        [statement], "sagemaker:CreateTrainingJob", job, **{**ok, "aws:TagKeys": ["project", "x"]}
+    )
+    assert not allowed([statement], "sagemaker:CreateModel", job, **ok)
+    deny = {
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"Null": {"aws:RequestTag/model": "true"}},
+    }
+    assert not allowed([statement, deny], "sagemaker:CreateTrainingJob", job, **ok)
+    assert allowed(
+        [statement, deny], "sagemaker:CreateTrainingJob", job, **ok, **{"aws:RequestTag/model": "m"}
+    )
+
+
+def test_the_build_role_uploads_training_inputs_and_reads_only_the_trained_model(build_role):
+    for key in (SOURCE, DATA):
+        assert allowed(build_role, "s3:PutObject", key)
+        assert allowed(build_role, "s3:GetObject", key)  # HeadObject before the upload
+        assert allowed(build_role, "s3:AbortMultipartUpload", key)  # a failed upload
+    assert not allowed(build_role, "s3:AbortMultipartUpload", OUTPUT)
+    assert allowed(build_role, "s3:GetObject", OUTPUT)
+    assert not allowed(build_role, "s3:PutObject", OUTPUT)  # only the job writes outputs
+    assert not allowed(build_role, "s3:PutObject", CHECKPOINT)
+    assert not allowed(build_role, "s3:GetObject", CHECKPOINT)
+    for elsewhere in (
+        f"{BUCKET}/TP-other/diabetes-linear/source/x/sourcedir.tar.gz",
+        f"{BUCKET}/training/diabetes-linear/source/x/sourcedir.tar.gz",  # not the parameter
+        f"{BUCKET}/releases/PROJECT/dev/x.json",
+        "arn:aws:s3:::OTHER-BUCKET/TP/diabetes-linear/source/x/sourcedir.tar.gz",
+    ):
+        assert not allowed(build_role, "s3:PutObject", elsewhere), elsewhere
+    assert allowed(
+        build_role, "s3:ListBucket", BUCKET, **{"s3:prefix": "TP/diabetes-linear/source/"}
+    )
+    assert not allowed(build_role, "s3:ListBucket", BUCKET, **{"s3:prefix": "releases/"})
+    assert not allowed(build_role, "s3:ListBucket", BUCKET)  # the whole bucket
+
+
+def test_the_build_role_creates_training_jobs_only_tagged_as_its_project(build_role):
+    create = "sagemaker:CreateTrainingJob"
+    assert allowed(build_role, create, JOB, **OWN_TAGS)
+    assert not allowed(build_role, create, JOB)  # untagged
+    assert not allowed(build_role, create, JOB, **{**OWN_TAGS, "aws:RequestTag/project": "other"})
+    assert not allowed(
+        build_role, create, JOB, **{**OWN_TAGS, "aws:TagKeys": ["project", "environment"]}
+    )
+    assert not allowed(build_role, create, f"{REGION_ARN}:processing-job/x", **OWN_TAGS)
+    assert not allowed(build_role, create, JOB.replace("ACCOUNT", "OTHER"), **OWN_TAGS)
+    # the tags come with CreateTrainingJob, never later, never to another project
+    tag = "sagemaker:AddTags"
+    assert allowed(
+        build_role, tag, JOB, **OWN_TAGS, **{"sagemaker:TaggingAction": "CreateTrainingJob"}
+    )
+    assert not allowed(build_role, tag, JOB, **OWN_TAGS)  # an existing job
+    assert not allowed(
+        build_role, tag, JOB, **OWN_TAGS, **{"sagemaker:TaggingAction": "CreateModel"}
+    )
+    assert not allowed(
+        build_role,
+        tag,
+        JOB,
+        **{**OWN_TAGS, "aws:RequestTag/project": "other"},
+        **{"sagemaker:TaggingAction": "CreateTrainingJob"},
+    )
+    assert not allowed(
+        build_role, "sagemaker:DeleteTags", JOB, **{"aws:ResourceTag/project": "PROJECT"}
+    )
+
+
+def test_the_build_role_follows_and_stops_only_its_projects_jobs(build_role):
+    for action in ("sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"):
+        assert allowed(build_role, action, JOB, **{"aws:ResourceTag/project": "PROJECT"})
+        assert not allowed(build_role, action, JOB, **{"aws:ResourceTag/project": "other"})
+        assert not allowed(build_role, action, JOB)  # untagged
+    for action in (
+        "sagemaker:DeleteTrainingJob",
+        "sagemaker:UpdateTrainingJob",
+        "sagemaker:CreateModel",
+    ):
+        assert not allowed(build_role, action, JOB, **{"aws:ResourceTag/project": "PROJECT"})
+
+
+def test_the_build_role_passes_only_the_training_role_only_to_sagemaker(build_role):
+    to_sagemaker = {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    assert allowed(build_role, "iam:PassRole", TRAINING_ROLE, **to_sagemaker)
+    assert not allowed(
+        build_role, "iam:PassRole", TRAINING_ROLE, **{"iam:PassedToService": "ec2.amazonaws.com"}
+    )
+    assert not allowed(build_role, "iam:PassRole", TRAINING_ROLE)
+    for other in (
+        EXECUTION_ROLE,  # the endpoints' role
+        "arn:aws:iam::ACCOUNT:role/PROJECT-github-build",
+        "arn:aws:iam::ACCOUNT:role/admin/anything",
+        TRAINING_ROLE.replace("ACCOUNT", "OTHER"),
+    ):
+        assert not allowed(build_role, "iam:PassRole", other, **to_sagemaker), other
+
+
+def test_the_build_role_reads_training_job_logs_only(build_role):
+    assert allowed(build_role, "logs:DescribeLogStreams", LOGS)
+    assert allowed(build_role, "logs:DescribeLogStreams", f"{LOGS}:*")  # the ARN form with :*
+    assert allowed(build_role, "logs:GetLogEvents", STREAM)
+    endpoint_logs = "arn:aws:logs:REGION:ACCOUNT:log-group:/aws/sagemaker/Endpoints/x:log-stream:y"
+    assert not allowed(build_role, "logs:GetLogEvents", endpoint_logs)
+    assert not allowed(build_role, "logs:GetLogEvents", LOGS + "Other:log-stream:y")
+    assert not allowed(build_role, "logs:PutLogEvents", STREAM)
+    assert not allowed(build_role, "logs:DeleteLogGroup", LOGS)
+
+
+def test_the_training_role_reads_inputs_and_writes_only_job_outputs_and_checkpoints(training_role):
+    for key in (SOURCE, DATA, CHECKPOINT):
+        assert allowed(training_role, "s3:GetObject", key), key
+    for key in (OUTPUT, OUTPUT.replace("model.tar.gz", "output.tar.gz"), CHECKPOINT):
+        assert allowed(training_role, "s3:PutObject", key), key
+    for key in (
+        SOURCE,  # the build's inputs are content-addressed: the job never rewrites them
+        DATA,
+        f"{BUCKET}/TP/diabetes-linear/jobs/j/model.tar.gz",  # not under output/
+        f"{BUCKET}/models/diabetes-linear/{'c' * 64}/model.tar.gz",
+        f"{BUCKET}/releases/PROJECT/dev/x.json",
+        f"{BUCKET}/TP-other/diabetes-linear/jobs/j/output/model.tar.gz",
+        "arn:aws:s3:::OTHER-BUCKET/TP/diabetes-linear/jobs/j/output/model.tar.gz",
+    ):
+        assert not allowed(training_role, "s3:PutObject", key), key
+    for key in (
+        f"{BUCKET}/models/diabetes-linear/{'c' * 64}/model.tar.gz",
+        f"{BUCKET}/releases/PROJECT/dev/x.json",
+    ):
+        assert not allowed(training_role, "s3:GetObject", key), key
+    for action in ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl"):
+        assert not allowed(training_role, action, OUTPUT), action
+    assert allowed(
+        training_role, "s3:ListBucket", BUCKET, **{"s3:prefix": "TP/diabetes-linear/data/train/"}
+    )
+    assert not allowed(training_role, "s3:ListBucket", BUCKET, **{"s3:prefix": "models/"})
+    assert not allowed(training_role, "s3:ListBucket", BUCKET)
+
+
+def test_the_training_role_uses_the_artifact_key_through_s3_and_writes_training_logs(training_role):
+    key = "GETATT_ArtifactKey.Arn"
+    for action in ("kms:Decrypt", "kms:GenerateDataKey"):
+        assert allowed(training_role, action, key, **VIA_S3)
+        assert not allowed(training_role, action, key)  # called directly, not through S3
+        assert not allowed(training_role, action, "arn:aws:kms:REGION:ACCOUNT:key/other", **VIA_S3)
+    for action in ("kms:CreateGrant", "kms:ReEncryptFrom", "kms:Sign"):
+        assert not allowed(training_role, action, key, **VIA_S3)
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert allowed(training_role, action, STREAM)
+        assert not allowed(training_role, action, STREAM.replace("TrainingJobs", "Endpoints/x"))
+    assert allowed(training_role, "logs:CreateLogGroup", LOGS)
+    assert allowed(training_role, "logs:DescribeLogStreams", LOGS)
+    assert not allowed(training_role, "logs:CreateLogGroup", LOGS + "Other")
+    assert not allowed(training_role, "iam:PassRole", TRAINING_ROLE)
+    assert not allowed(training_role, "sagemaker:CreateTrainingJob", JOB, **OWN_TAGS)
+
+
+def test_only_training_jobs_of_the_build_account_assume_the_training_role():
+    template = load(INFRA / "bootstrap.yaml")
+    role = template["Resources"]["SageMakerTrainingRole"]
+    assert role["Condition"] == "IsBuild"  # the build account's: bucket, key, build roles
+    trust = statements(role["Properties"]["AssumeRolePolicyDocument"])
+    assert [s["Principal"] for s in trust] == [{"Service": "sagemaker.amazonaws.com"}]
+    assert allowed(trust, "sts:AssumeRole", "*", **{"aws:SourceArn": JOB})
+    assert not allowed(
+        trust, "sts:AssumeRole", "*", **{"aws:SourceArn": f"{REGION_ARN}:endpoint/x"}
+    )
+    assert not allowed(
+        trust, "sts:AssumeRole", "*", **{"aws:SourceArn": JOB.replace("ACCOUNT", "OTHER")}
+    )
+    assert not allowed(trust, "sts:AssumeRole", "*")
+    # and the endpoints' execution role gained nothing of it
+    execution = role_policies(template)["NS-sagemaker-execution"]
+    assert not any(allowed(execution, "s3:PutObject", k) for k in (OUTPUT, CHECKPOINT))
+    assert not any(allowed(execution, "s3:GetObject", k) for k in (SOURCE, DATA))
+
+
+def test_the_bucket_and_key_policies_leave_the_training_flow_to_iam():
+    """Same-account roles: the key policy delegates to IAM (root, kms:*), and no Deny of the
+    bucket policy touches a training request made over TLS."""
+    template = load(INFRA / "bootstrap.yaml")
+    resources_ = template["Resources"]
+    key_policy = statements(resources_["ArtifactKey"]["Properties"]["KeyPolicy"])
+    assert any(
+        s["Effect"] == "Allow"
+        and render(s["Principal"]["AWS"]) == ["arn:aws:iam::ACCOUNT:root"]
+        and actions(s) == ["kms:*"]
+        and "Condition" not in s
+        for s in key_policy
+    )
+    bucket_policy = statements(resources_["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"])
+    denies = [s for s in bucket_policy if s["Effect"] == "Deny"]
+    tls = {"aws:SecureTransport": "true", "aws:PrincipalArn": TRAINING_ROLE}
+    for action, key in (
+        ("s3:PutObject", SOURCE),
+        ("s3:PutObject", DATA),
+        ("s3:PutObject", OUTPUT),
+        ("s3:PutObject", CHECKPOINT),
+        ("s3:GetObject", OUTPUT),
+    ):
+        ctx = {k.lower(): v for k, v in tls.items()}
+        assert not any(_applies(s, action, key, ctx) for s in denies), (action, key)
+
+
+def test_no_identity_policy_allows_a_wildcard_action():
+    for template_file in sorted(INFRA.glob("*.yaml")):
+        for logical, statement in iam_statements(load(template_file)):
+            if statement.get("Effect") == "Allow":
+                wild = [a for a in actions(statement) if "*" in a or "?" in a]
+                assert not wild, f"{template_file.name}: {where(logical, statement)}: {wild}"
+
+
+def test_training_prefix_parameters_keep_wildcards_and_other_prefixes_out():
+    from pipeline.core.training import TrainingConfig
+
+    specs = [
+        {
+            k: v
+            for k, v in load(INFRA / name)["Parameters"]["TrainingPrefix"].items()
+            if k != "Description"
+        }
+        for name in ("bootstrap.yaml", "github-oidc.yaml")
+    ]
+    assert specs[0] == specs[1]  # the build role's and the training role's prefix agree
+    spec = specs[0]
+    assert spec["Default"] == TrainingConfig().output_prefix  # pipeline.toml's default
+    pattern = re.compile(spec["AllowedPattern"])
+    for good in ("training", "ml/training", "team-a/runs_2", "a.b(c)'!"):
+        assert pattern.fullmatch(good), good
+    for bad in (
+        "",
+        "/training",
+        "training/",
+        "a//b",
+        "a/*",
+        "*",
+        "tr?ining",
+        "a b",
+        "models",
+        "models/x",
+        "releases",
+        "releases/PROJECT",
+    ):
+        assert not pattern.fullmatch(bad), bad
+    assert pattern.fullmatch("models-training") and pattern.fullmatch("x/models")

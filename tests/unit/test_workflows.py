@@ -20,7 +20,13 @@ WORKFLOWS = {
 }
 ACTION = yaml.safe_load((ROOT / ".github/actions/setup-tox/action.yml").read_text())
 RELEASE_ORDER = ["build", "template-tests", "dev", "staging", "prod-preview", "prod"]
-SAMPLES = {"DIGEST": "a" * 64, "TTL_HOURS": "24", "ENVIRONMENT": "dev", "CONFIRM": "dev"}
+SAMPLES = {
+    "DIGEST": "a" * 64,
+    "TTL_HOURS": "24",
+    "ENVIRONMENT": "dev",
+    "CONFIRM": "dev",
+    "TRAIN_ON": "local",
+}
 SETUP_REQUIREMENTS = ".github/actions/setup-tox/requirements.txt"
 SETUP_LINE = f"python -m pip install --require-hashes --only-binary :all: -r {SETUP_REQUIREMENTS}"
 
@@ -104,6 +110,14 @@ def test_release_jobs_run_in_promotion_order_each_after_the_previous():
     assert list(jobs) == RELEASE_ORDER
     for previous, job in zip(RELEASE_ORDER, RELEASE_ORDER[1:], strict=False):
         assert previous in needs(jobs[job]), f"{job} must need {previous}"
+
+
+def test_the_build_trains_where_the_train_on_variable_says_else_locally():
+    train = [
+        s for s in WORKFLOWS["release"]["jobs"]["build"]["steps"] if " train" in s.get("run", "")
+    ]
+    assert [s["run"] for s in train] == ['tox -e pipeline -- train --on "$TRAIN_ON"']
+    assert train[0]["env"] == {"TRAIN_ON": "${{ vars.TRAIN_ON || 'local' }}"}
 
 
 def test_only_the_prod_job_uses_the_prod_environment():
