@@ -35,7 +35,11 @@ PLACES = ("local", "sagemaker")
 MAX_RUNTIME_LIMIT = 28 * 24 * 3600  # StoppingCondition.MaxRuntimeInSeconds, at most 28 days
 DEFAULT_MAX_RUNTIME = 24 * 3600  # AWS's default
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*$")
+# as infra/bootstrap.yaml's TrainingPrefix: no * or ? (IAM wildcards in the roles' resources),
+# never under the artifacts' models/ or the release records' releases/
+_PREFIX = re.compile(
+    r"^(?!(?:models|releases)(?:/|$))[A-Za-z0-9!_.'()-]+(?:/[A-Za-z0-9!_.'()-]+)*$"
+)
 _JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # CreateTrainingJob's pattern
 PROGRAM, SUBMIT_DIRECTORY = "sagemaker_program", "sagemaker_submit_directory"
 RESERVED_PREFIX = "sagemaker_"
@@ -123,8 +127,9 @@ def parse(table: Mapping[str, Any], source: str) -> TrainingConfig:
     if not _PREFIX.match(config.output_prefix):
         raise ConfigError(
             f"{where('output_prefix')}: {config.output_prefix!r}: use an S3 key prefix of "
-            "letters, digits and !_.*'()- separated by single slashes, without leading or "
-            "trailing slash"
+            "letters, digits and !_.'()- separated by single slashes, without leading or "
+            "trailing slash, and not under models/ or releases/ (the artifacts' and release "
+            "records' own)"
         )
     return config
 
@@ -206,10 +211,12 @@ def create_request(
     tags: Mapping[str, str],
     checkpoint_uri: str | None = None,
     environment: Mapping[str, str] | None = None,
+    kms_key: str | None = None,
 ) -> dict[str, Any]:
     """The CreateTrainingJob parameters for a script-mode scikit-learn job (File mode, one
     S3 prefix per channel, FullyReplicated, as the SDK sends them). `environment` becomes the
-    job's Environment: variables set in the training container."""
+    job's Environment: variables set in the training container; `kms_key` encrypts the
+    job's output (OutputDataConfig.KmsKeyId)."""
     stopping: dict[str, int] = {"MaxRuntimeInSeconds": config.max_runtime_seconds}
     request: dict[str, Any] = {
         "TrainingJobName": name,
@@ -229,7 +236,10 @@ def create_request(
             }
             for channel, uri in sorted(channels.items())
         ],
-        "OutputDataConfig": {"S3OutputPath": output_path},
+        "OutputDataConfig": {
+            "S3OutputPath": output_path,
+            **({"KmsKeyId": kms_key} if kms_key else {}),
+        },
         "ResourceConfig": {
             "InstanceType": config.instance_type,
             "InstanceCount": config.instance_count,

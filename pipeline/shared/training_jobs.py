@@ -5,8 +5,10 @@ image (the serving image's repository and tag: pipeline.core.serving_image) as S
 Python SDK would start it: the project's source folder as a deterministic, content-addressed
 `sourcedir.tar.gz`, the train and test channels (the split `pipeline train` made, so both
 placements train on the same rows) as S3 prefixes, the hyperparameters JSON-encoded with
-`sagemaker_program` and `sagemaker_submit_directory`, the bootstrap's execution role
-(pipeline.core.training.create_request). What it uploads lives in the artifact bucket:
+`sagemaker_program` and `sagemaker_submit_directory`, the bootstrap's training role
+(SageMakerTrainingRoleArn: the build account's, separate from the endpoints' execution
+role), the job's output encrypted with the artifact key (pipeline.core.training
+.create_request). What it uploads lives in the artifact bucket:
 
     <output_prefix>/<model>/source/<sha256>/sourcedir.tar.gz
     <output_prefix>/<model>/data/<channel>/<sha256 of the channel>/<file>
@@ -265,7 +267,16 @@ def run(
     config = project.training
     image_uri = image.uri(identity.region())
     bucket = account.output_for(ctx, "ArtifactBucketName")
-    role = account.output_for(ctx, "SageMakerExecutionRoleArn")
+    role = account.output_for(ctx, "SageMakerTrainingRoleArn")
+    kms_key = account.output_for(ctx, "ArtifactKeyArn")
+    allowed = account.output_for(ctx, "TrainingPrefix")
+    if config.output_prefix != allowed:
+        raise ConfigError(
+            f"{project.config_file}: [training] output_prefix = {config.output_prefix!r}, but "
+            f"the bootstrap gives training jobs the prefix {allowed!r} (its TrainingPrefix "
+            "parameter; the roles may use no other). Set output_prefix to it, or bootstrap "
+            "with that TrainingPrefix."
+        )
     commit = git_state(settings.project_dir)["commit"]
     local_data = {
         Path(source.location).resolve()
@@ -298,6 +309,7 @@ def run(
         tags={"project": project.name, "model": project.model_name, "git-commit": commit},
         checkpoint_uri=f"s3://{bucket}/{prefix}/checkpoints/{name}/" if config.spot else None,
         environment=blas_environment(IMAGE_MACHINE),
+        kms_key=kms_key,
     )
     sagemaker = ctx.sagemaker
     started = time.monotonic()

@@ -76,7 +76,10 @@ def test_the_default_project_trains_as_a_job_and_packages_its_model(bootstrapped
     assert all(c["S3DataType"] == "S3Prefix" for c in channels.values())
     assert "/training/diabetes-linear/data/train/" in channels["train"]["S3Uri"]
     assert described["Environment"]["OPENBLAS_CORETYPE"] == "Prescott"
-    assert described["RoleArn"].endswith("role/" + described["RoleArn"].rsplit("/", 1)[-1])
+    # the build account's training role (bootstrap), not the endpoints' execution role
+    assert described["RoleArn"].endswith(":role/sagemaker-pipeline-sagemaker-training")
+    assert described["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
+    assert described["OutputDataConfig"]["S3OutputPath"].endswith("/training/diabetes-linear/jobs")
     tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=job["arn"])["Tags"]}
     assert tags["project"] == "diabetes" and tags["model"] == "diabetes-linear"
     assert len(tags["git-commit"]) == 40
@@ -168,3 +171,23 @@ def test_ctrl_c_stops_the_job(bootstrapped, tmp_path):
         assert time.monotonic() < deadline, job
         time.sleep(0.2)
     assert not (tmp_path / "model.joblib").exists()
+
+
+def test_an_output_prefix_the_bootstrap_does_not_allow_is_refused_before_any_upload(
+    bootstrapped, tmp_path
+):
+    project = PROJECTS / "hyperparameters"
+    config = tmp_path / "pipeline.toml"
+    config.write_text(
+        (project / "pipeline.toml")
+        .read_text()
+        .replace('entry_point = "train.py"', f'entry_point = "{project / "train.py"}"')
+        .replace('train = "../tiny.csv"', f'train = "{PROJECTS / "tiny.csv"}"')
+        + '\n[training]\non = "sagemaker"\noutput_prefix = "elsewhere"\n'
+    )
+    env = {**bootstrapped, "PIPELINE_BUILD_DIR": str(tmp_path / "build")}
+    refused = pipeline("train", "--config", str(config), env=env, timeout=300)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"{config}: [training] output_prefix = 'elsewhere'" in refused.stderr
+    assert "bootstrap gives training jobs the prefix 'training'" in refused.stderr
+    assert "uploaded" not in refused.stdout

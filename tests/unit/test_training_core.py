@@ -36,6 +36,9 @@ def test_no_training_section_trains_locally_with_aws_defaults():
         ),
         ({"output_prefix": "/training/"}, "output_prefix", "without leading or trailing"),
         ({"output_prefix": "a//b"}, "output_prefix", "single slashes"),
+        ({"output_prefix": "train*"}, "output_prefix", "letters, digits and !_.'\\(\\)-"),
+        ({"output_prefix": "models/training"}, "output_prefix", "not under models/"),
+        ({"output_prefix": "releases"}, "output_prefix", "not under models/ or releases/"),
         ({"instances": 2}, "instances", "unknown key; \\[training\\] takes on, "),
         ({"spot": "yes"}, "spot", "must be a boolean, got 'yes'"),
         ({"instance_count": True}, "instance_count", "must be an integer, got True"),
@@ -187,3 +190,23 @@ def test_the_container_environment_points_into_its_root_and_names_the_channels()
     assert json.loads(env["SM_USER_ARGS"]) == ["--alpha", "0.5", "--kind", "ridge"]
     assert env["SM_HP_KIND"] == "ridge" and env["SM_HP_ALPHA"] == "0.5"
     assert json.loads(env["SM_CHANNELS"]) == ["test", "train"]
+
+
+def test_the_output_is_encrypted_with_the_given_key_and_the_environment_is_sent():
+    request = training.create_request(
+        name="m-12345678-20261207000000",
+        image="img",
+        role_arn="arn:aws:iam::1:role/r",
+        config=training.parse({}, SOURCE),
+        hyperparameters={},
+        channels={"train": "s3://b/t/"},
+        output_path="s3://b/training/m/jobs",
+        tags={},
+        environment={"B": "2", "A": "1"},
+        kms_key="arn:aws:kms:us-east-1:1:key/k",
+    )
+    assert request["OutputDataConfig"] == {
+        "S3OutputPath": "s3://b/training/m/jobs",
+        "KmsKeyId": "arn:aws:kms:us-east-1:1:key/k",
+    }
+    assert request["Environment"] == {"A": "1", "B": "2"}

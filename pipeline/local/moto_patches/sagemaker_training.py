@@ -90,8 +90,9 @@ def _spec(job: Any) -> JobSpec:
 
 def training_jobs_run(trainer: LocalTrainer) -> None:
     """Replaces (wraps): moto.sagemaker.models.SageMakerModelBackend.create_training_job and
-    SageMakerResponse.create_training_job (for Environment); adds SageMakerModelBackend.stop_training_job and SageMakerResponse.stop_training_job
-    (moto has neither). Hooks `trainer` in."""
+    SageMakerResponse.create_training_job (for Environment); adds
+    SageMakerModelBackend.stop_training_job and SageMakerResponse.stop_training_job (moto
+    has neither). Hooks `trainer` in."""
     from moto.core.responses import EmptyResult
     from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
     from moto.sagemaker.models import FakeTrainingJob, SageMakerModelBackend

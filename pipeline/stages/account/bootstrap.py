@@ -30,6 +30,7 @@ DEFAULTS = {
     "EnvironmentAccountIds": "",
     "ArtifactBucketName": "",
     "ArtifactKeyArn": "",
+    "TrainingPrefix": "training",  # [training] output_prefix must match it
 }
 
 
