@@ -16,14 +16,24 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.mark.parametrize(
-    ("example", "project", "task"),
-    [("churn", "churn", "classification"), ("iris-species", "iris", "classification")],
+    ("example", "project", "task", "train_on"),
+    [
+        ("churn", "churn", "classification", "local"),
+        # the same run with the train stage as a SageMaker training job, run by the sandbox
+        ("iris-species", "iris", "classification", "sagemaker"),
+    ],
 )
-def test_example_project_deploys_to_three_endpoints(tmp_path, example, project, task):
+def test_example_project_deploys_to_three_endpoints(tmp_path, example, project, task, train_on):
     config = EXAMPLES / example / "pipeline.toml"
     build = tmp_path / "build"
     result = pipeline(
-        "deploy-local", "--config", str(config), env={"PIPELINE_BUILD_DIR": str(build)}, timeout=600
+        "deploy-local",
+        "--config",
+        str(config),
+        "--train-on",
+        train_on,
+        env={"PIPELINE_BUILD_DIR": str(build)},
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = _rows(result.stdout)
@@ -36,4 +46,10 @@ def test_example_project_deploys_to_three_endpoints(tmp_path, example, project, 
         )
     manifest = json.loads((build / "manifest.json").read_text())
     assert manifest["project"] == project and manifest["signature"]["task"] == task
+    job = manifest["training_job"]
+    if train_on == "sagemaker":
+        assert f"training job {job['name']}" in rows["train"][2]
+        assert job["arn"].endswith(f":training-job/{job['name']}")
+    else:
+        assert job is None
     assert manifest["artifact"]["s3_key"].startswith(f"models/{manifest['model_name']}/")
