@@ -33,7 +33,8 @@ def main() -> None:
     # Hyperparameters arrive as strings on argv: argparse types turn them into numbers.
     # parse_args (not parse_known_args) so a misspelt hyperparameter fails the training job.
     parser = argparse.ArgumentParser()
-    parser.add_argument("-C", "--C", type=float, default=1.0, help="inverse regularisation strength")
+    # SageMaker passes a one-letter hyperparameter as -C
+    parser.add_argument("-C", "--C", type=float, default=1.0, help="inverse regularisation")
     parser.add_argument("--max_iter", type=int, default=1000)
     args = parser.parse_args()
 

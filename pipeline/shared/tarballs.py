@@ -15,6 +15,7 @@ import struct
 import tarfile
 import zlib
 from pathlib import Path
+from typing import IO, BinaryIO, cast
 
 FIXED_MTIME = 0  # 1970-01-01; any constant works, zero is the conventional choice
 # gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS "unknown" (RFC 1952).
@@ -26,14 +27,14 @@ class StoredGzip:
     """A write-only gzip stream of stored deflate blocks: valid gzip for any reader, and
     byte-for-byte the same for the same input on every machine. Streams in 64 KiB blocks."""
 
-    def __init__(self, raw):
+    def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
         self.pending = bytearray()
         self.crc = 0
         self.size = 0
         raw.write(GZIP_HEADER)
 
-    def write(self, data) -> int:
+    def write(self, data: bytes | bytearray) -> int:
         self.crc = zlib.crc32(data, self.crc)
         self.size += len(data)
         self.pending += data
@@ -45,7 +46,7 @@ class StoredGzip:
     def tell(self) -> int:  # tarfile asks where the stream stands
         return self.size
 
-    def _block(self, data, final: bool) -> None:
+    def _block(self, data: bytes | bytearray, final: bool) -> None:
         length = len(data)
         self.raw.write(struct.pack("<BHH", int(final), length, length ^ 0xFFFF))
         self.raw.write(data)
@@ -62,7 +63,8 @@ def write_tarball(dest: Path, files: dict[str, Path]) -> None:
     tmp = dest.with_name(dest.name + ".tmp")
     with tmp.open("wb") as raw:
         gz = StoredGzip(raw)
-        with tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        stream = cast(IO[bytes], gz)  # tarfile needs only write() and tell()
+        with tarfile.open(fileobj=stream, mode="w", format=tarfile.USTAR_FORMAT) as tar:
             for name, source in sorted(entries):
                 info = tarfile.TarInfo(name.rstrip("/") if source is None else name)
                 info.mtime = FIXED_MTIME
