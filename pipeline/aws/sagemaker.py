@@ -100,6 +100,51 @@ class SageMaker:
             ended=answer.get("TrainingEndTime"),
         )
 
+    # -- model registry ---------------------------------------------------------------
+    def model_package_group_exists(self, name: str) -> bool:
+        try:
+            self._client.describe_model_package_group(ModelPackageGroupName=name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ValidationException":
+                return False  # "ModelPackageGroup ... does not exist."
+            raise
+        return True
+
+    def create_model_package_group(self, name: str, description: str, tags: dict[str, str]) -> str:
+        answer = self._client.create_model_package_group(
+            ModelPackageGroupName=name,
+            ModelPackageGroupDescription=description,
+            Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+        )
+        return str(answer["ModelPackageGroupArn"])
+
+    def create_model_package(self, request: dict[str, Any]) -> str:
+        answer = self._client.create_model_package(**request)
+        return str(answer["ModelPackageArn"])
+
+    def model_package_arns(self, group: str, status: str | None = None) -> list[str]:
+        """The group's versions (ARNs), oldest first, every page read."""
+        arns: list[str] = []
+        kwargs: dict[str, Any] = {
+            "ModelPackageGroupName": group,
+            "SortBy": "CreationTime",
+            "SortOrder": "Ascending",
+        }
+        if status:
+            kwargs["ModelApprovalStatus"] = status
+        for page in self._client.get_paginator("list_model_packages").paginate(**kwargs):
+            arns += [str(s["ModelPackageArn"]) for s in page.get("ModelPackageSummaryList", [])]
+        return arns
+
+    def describe_model_package(self, arn: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self._client.describe_model_package(ModelPackageName=arn)
+        return answer
+
+    def update_approval(self, arn: str, status: str, description: str) -> None:
+        self._client.update_model_package(
+            ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=description
+        )
+
     def stop_training_job(self, name: str) -> bool:
         """Ask a job to stop; False when it is not InProgress any more (AWS answers
         ValidationException then)."""

@@ -24,6 +24,7 @@ from pipeline.shared.context import Context
 
 if TYPE_CHECKING:
     from pipeline.shared.deploying import DeployResult
+    from pipeline.stages.release.registry import Listed
     from pipeline.stages.workstation.deploy_local import StepResult
 
 
@@ -165,6 +166,62 @@ def upload(args: argparse.Namespace, ctx: Context) -> None:
     print(f"provenance: {result.provenance_note}")
     print(result.uri)
     Job().outputs({"digest": result.uri.rsplit("/", 2)[-2], "uri": result.uri})
+
+
+def register(args: argparse.Namespace, ctx: Context) -> None:
+    from pipeline.stages.build import register as stage
+
+    result = stage.run(ctx)
+    version = result.version
+    what = "registered" if result.created else "already registered"
+    print(f"{what}: version {version.number} of {result.group} ({version.status})")
+    print(f"metrics: {result.metrics_uri}")
+    print(version.arn)
+    Job().outputs({"model_package_arn": version.arn, "model_version": str(version.number)})
+
+
+def _registry_table(ctx: Context, entries: Sequence[Listed]) -> None:
+    rows = [
+        (
+            entry.version.number,
+            entry.version.status,
+            (entry.version.digest or "?")[:12],
+            f"{entry.version.created:%Y-%m-%d %H:%M}" if entry.version.created else "?",
+            ", ".join(f"{k} {v:.4g}" for k, v in sorted(entry.metrics.items())) or "-",
+            ", ".join(entry.released_to) or "-",
+        )
+        for entry in entries
+    ]
+    header = ("version", "status", "digest", "created", "metrics", "released to")
+    _show(ctx, Table.of(header, rows, right=(0,)))
+
+
+def registry(args: argparse.Namespace, ctx: Context) -> None:
+    from pipeline.stages.release import registry as stage
+
+    if args.action == "list":
+        if args.reference:
+            raise ConfigError("registry list takes no VERSION|DIGEST (use `registry show`)")
+        entries = stage.listing(ctx, args.status)
+        if not entries:
+            print(f"no versions registered in {ctx.settings.model_name} (run `pipeline register`)")
+            return
+        _registry_table(ctx, entries)
+        return
+    if not args.reference:
+        raise ConfigError(f"registry {args.action} needs VERSION|DIGEST")
+    if args.action == "show":
+        entry = stage.show(ctx, args.reference)
+    else:
+        if not args.reason:
+            raise ConfigError(f"registry {args.action} needs --reason TEXT (recorded with who)")
+        entry = stage.decide(ctx, args.action, args.reference, args.reason)
+    _registry_table(ctx, [entry])
+    version = entry.version
+    print(f"arn: {version.arn}")
+    print(f"approval: {version.description or '(none recorded)'}")
+    for key, value in sorted(version.metadata.items()):
+        print(f"{key}: {value}")
 
 
 def all_green(args: argparse.Namespace, ctx: Context) -> None:
@@ -327,6 +384,9 @@ def deploy_local(args: argparse.Namespace, ctx: Context) -> None:
         _deploy_local_summary(ctx, failed.steps)
         raise
     _deploy_local_summary(ctx, result.steps)
+    if result.registry:
+        print(f"model registry ({ctx.settings.model_name}):")
+        _registry_table(ctx, result.registry)
     endpoints = ", ".join(f"{env}: {name}" for env, name in result.endpoints.items())
     print(f"digest {result.digest}; endpoints {endpoints}")
     if result.sandbox_env is not None:

@@ -118,6 +118,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=commands.upload)
 
     p = sub.add_parser(
+        "register",
+        help="register the uploaded build in the SageMaker Model Registry",
+        description="Register the uploaded artifact of build/manifest.json as a new version "
+        "of the model package group named after [model] name (created, tagged project, on "
+        "first use): the serving image and ModelDataUrl, the content types of the signature, "
+        "the RealTime instance types of the parameter files, the metrics (metrics.json beside "
+        "the artifact), the digest, git commit, training job and signature digest; status "
+        "PendingManualApproval. A digest already registered prints its version: nothing "
+        "duplicates. Needs `upload` first.",
+    )
+    p.set_defaults(handler=commands.register)
+
+    p = sub.add_parser(
+        "registry",
+        help="list, show, approve or reject versions in the Model Registry",
+        description="`list [--status S]`: the versions of the project's model package group "
+        "with status, digest, metrics and the environments each is released to. `show "
+        "VERSION|DIGEST`: one version. `approve`/`reject VERSION|DIGEST --reason TEXT`: set "
+        "its ModelApprovalStatus, recording who and why in ApprovalDescription. prod takes "
+        "only Approved versions; rejecting one that an environment serves warns and names "
+        "the rollback.",
+    )
+    p.add_argument("action", choices=["list", "show", "approve", "reject"])
+    p.add_argument(
+        "reference",
+        nargs="?",
+        metavar="VERSION|DIGEST",
+        help="a version number, or 8 to 64 hex characters of the artifact's sha256",
+    )
+    p.add_argument("--status", help="list: only Approved, Rejected or PendingManualApproval")
+    p.add_argument("--reason", help="approve/reject: why (recorded with who)")
+    p.set_defaults(handler=commands.registry)
+
+    p = sub.add_parser(
         "test",
         help="taskcat template tests of infra/endpoint.yaml, one per environment",
         description="Run the tests of .taskcat.yml with taskcat (in its own environment, "

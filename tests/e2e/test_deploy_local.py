@@ -13,6 +13,7 @@ STAGES = (
     "train",
     "package",
     "upload",
+    "register",
     "lint",
     "taskcat",
     "deploy dev",
@@ -61,6 +62,11 @@ def test_deploy_local_runs_every_stage_prints_the_summary_and_stops_the_sandbox(
         "prod: diabetes-prod" in result.stdout
     )
     assert "| promote prod |" in summary.read_text()
+    assert rows["register"][2] == "registered: version 1 of diabetes-linear (PendingManualApproval)"
+    # the registry at the end: the build's version, approved for prod, released everywhere
+    registry = {row[0]: row for row in terminal_rows(result.stdout, "version")}
+    assert registry["1"][1] == "Approved" and registry["1"][2] == digest[:12]
+    assert registry["1"][5] == "dev, staging, prod"
     sandbox_log = rows["start sandbox"][2].split("(log ")[1].rstrip(")")
     assert _sandbox_processes(sandbox_log.rsplit("/", 1)[0]) == []
 

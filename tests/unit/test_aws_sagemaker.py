@@ -161,3 +161,62 @@ def test_stop_training_job_says_whether_the_job_was_still_running():
         assert sagemaker.stop_training_job(JOB) is False
         with pytest.raises(AwsError, match="not allowed"):
             sagemaker.stop_training_job(JOB)
+
+
+GROUP = "diabetes-linear"
+PACKAGE = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/"
+
+
+def test_a_missing_model_package_group_is_told_apart_from_other_errors():
+    with stubbed("sagemaker") as (client, stub):
+        stub.add_client_error(
+            "describe_model_package_group",
+            "ValidationException",
+            f"ModelPackageGroup arn:aws:sagemaker:us-east-1:1:model-package-group/{GROUP} "
+            "does not exist.",
+        )
+        stub.add_client_error("describe_model_package_group", "AccessDeniedException", "no")
+        sagemaker = SageMaker(client)
+        assert sagemaker.model_package_group_exists(GROUP) is False
+        with pytest.raises(AwsError, match="no"):
+            sagemaker.model_package_group_exists(GROUP)
+
+
+def test_model_package_arns_reads_every_page_oldest_first():
+    base = {"ModelPackageGroupName": GROUP, "SortBy": "CreationTime", "SortOrder": "Ascending"}
+
+    def summary(n):
+        return {
+            "ModelPackageArn": f"{PACKAGE}{n}",
+            "ModelPackageName": GROUP,
+            "CreationTime": WHEN,
+            "ModelPackageStatus": "Completed",
+        }
+
+    with stubbed("sagemaker") as (client, stub):
+        stub.add_response(
+            "list_model_packages",
+            {"ModelPackageSummaryList": [summary(1), summary(2)], "NextToken": "t"},
+            {**base, "ModelApprovalStatus": "Approved"},
+        )
+        stub.add_response(
+            "list_model_packages",
+            {"ModelPackageSummaryList": [summary(3)]},
+            {**base, "ModelApprovalStatus": "Approved", "NextToken": "t"},
+        )
+        arns = SageMaker(client).model_package_arns(GROUP, "Approved")
+    assert arns == [f"{PACKAGE}1", f"{PACKAGE}2", f"{PACKAGE}3"]
+
+
+def test_update_approval_sends_status_and_description_only():
+    with stubbed("sagemaker") as (client, stub):
+        stub.add_response(
+            "update_model_package",
+            {"ModelPackageArn": f"{PACKAGE}1"},
+            {
+                "ModelPackageArn": f"{PACKAGE}1",
+                "ModelApprovalStatus": "Approved",
+                "ApprovalDescription": "Approved by me: ok",
+            },
+        )
+        SageMaker(client).update_approval(f"{PACKAGE}1", "Approved", "Approved by me: ok")

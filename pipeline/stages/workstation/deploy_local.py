@@ -17,13 +17,14 @@ import os
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.local.sandbox import Sandbox
 from pipeline.shared.context import Context, Preapproved
 from pipeline.stages.account import bootstrap
-from pipeline.stages.build import package, train, upload
-from pipeline.stages.release import deploy, promote
+from pipeline.stages.build import package, register, train, upload
+from pipeline.stages.release import deploy, promote, registry
 from pipeline.stages.verify import lint, template_tests
 
 
@@ -42,6 +43,7 @@ class DeployLocalResult:
     endpoints: dict[str, str] = field(default_factory=dict)
     sandbox_env: dict[str, str] | None = None  # set when the sandbox was kept running
     example: list[object] = field(default_factory=list)  # one golden row, signature order
+    registry: list[Any] = field(default_factory=list)  # the model's versions at the end
 
 
 class DeployLocalFailed(PipelineError):
@@ -86,6 +88,7 @@ def run(
         "train",
         "package",
         "upload",
+        "register",
         "lint",
         "taskcat",
         "deploy dev",
@@ -99,6 +102,7 @@ def run(
 
     with ExitStack() as stack:
         box: dict[str, Sandbox] = {}
+        registered: dict[str, Any] = {}  # the build's version in the model registry
 
         def start_sandbox():
             sandbox = Sandbox(state_file=settings.sandbox_state if keep else None)
@@ -132,6 +136,15 @@ def run(
             result.digest = manifest["artifact"]["sha256"]
             result.example = manifest["golden_examples"][0]["features"]
             return f"digest {result.digest[:12]}"
+
+        def do_register():
+            outcome = register.run(ctx)
+            registered["version"] = outcome.version
+            what = "registered" if outcome.created else "already registered"
+            return (
+                f"{what}: version {outcome.version.number} of {outcome.group} "
+                f"({outcome.version.status})"
+            )
 
         def do_upload():
             uploaded = upload.run(ctx)
@@ -171,12 +184,27 @@ def run(
                 "prod: approved locally (deploy-local runs unattended; in GitHub Actions the "
                 "prod environment's required reviewers approve)"
             )
-            return deployed(
+            version = registered["version"]
+            if version.status == "Rejected":  # a person's decision: never overridden here
+                raise PipelineError(
+                    f"version {version.number} of {version.group} is Rejected in the model "
+                    f"registry ({version.description}); deploy-local does not approve it"
+                )
+            if version.status != "Approved":  # the model's approval, in the registry
+                registry.decide(
+                    ctx,
+                    "approve",
+                    str(version.number),
+                    "deploy-local: approved locally, standing in for the prod job's reviewers",
+                )
+            done = deployed(
                 "prod",
                 promote.run(
                     Context(settings, Preapproved(ctx.ui)), "staging", "prod", result.digest
                 ),
             )
+            result.registry = registry.listing(ctx)
+            return done
 
         def stop_sandbox():
             sandbox = box.pop("running")
@@ -196,6 +224,7 @@ def run(
             "train": do_train,
             "package": do_package,
             "upload": do_upload,
+            "register": do_register,
             "lint": do_lint,
             "taskcat": do_taskcat,
             "deploy dev": do_dev,

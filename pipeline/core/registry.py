@@ -1,0 +1,204 @@
+"""The SageMaker Model Registry, decided from data alone: what a build registers (the
+CreateModelPackage request), how a version is read back, what approval and rejection write,
+and which versions an environment may take.
+
+Every build is a version in the model package group named after `[model] name`. A version
+carries the artifact (InferenceSpecification: the serving image and ModelDataUrl, the
+content types the signature admits, the instance types of the parameter files), the
+metrics (ModelMetrics.ModelQuality.Statistics: the metrics JSON beside the artifact) and
+its provenance (CustomerMetadataProperties: digest, git commit, training job, signature
+digest). It starts as PendingManualApproval; prod takes only Approved versions, the other
+environments any version not Rejected.
+
+Facts (SageMaker API Reference: CreateModelPackage, UpdateModelPackage,
+ModelPackageStatusDetails; Developer Guide "Update the Approval Status of a Model"):
+ModelApprovalStatus is Approved | Rejected | PendingManualApproval; ApprovalDescription is
+at most 1,024 characters; CustomerMetadataProperties keys at most 128 and values at most 256
+characters, at most 50 entries.
+
+Standard library and pipeline.errors only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+APPROVED, REJECTED, PENDING = "Approved", "Rejected", "PendingManualApproval"
+STATUSES = (APPROVED, REJECTED, PENDING)
+MAX_DESCRIPTION = 1024
+MAX_METADATA_VALUE = 256
+CSV, JSON, NPY = "text/csv", "application/json", "application/x-npy"
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST_PREFIX = re.compile(r"^[0-9a-f]{8,64}$")
+_VERSION = re.compile(r"^[1-9][0-9]{0,9}$")
+
+# CustomerMetadataProperties keys
+DIGEST, GIT_COMMIT, TRAINING_JOB, SIGNATURE = "digest", "git-commit", "training-job", "signature"
+
+
+@dataclass(frozen=True)
+class Version:
+    """One model package of the group, as DescribeModelPackage answers."""
+
+    group: str
+    number: int
+    arn: str
+    status: str
+    digest: str | None
+    created: Any  # datetime
+    description: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    metrics_uri: str | None = None
+    model_data_url: str | None = None
+
+
+def content_types(signature: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """Request and response MIME types the packaged handler (model/inference.py) takes for
+    this signature: CSV and JSON always; .npy only when every input (requests) and the
+    prediction (responses: regression) is a number."""
+    numeric = all(column.get("type") == "number" for column in signature.get("inputs", []))
+    requests = [CSV, JSON, *([NPY] if numeric else [])]
+    responses = [JSON, CSV, *([NPY] if signature.get("task") == "regression" else [])]
+    return requests, responses
+
+
+def metadata(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """CustomerMetadataProperties of a build: what ties the version to its artifact."""
+    job = manifest.get("training_job") or {}
+    values = {
+        DIGEST: manifest["artifact"]["sha256"],
+        GIT_COMMIT: manifest.get("git", {}).get("commit") or "unknown",
+        TRAINING_JOB: job.get("arn") or "none (trained by pipeline train)",
+        SIGNATURE: manifest.get("signature_sha256") or "unknown",
+    }
+    return {key: value[:MAX_METADATA_VALUE] for key, value in values.items()}
+
+
+def package_request(
+    *,
+    group: str,
+    manifest: Mapping[str, Any],
+    image: str,
+    model_data_url: str,
+    metrics_uri: str,
+    instance_types: Iterable[str],
+) -> dict[str, Any]:
+    """The CreateModelPackage parameters registering a build as a new version."""
+    requests, responses = content_types(manifest["signature"])
+    request: dict[str, Any] = {
+        "ModelPackageGroupName": group,
+        "ModelPackageDescription": (
+            f"{manifest['model_name']} {manifest['artifact']['sha256'][:12]} "
+            f"(git {str(manifest.get('git', {}).get('commit') or 'unknown')[:12]})"
+        ),
+        "InferenceSpecification": {
+            "Containers": [{"Image": image, "ModelDataUrl": model_data_url}],
+            "SupportedContentTypes": requests,
+            "SupportedResponseMIMETypes": responses,
+        },
+        "ModelMetrics": {
+            "ModelQuality": {"Statistics": {"ContentType": JSON, "S3Uri": metrics_uri}}
+        },
+        "CustomerMetadataProperties": metadata(manifest),
+        "ModelApprovalStatus": PENDING,
+    }
+    types = sorted(set(instance_types))
+    if types:  # Serverless-only environments name none
+        request["InferenceSpecification"]["SupportedRealtimeInferenceInstanceTypes"] = types
+    return request
+
+
+def version_from(answer: Mapping[str, Any]) -> Version:
+    """A Version from a DescribeModelPackage answer."""
+    properties = dict(answer.get("CustomerMetadataProperties") or {})
+    containers = (answer.get("InferenceSpecification") or {}).get("Containers") or [{}]
+    statistics = ((answer.get("ModelMetrics") or {}).get("ModelQuality") or {}).get(
+        "Statistics"
+    ) or {}
+    return Version(
+        group=str(answer.get("ModelPackageGroupName", "")),
+        number=int(answer.get("ModelPackageVersion") or 0),
+        arn=str(answer["ModelPackageArn"]),
+        status=str(answer.get("ModelApprovalStatus", PENDING)),
+        digest=properties.get(DIGEST),
+        created=answer.get("CreationTime"),
+        description=str(answer.get("ApprovalDescription") or ""),
+        metadata=properties,
+        metrics_uri=statistics.get("S3Uri"),
+        model_data_url=containers[0].get("ModelDataUrl"),
+    )
+
+
+def decision(action: str, reason: str, who: str) -> tuple[str, str]:
+    """(ModelApprovalStatus, ApprovalDescription) of `approve` or `reject`: who and why."""
+    status = {"approve": APPROVED, "reject": REJECTED}[action]
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ConfigError(f"{action} needs --reason TEXT: the registry records who and why")
+    text = f"{status} by {who}: {reason}"
+    if len(text) > MAX_DESCRIPTION:
+        raise ConfigError(
+            f"--reason is too long: ApprovalDescription takes {MAX_DESCRIPTION} characters "
+            f"and this one would be {len(text)}"
+        )
+    return status, text
+
+
+def parse_reference(text: str) -> tuple[str, str]:
+    """A version as the CLI takes it: ("version", "3") or ("digest", hex prefix, 8-64)."""
+    text = text.strip().lower()
+    if _VERSION.match(text):
+        return "version", text
+    if _DIGEST_PREFIX.match(text):
+        return "digest", text
+    raise ConfigError(
+        f"{text!r} is neither a version number (1, 2, ...) nor an artifact digest (8 to 64 "
+        "hex characters of the sha256)"
+    )
+
+
+def pick(versions: Iterable[Version], reference: str, group: str) -> Version:
+    """The one version a reference names; ConfigError when none or several do."""
+    kind, value = parse_reference(reference)
+    if kind == "version":
+        found = [v for v in versions if v.number == int(value)]
+    else:
+        found = [v for v in versions if v.digest and v.digest.startswith(value)]
+    if not found:
+        raise ConfigError(
+            f"model package group {group} has no version {reference!r}; "
+            "`python -m pipeline registry list` shows them"
+        )
+    if len(found) > 1:
+        numbers = ", ".join(str(v.number) for v in found)
+        raise ConfigError(
+            f"{reference!r} matches versions {numbers} of {group}; give more of the digest"
+        )
+    return found[0]
+
+
+def refusal(environment: str, version: Version, protected: bool) -> str | None:
+    """Why `environment` may not take `version` (None: it may). A protected environment
+    takes only Approved versions; every other environment any version not Rejected."""
+    if version.status == REJECTED:
+        return (
+            f"version {version.number} of {version.group} ({(version.digest or '?')[:12]}) is "
+            f"Rejected in the model registry ({version.description or 'no reason recorded'}); "
+            f"{environment} does not take rejected models"
+        )
+    if protected and version.status != APPROVED:
+        return (
+            f"version {version.number} of {version.group} ({(version.digest or '?')[:12]}) is "
+            f"{version.status}, and {environment} takes only Approved versions; approve it "
+            f"with `python -m pipeline registry approve {version.number} --reason TEXT`"
+        )
+    return None
+
+
+def is_digest(text: str) -> bool:
+    return bool(_DIGEST.match(text))
