@@ -505,6 +505,88 @@ def test_a_new_training_job_is_in_progress_and_can_be_stopped():
     sagemaker.stop_training_job(TrainingJobName="canary")
 
 
+# -- SageMaker: model registry -----------------------------------------------------------------
+
+REGISTERED = {"Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://bucket/model.tar.gz"}]}
+
+
+@canary(
+    "sagemaker_registry.model_package_groups_as_aws",
+    "replaces a model package group created again under its name, and has no "
+    "DeleteModelPackageGroup",
+)
+def test_a_group_name_is_taken_once_and_a_group_with_versions_is_not_deleted():
+    sagemaker = client("sagemaker")
+    arn = sagemaker.create_model_package_group(ModelPackageGroupName="canary")[
+        "ModelPackageGroupArn"
+    ]
+    with pytest.raises(sagemaker.exceptions.ClientError, match="already exists"):
+        sagemaker.create_model_package_group(ModelPackageGroupName="canary")
+    described = sagemaker.describe_model_package_group(ModelPackageGroupName=arn)
+    assert described["ModelPackageGroupName"] == "canary"
+    sagemaker.create_model_package(
+        ModelPackageGroupName="canary", InferenceSpecification=REGISTERED
+    )
+    with pytest.raises(sagemaker.exceptions.ConflictException):
+        sagemaker.delete_model_package_group(ModelPackageGroupName="canary")
+    sagemaker.create_model_package_group(ModelPackageGroupName="empty")
+    sagemaker.delete_model_package_group(ModelPackageGroupName="empty")
+    assert [
+        g["ModelPackageGroupName"]
+        for g in sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
+    ] == ["canary"]
+
+
+@canary(
+    "sagemaker_registry.model_package_versions_as_aws",
+    "numbers a version by the count of the group's versions, takes a group's name for its "
+    "latest version, refuses <group>/<version>, and has no DeleteModelPackage",
+)
+def test_versions_are_never_renumbered_and_are_named_group_slash_version():
+    sagemaker = client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="canary")
+
+    def register() -> int:
+        arn = sagemaker.create_model_package(
+            ModelPackageGroupName="canary", InferenceSpecification=REGISTERED
+        )["ModelPackageArn"]
+        return sagemaker.describe_model_package(ModelPackageName=arn)["ModelPackageVersion"]
+
+    assert [register(), register()] == [1, 2]
+    assert sagemaker.describe_model_package(ModelPackageName="canary/1")["ModelPackageVersion"] == 1
+    with pytest.raises(sagemaker.exceptions.ClientError, match="not found"):
+        sagemaker.describe_model_package(ModelPackageName="canary")
+    sagemaker.delete_model_package(ModelPackageName="canary/2")
+    assert register() == 3
+
+
+@canary(
+    "sagemaker_registry.model_package_updates_as_aws",
+    "clears ApprovalDescription and CustomerMetadataProperties an UpdateModelPackage does not "
+    "give, and takes any approval transition",
+)
+def test_an_update_changes_only_what_it_gives_and_only_valid_transitions():
+    sagemaker = client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="canary")
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName="canary",
+        InferenceSpecification=REGISTERED,
+        ModelApprovalStatus="PendingManualApproval",
+        CustomerMetadataProperties={"commit": "abc"},
+    )["ModelPackageArn"]
+    sagemaker.update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="gate passed"
+    )
+    sagemaker.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"run": "7"})
+    described = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert described["ApprovalDescription"] == "gate passed"
+    assert described["CustomerMetadataProperties"] == {"commit": "abc", "run": "7"}
+    with pytest.raises(sagemaker.exceptions.ClientError, match="PendingManualApproval"):
+        sagemaker.update_model_package(
+            ModelPackageArn=arn, ModelApprovalStatus="PendingManualApproval"
+        )
+
+
 # -- the set of canaries ----------------------------------------------------------------------
 
 

@@ -53,6 +53,9 @@ CORRECTIONS = (
     "s3.head_object_reports_composite_checksums",
     "runtime_hooks.install",  # wraps sagemaker_stack_properties_kept's endpoint create
     "sagemaker_training.training_jobs_run",
+    "sagemaker_registry.model_package_groups_as_aws",
+    "sagemaker_registry.model_package_versions_as_aws",
+    "sagemaker_registry.model_package_updates_as_aws",
 )
 
 _applied = False
