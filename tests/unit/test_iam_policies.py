@@ -23,6 +23,10 @@ tests/fixtures/templates/ (one per property):
    project's tag, another role, another prefix, another log group, no kms:ViaService) is
    not; no identity policy allows a wildcard action; the TrainingPrefix parameters keep IAM
    wildcards and models/ and releases/ out of the roles' resources.
+6. (issue 19, the Model Registry) the build role creates model package groups only tagged
+   with its project, registers versions only PendingManualApproval and only in its
+   project's groups, and never updates a version; every deploy role of the build account
+   reads the registry; only the prod deploy role approves or rejects, and nothing else.
 
 Templates are decoded with cfn-lint's decoder; !Sub strings are rendered with placeholders
 (ProjectName -> PROJECT, BootstrapNamespace -> NS, TrainingPrefix -> TP, the artifact
@@ -60,6 +64,10 @@ DESTRUCTIVE = ("Delete*", "Update*", "ScheduleKeyDeletion", "PutKeyPolicy")
 DESTRUCTIVE_EXEMPT = {
     "application-autoscaling:DeregisterScalableTarget",
     "application-autoscaling:DeleteScalingPolicy",
+    # The model's approval in the build account's registry (issue 19): a decision on a
+    # version, not on an environment's resource; only the prod role has it, only to
+    # Approved or Rejected (checked below, 6).
+    "sagemaker:UpdateModelPackage",
 }
 FORBIDDEN_TO_TEST_ROLE = [
     "arn:aws:cloudformation:REGION:ACCOUNT:stack/PROJECT-prod/1",
@@ -151,6 +159,8 @@ def role_policies(template: dict) -> dict[str, list[dict]]:
         name = render(props.get("RoleName", logical))[0]
         found = [s for p in props.get("Policies", []) for s in statements(p.get("PolicyDocument"))]
         for arn in as_list(props.get("ManagedPolicyArns", [])):
+            if isinstance(arn, dict) and "Fn::If" in arn:  # attached when the condition holds
+                arn = arn["Fn::If"][1]
             if isinstance(arn, dict) and "Ref" in arn and arn["Ref"] in resources_:
                 found += statements(resources_[arn["Ref"]]["Properties"].get("PolicyDocument"))
         for policy in resources_.values():
@@ -729,3 +739,120 @@ def test_training_prefix_parameters_keep_wildcards_and_other_prefixes_out():
     ):
         assert not pattern.fullmatch(bad), bad
     assert pattern.fullmatch("models-training") and pattern.fullmatch("x/models")
+
+
+# 6 ------------------------------------------------------------------------------------------
+# The Model Registry (issue 19): `pipeline register` as the build role, `registry list|show`
+# as any deploy role, `registry approve|reject` as the prod deploy role. Group names are
+# model names; a group is the project's by its `project` tag. CreateModelPackage is
+# authorized on the group and on the new version, so both must be allowed.
+GROUP = f"{REGION_ARN}:model-package-group/diabetes-linear"
+VERSION = f"{REGION_ARN}:model-package/diabetes-linear/3"
+OWN_GROUP = {"aws:ResourceTag/project": "PROJECT"}
+OTHER_GROUP = {"aws:ResourceTag/project": "other"}
+PENDING = {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}
+APPROVED = {"sagemaker:ModelApprovalStatus": "Approved"}
+REJECTED = {"sagemaker:ModelApprovalStatus": "Rejected"}
+
+
+@pytest.fixture(scope="module")
+def oidc_roles() -> dict[str, list[dict]]:
+    return role_policies(load(INFRA / "github-oidc.yaml"))
+
+
+def registers(role: list[dict], group_tags: dict, status: dict) -> bool:
+    create = "sagemaker:CreateModelPackage"
+    return allowed(role, create, GROUP, **group_tags, **status) and allowed(
+        role, create, VERSION, **status
+    )
+
+
+def test_the_build_role_creates_model_package_groups_only_tagged_as_its_project(build_role):
+    create, tag = "sagemaker:CreateModelPackageGroup", "sagemaker:AddTags"
+    own = {"aws:RequestTag/project": "PROJECT", "aws:TagKeys": ["project"]}
+    assert allowed(build_role, create, GROUP, **own)
+    assert not allowed(build_role, create, GROUP)  # untagged
+    assert not allowed(build_role, create, GROUP, **{**own, "aws:RequestTag/project": "other"})
+    assert not allowed(build_role, create, GROUP, **{**own, "aws:TagKeys": ["project", "x"]})
+    at_create = {"sagemaker:TaggingAction": "CreateModelPackageGroup"}
+    assert allowed(build_role, tag, GROUP, **own, **at_create)
+    assert not allowed(build_role, tag, GROUP, **own)  # an existing group
+    assert not allowed(build_role, tag, GROUP, **own, **OTHER_GROUP)
+    assert not allowed(
+        build_role, tag, GROUP, **{**own, "aws:RequestTag/project": "other"}, **at_create
+    )
+    assert not allowed(build_role, "sagemaker:DeleteTags", GROUP, **OWN_GROUP)
+    assert not allowed(build_role, "sagemaker:DeleteModelPackageGroup", GROUP, **OWN_GROUP)
+    # register asks first whether the group exists: its own, or one not there yet (untagged)
+    describe = "sagemaker:DescribeModelPackageGroup"
+    assert allowed(build_role, describe, GROUP, **OWN_GROUP)
+    assert allowed(build_role, describe, GROUP)
+    assert not allowed(build_role, describe, GROUP, **OTHER_GROUP)
+
+
+def test_the_build_role_registers_versions_only_pending_in_its_projects_groups(build_role):
+    assert registers(build_role, OWN_GROUP, PENDING)
+    assert not registers(build_role, OWN_GROUP, APPROVED)
+    assert not registers(build_role, OWN_GROUP, REJECTED)
+    assert not registers(build_role, OWN_GROUP, {})  # no status: refused, not defaulted
+    assert not registers(build_role, OTHER_GROUP, PENDING)  # a group of another project
+    assert not registers(build_role, {}, PENDING)  # an untagged group: no project's
+    assert not allowed(
+        build_role, "sagemaker:CreateModelPackage", VERSION.replace("ACCOUNT", "OTHER"), **PENDING
+    )
+    for action in ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"):
+        assert allowed(build_role, action, VERSION)
+    for status in (APPROVED, REJECTED, PENDING, {}):
+        assert not allowed(build_role, "sagemaker:UpdateModelPackage", VERSION, **status)
+    assert not allowed(build_role, "sagemaker:DeleteModelPackage", VERSION)
+    # the metrics beside the artifact: a new models/ key, as the manifest
+    assert allowed(
+        build_role, "s3:PutObject", f"{BUCKET}/models/diabetes-linear/{'c' * 64}/metrics.json"
+    )
+
+
+def test_the_build_role_denies_itself_any_approval_whatever_else_is_attached(build_role):
+    grant_all = {"Effect": "Allow", "Action": "sagemaker:UpdateModelPackage", "Resource": "*"}
+    assert not allowed(
+        [*build_role, grant_all], "sagemaker:UpdateModelPackage", VERSION, **APPROVED
+    )
+
+
+def test_every_deploy_role_reads_the_registry_and_only_prod_decides(oidc_roles):
+    update = "sagemaker:UpdateModelPackage"
+    for env in ("dev", "staging", "prod"):
+        role = oidc_roles[f"PROJECT-github-deploy-{env}"]
+        for action in ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"):
+            assert allowed(role, action, VERSION), (env, action)
+        describe = "sagemaker:DescribeModelPackageGroup"
+        assert allowed(role, describe, GROUP, **OWN_GROUP), env
+        assert not allowed(role, describe, GROUP, **OTHER_GROUP), env
+        assert not registers(role, OWN_GROUP, PENDING), env  # registering is the build's
+        assert not allowed(role, "sagemaker:DeleteModelPackage", VERSION), env
+        if env != "prod":
+            for status in (APPROVED, REJECTED, PENDING):
+                assert not allowed(role, update, VERSION, **status), (env, status)
+    prod = oidc_roles["PROJECT-github-deploy-prod"]
+    assert allowed(prod, update, VERSION, **APPROVED)
+    assert allowed(prod, update, VERSION, **REJECTED)
+    assert not allowed(prod, update, VERSION, **PENDING)
+    assert not allowed(prod, update, VERSION)  # metadata only, no status: not this role's
+    assert not allowed(prod, update, VERSION.replace("ACCOUNT", "OTHER"), **APPROVED)
+    for name, role in oidc_roles.items():  # preview, test and build roles never decide
+        if name != "PROJECT-github-deploy-prod":
+            assert not allowed(role, update, VERSION, **APPROVED), name
+
+
+def test_registry_rights_exist_only_where_the_registry_is():
+    template = load(INFRA / "github-oidc.yaml")
+    conditions, resources_ = template["Conditions"], template["Resources"]
+    assert conditions["RegistryHere"] == {
+        "Fn::And": [{"Condition": "AnyEnvironmentHere"}, {"Condition": "BuildHere"}]
+    }
+    assert conditions["ProdRegistryHere"] == {
+        "Fn::And": [{"Condition": "ProdHere"}, {"Condition": "BuildHere"}]
+    }
+    assert resources_["ReadModelRegistryPolicy"]["Condition"] == "RegistryHere"
+    approve = resources_["ApproveModelsPolicy"]
+    assert approve["Condition"] == "ProdRegistryHere"
+    assert approve["Properties"]["Roles"] == [{"Ref": "DeployRoleProd"}]

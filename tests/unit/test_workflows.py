@@ -120,6 +120,23 @@ def test_the_build_trains_where_the_train_on_variable_says_else_locally():
     assert train[0]["env"] == {"TRAIN_ON": "${{ vars.TRAIN_ON || 'local' }}"}
 
 
+def test_the_build_registers_the_upload_in_the_model_registry_after_uploading_it():
+    runs = [s.get("run", "") for s in WORKFLOWS["release"]["jobs"]["build"]["steps"]]
+    upload = runs.index("tox -e pipeline -- upload")
+    register = runs.index("tox -e pipeline -- register")
+    assert register == upload + 1, runs
+    build = WORKFLOWS["release"]["jobs"]["build"]
+    step = build["steps"][register]
+    assert step["id"] == "register"
+    assert build["outputs"]["model_version"] == "${{ steps.register.outputs.model_version }}"
+    assert (
+        build["outputs"]["model_package_arn"] == "${{ steps.register.outputs.model_package_arn }}"
+    )
+    for name, job in WORKFLOWS["release"]["jobs"].items():  # only the build role registers
+        if name != "build":
+            assert not any(" register" in s.get("run", "") for s in job["steps"]), name
+
+
 def test_only_the_prod_job_uses_the_prod_environment():
     users = [(w, j) for w, j, job, _ in steps() if job.get("environment") == "prod"]
     assert set(users) == {("release", "prod")}
