@@ -136,9 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="`list [--status S]`: the versions of the project's model package group "
         "with status, digest, metrics and the environments each is released to. `show "
         "VERSION|DIGEST`: one version. `approve`/`reject VERSION|DIGEST --reason TEXT`: set "
-        "its ModelApprovalStatus, recording who and why in ApprovalDescription. prod takes "
-        "only Approved versions; rejecting one that an environment serves warns and names "
-        "the rollback.",
+        "its ModelApprovalStatus, recording who and why in ApprovalDescription; rejecting one "
+        "that an environment serves warns and names the rollback. (Deploys do not consult "
+        "the registry's status yet.)",
     )
     p.add_argument("action", choices=["list", "show", "approve", "reject"])
     p.add_argument(

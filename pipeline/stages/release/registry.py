@@ -1,9 +1,9 @@
 """`pipeline registry list|show|approve|reject`: the project's versions in the SageMaker
 Model Registry, with the environments each is released to, and the model's approval.
 
-Approval of the *model* (this command, Studio, or release.yml's prod job) is separate from
-approval of the *prod deploy* (`promote --approve`): prod takes only Approved versions.
-Approve and reject record who and why in ApprovalDescription.
+Approval of the *model* (this command, or Studio) is separate from approval of the *prod
+deploy* (`promote --approve`). Approve and reject record who and why in
+ApprovalDescription. (Deploys do not consult the registry's status yet: issue 19.)
 """
 
 from __future__ import annotations
