@@ -14,7 +14,8 @@ Facts (SageMaker API Reference: CreateModelPackage, UpdateModelPackage,
 ModelPackageStatusDetails; Developer Guide "Update the Approval Status of a Model"):
 ModelApprovalStatus is Approved | Rejected | PendingManualApproval; ApprovalDescription is
 at most 1,024 characters; CustomerMetadataProperties keys at most 128 and values at most 256
-characters, at most 50 entries.
+characters of letters, digits, spaces and `_.:/=+-@` only (no parentheses, commas...), at
+most 50 entries.
 
 Standard library and pipeline.errors only.
 """
@@ -73,7 +74,7 @@ def metadata(manifest: Mapping[str, Any]) -> dict[str, str]:
     values = {
         DIGEST: manifest["artifact"]["sha256"],
         GIT_COMMIT: manifest.get("git", {}).get("commit") or "unknown",
-        TRAINING_JOB: job.get("arn") or "none (trained by pipeline train)",
+        TRAINING_JOB: job.get("arn") or "none",  # trained by `pipeline train` itself
         SIGNATURE: manifest.get("signature_sha256") or "unknown",
     }
     return {key: value[:MAX_METADATA_VALUE] for key, value in values.items()}

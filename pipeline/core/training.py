@@ -43,6 +43,8 @@ _PREFIX = re.compile(
 _JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # CreateTrainingJob's pattern
 PROGRAM, SUBMIT_DIRECTORY = "sagemaker_program", "sagemaker_submit_directory"
 RESERVED_PREFIX = "sagemaker_"
+MAX_HYPERPARAMETER_VALUE = 2500  # CreateTrainingJob HyperParameters: value length
+MAX_HYPERPARAMETERS = 100  # ... and entries
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,17 @@ def encode_hyperparameters(
             "SageMaker's own; rename it"
         )
     encoded = {key: json.dumps(value) for key, value in hyperparameters.items()}
+    for key, value in encoded.items():
+        if len(value) > MAX_HYPERPARAMETER_VALUE:
+            raise ConfigError(
+                f"hyperparameter {key!r}: {len(value)} characters once JSON-encoded; "
+                f"CreateTrainingJob takes at most {MAX_HYPERPARAMETER_VALUE} per value"
+            )
+    if len(encoded) + 2 > MAX_HYPERPARAMETERS:
+        raise ConfigError(
+            f"{len(encoded)} hyperparameters; CreateTrainingJob takes at most "
+            f"{MAX_HYPERPARAMETERS} including sagemaker_program and sagemaker_submit_directory"
+        )
     encoded[PROGRAM] = json.dumps(program)
     encoded[SUBMIT_DIRECTORY] = json.dumps(submit_directory)
     return encoded

@@ -283,6 +283,12 @@ def run(
         for source in (project.train, project.test)
         if source is not None and not source.is_s3
     }
+    try:  # the request's limits, checked before anything is uploaded
+        training_core.encode_hyperparameters(
+            project.hyperparameters, project.entry_point.name, "s3://bucket/key"
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{project.config_file}: [model.hyperparameters] {exc}") from None
     files = source_files(project, local_data)
     prefix = f"{config.output_prefix}/{project.model_name}"
 

@@ -143,3 +143,16 @@ def test_prod_takes_only_approved_and_no_environment_takes_rejected():
     assert "version 2 of g" in pending and "registry approve 2 --reason" in pending
     rejected = registry.refusal("staging", v(3, "Rejected"), protected=False)
     assert "Rejected" in rejected and "staging does not take rejected models" in rejected
+
+
+def _customer_metadata_ok(text: str) -> bool:
+    """CustomerMetadataKey/Value's pattern, ([\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@]*), 1-256."""
+    return 1 <= len(text) <= 256 and all(
+        c.isalnum() or c.isspace() or c in "_.:/=+-@" for c in text
+    )
+
+
+@pytest.mark.parametrize("job", [None, {"arn": "arn:aws:sagemaker:us-east-1:1:training-job/m-1"}])
+def test_metadata_keys_and_values_match_the_api_pattern(job):
+    for key, value in registry.metadata(manifest(job=job)).items():
+        assert _customer_metadata_ok(key) and _customer_metadata_ok(value), (key, value)

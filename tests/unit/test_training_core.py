@@ -210,3 +210,12 @@ def test_the_output_is_encrypted_with_the_given_key_and_the_environment_is_sent(
         "KmsKeyId": "arn:aws:kms:us-east-1:1:key/k",
     }
     assert request["Environment"] == {"A": "1", "B": "2"}
+
+
+def test_hyperparameters_beyond_create_training_jobs_limits_are_refused():
+    with pytest.raises(ConfigError, match="'notes': 2602 characters .* at most 2500"):
+        training.encode_hyperparameters({"notes": "x" * 2600}, "train.py", "s3://b/k")
+    many = {f"h{i}": i for i in range(99)}
+    with pytest.raises(ConfigError, match="99 hyperparameters; .* at most 100"):
+        training.encode_hyperparameters(many, "train.py", "s3://b/k")
+    training.encode_hyperparameters({f"h{i}": i for i in range(98)}, "train.py", "s3://b/k")
