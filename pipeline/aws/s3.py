@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -51,7 +52,8 @@ class S3:
                 kind = AlreadyExists
             raise kind(f"{what}: {code or exc}", code) from None
 
-    def download(self, bucket: str, key: str, dest: Path) -> None:
+    def download(self, bucket: str, key: str, dest: Path, version_id: str | None = None) -> None:
+        """The object (that exact version, when given) to a file."""
         dest.parent.mkdir(parents=True, exist_ok=True)
         self._call(
             f"s3://{bucket}/{key}",
@@ -59,7 +61,22 @@ class S3:
             Bucket=bucket,
             Key=key,
             Filename=str(dest),
+            **({"ExtraArgs": {"VersionId": version_id}} if version_id else {}),
         )
+
+    def versions(self, bucket: str, key: str) -> list[str]:
+        """The version ids of exactly this key (newest first; "null" for an unversioned
+        write), delete markers included."""
+        found: list[str] = []
+        paginator = self._client.get_paginator("list_object_versions")
+        pages = self._call(
+            f"s3://{bucket}/{key}", lambda: list(paginator.paginate(Bucket=bucket, Prefix=key))
+        )
+        for page in pages:
+            for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                if entry.get("Key") == key:
+                    found.append(str(entry.get("VersionId")))
+        return found
 
     def read(self, bucket: str, key: str) -> bytes:
         answer = self._call(f"s3://{bucket}/{key}", self._client.get_object, Bucket=bucket, Key=key)
@@ -106,7 +123,10 @@ class S3:
         except NotFound:
             return None
         return ObjectInfo(
-            answer["ContentLength"], answer.get("ChecksumSHA256"), answer.get("VersionId")
+            answer["ContentLength"],
+            answer.get("ChecksumSHA256"),
+            answer.get("VersionId"),
+            answer.get("LastModified"),
         )
 
     def upload_parts(
@@ -236,6 +256,7 @@ class ObjectInfo:
     size: int
     checksum_sha256: str | None  # as S3 reports it; "<base64>-<parts>" for multipart
     version_id: str | None
+    modified: datetime | None = field(default=None, compare=False)  # LastModified
 
 
 class AlreadyExists(AwsError):

@@ -36,7 +36,7 @@ MAX_METADATA_VALUE = 256
 CSV, JSON, NPY = "text/csv", "application/json", "application/x-npy"
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _DIGEST_PREFIX = re.compile(r"^[0-9a-f]{8,64}$")
-_VERSION = re.compile(r"^[1-9][0-9]{0,9}$")
+_VERSION = re.compile(r"^[1-9][0-9]{0,6}$")  # 7 digits at most: 8 are a digest prefix
 
 # CustomerMetadataProperties keys
 DIGEST, GIT_COMMIT, TRAINING_JOB, SIGNATURE = "digest", "git-commit", "training-job", "signature"
@@ -158,8 +158,8 @@ def parse_reference(text: str) -> tuple[str, str]:
     if _DIGEST_PREFIX.match(text):
         return "digest", text
     raise ConfigError(
-        f"{text!r} is neither a version number (1, 2, ...) nor an artifact digest (8 to 64 "
-        "hex characters of the sha256)"
+        f"{text!r} is neither a version number (1 to 7 digits) nor an artifact digest (8 to "
+        "64 hex characters of the sha256)"
     )
 
 

@@ -29,6 +29,7 @@ import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,35 @@ def _image_check(job: TrainingJob, image: ServingImage) -> dict[str, str]:
     return {name: spec.exact for name, spec in sorted(image.packages.items()) if spec.exact}
 
 
+CLOCK_SLACK = timedelta(minutes=5)  # S3's and SageMaker's clocks, and the upload's end
+
+
+def _written_by_the_job(
+    ctx: Context, job: TrainingJob, bucket: str, key: str, uri: str
+) -> str | None:
+    """The version of the job's model.tar.gz to load, refusing an object that was written
+    more than once, or outside the job's run: a model file is code, and the prefix is
+    writable by the account's training role, not only by this job."""
+    info = ctx.s3.head(bucket, key)
+    if info is None:
+        raise TrainingFailed(f"training job {job.name} completed, but {uri} does not exist")
+    versions = ctx.s3.versions(bucket, key)
+    if len(versions) > 1:
+        raise TrainingFailed(
+            f"{uri} was written {len(versions)} times; SageMaker writes it once. Refusing to "
+            "load it: find out who else wrote there. Nothing was packaged."
+        )
+    start = job.started or job.created
+    written, ended = info.modified, job.ended
+    if written and start and ended and not start - CLOCK_SLACK <= written <= ended + CLOCK_SLACK:
+        raise TrainingFailed(
+            f"{uri} was written at {written:%Y-%m-%d %H:%M:%S}, outside training job "
+            f"{job.name}'s run ({start:%H:%M:%S} to {ended:%H:%M:%S}); refusing to load it. "
+            "Nothing was packaged."
+        )
+    return info.version_id
+
+
 def _extract_model(archive: Path, into: Path, uri: str) -> Path:
     """model.joblib out of the job's model.tar.gz (only that member, as a regular file)."""
     into.mkdir(parents=True, exist_ok=True)
@@ -237,7 +267,11 @@ class _Follower:
         for stream in self.streams:
             while True:
                 token = self.tokens.get(stream)
-                messages, new_token = self.logs.read(TRAINING_LOG_GROUP, stream, token)
+                try:
+                    messages, new_token = self.logs.read(TRAINING_LOG_GROUP, stream, token)
+                except PipelineError as exc:  # throttled, say: the next poll reads on
+                    self.ctx.ui.warn(f"cannot read {stream} ({exc}); still waiting for the job")
+                    return
                 self.tokens[stream] = new_token
                 for message in messages:
                     self.tail.append(message)
@@ -317,15 +351,21 @@ def run(
         environment=blas_environment(IMAGE_MACHINE),
         kms_key=kms_key,
     )
+    if config.instance_count > 1:
+        ctx.ui.warn(
+            f"[training] instance_count = {config.instance_count}: the scikit-learn container "
+            "runs the script on every instance; only a script that splits the work itself "
+            "gains from more than one (the sandbox runs one)"
+        )
     sagemaker = ctx.sagemaker
     started = time.monotonic()
-    arn = sagemaker.create_training_job(request)
-    progress(
-        f"training job {name} created ({config.instance_count} x {config.instance_type}, "
-        f"image {image.name}, at most {config.max_runtime_seconds}s); Ctrl-C stops it"
-    )
     follower = _Follower(ctx, ctx.logs, name, started)
     try:
+        arn = sagemaker.create_training_job(request)
+        progress(
+            f"training job {name} created ({config.instance_count} x {config.instance_type}, "
+            f"image {image.name}, at most {config.max_runtime_seconds}s); Ctrl-C stops it"
+        )
         job = _wait(ctx, sagemaker, follower)
     except KeyboardInterrupt:
         stopped = sagemaker.stop_training_job(name)
@@ -334,9 +374,16 @@ def run(
             + (
                 "was asked to stop (StopTrainingJob); it ends as Stopped. "
                 if stopped
-                else "had already ended. "
+                else "was not running (not created, or already ended). "
             )
             + "Nothing was packaged."
+        ) from None
+    except PipelineError as exc:  # e.g. the credentials expired while the job runs
+        raise TrainingFailed(
+            f"lost track of training job {name}: {exc}\nIt may still be running (and billing): "
+            f"check it with `aws sagemaker describe-training-job --training-job-name {name}`, "
+            f"stop it with `aws sagemaker stop-training-job --training-job-name {name}`. "
+            "Nothing was packaged."
         ) from None
     seconds = time.monotonic() - started
     if job.status != "Completed":
@@ -366,7 +413,8 @@ def run(
         )
     archive = work / "output" / "model.tar.gz"
     artifact_bucket, key = parse_uri(uri)
-    ctx.s3.download(artifact_bucket, key, archive)
+    version = _written_by_the_job(ctx, job, artifact_bucket, key, uri)
+    ctx.s3.download(artifact_bucket, key, archive, version)
     model_file = _extract_model(archive, work / "model", uri)
     return JobOutcome(
         name=name,

@@ -109,7 +109,14 @@ def test_approval_records_who_and_why_within_the_limit():
 
 
 @pytest.mark.parametrize(
-    ("text", "kind"), [("3", "version"), ("96db2695", "digest"), (DIGEST.upper(), "digest")]
+    ("text", "kind"),
+    [
+        ("3", "version"),
+        ("1234567", "version"),
+        ("12345678", "digest"),  # 8 characters are a digest prefix, even all digits
+        ("96db2695", "digest"),
+        (DIGEST.upper(), "digest"),
+    ],
 )
 def test_references_are_version_numbers_or_digest_prefixes(text, kind):
     assert registry.parse_reference(text)[0] == kind

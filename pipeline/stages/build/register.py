@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
 
 from pipeline.core import registry as core
 from pipeline.errors import ConfigError
@@ -46,6 +48,19 @@ def instance_types(ctx: Context) -> list[str]:
     )
 
 
+def quality(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The metrics registered with the version: the manifest's, with the data files by name
+    (not the building machine's paths), so every build of the same artifact writes the same
+    metrics.json."""
+    metrics = dict(manifest["metrics"])
+    data = dict(metrics.get("data") or {})
+    for split in ("train", "test"):
+        if isinstance(data.get(split), str):
+            data[split] = PurePosixPath(data[split]).name
+    metrics["data"] = data
+    return metrics
+
+
 def run(ctx: Context) -> RegisterResult:
     from pipeline.aws import identity
 
@@ -60,12 +75,6 @@ def run(ctx: Context) -> RegisterResult:
             f"s3://{bucket}/{key} is not the uploaded artifact of {settings.manifest_file}; "
             "run `python -m pipeline upload` first"
         )
-    metrics_file = settings.build_dir / "model-quality.json"
-    metrics_file.write_text(json.dumps(manifest["metrics"], indent=2, sort_keys=True) + "\n")
-    metrics_key = key.rsplit("/", 1)[0] + "/metrics.json"
-    objects.put(ctx.s3, bucket, metrics_key, metrics_file, objects.scan(metrics_file), lambda _: 0)
-    metrics_uri = f"s3://{bucket}/{metrics_key}"
-
     group = registry.group_name(settings)
     group_created = False
     if not ctx.sagemaker.model_package_group_exists(group):
@@ -76,9 +85,20 @@ def run(ctx: Context) -> RegisterResult:
         )
         group_created = True
         progress(f"created model package group {group}")
+    metrics_key = key.rsplit("/", 1)[0] + "/metrics.json"
+    metrics_uri = f"s3://{bucket}/{metrics_key}"
     existing = registry.find(ctx, digest)
     if existing is not None:
         return RegisterResult(group, existing, False, group_created, metrics_uri)
+    metrics_file = settings.build_dir / "model-quality.json"
+    metrics_file.write_text(json.dumps(quality(manifest), indent=2, sort_keys=True) + "\n")
+    try:
+        objects.put(
+            ctx.s3, bucket, metrics_key, metrics_file, objects.scan(metrics_file), lambda _: None
+        )
+    except objects.DifferentObject:
+        # the same artifact, registered from another build of it: its metrics describe it
+        progress(f"kept the existing {metrics_uri}")
     request = core.package_request(
         group=group,
         manifest=manifest,

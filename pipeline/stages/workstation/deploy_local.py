@@ -190,7 +190,13 @@ def run(
                     f"version {version.number} of {version.group} is Rejected in the model "
                     f"registry ({version.description}); deploy-local does not approve it"
                 )
-            if version.status != "Approved":  # the model's approval, in the registry
+            if not local:  # a real account's registry: approving is a person's decision
+                say(
+                    f"prod: version {version.number} stays {version.status} in the model "
+                    "registry (--target aws never approves models); approve it with "
+                    f"`python -m pipeline registry approve {version.number} --reason TEXT`"
+                )
+            elif version.status != "Approved":  # the model's approval, in the registry
                 registry.decide(
                     ctx,
                     "approve",
