@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from pipeline.errors import ConfigError
@@ -112,6 +113,19 @@ def package_request(
     if types:  # Serverless-only environments name none
         request["InferenceSpecification"]["SupportedRealtimeInferenceInstanceTypes"] = types
     return request
+
+
+def quality(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The metrics registered with the version: the manifest's, with the data files by name
+    (not the building machine's paths), so every build of the same artifact writes the same
+    metrics.json."""
+    metrics = dict(manifest["metrics"])
+    data = dict(metrics.get("data") or {})
+    for split in ("train", "test"):
+        if isinstance(data.get(split), str):
+            data[split] = PurePosixPath(data[split]).name
+    metrics["data"] = data
+    return metrics
 
 
 def version_from(answer: Mapping[str, Any]) -> Version:

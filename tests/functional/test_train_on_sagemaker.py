@@ -191,3 +191,53 @@ def test_an_output_prefix_the_bootstrap_does_not_allow_is_refused_before_any_upl
     assert f"{config}: [training] output_prefix = 'elsewhere'" in refused.stderr
     assert "bootstrap gives training jobs the prefix 'training'" in refused.stderr
     assert "uploaded" not in refused.stdout
+
+
+def test_a_jobs_model_written_twice_or_outside_its_run_is_not_loaded(bootstrapped):
+    """The job's output prefix is writable by the account's training role, not only by this
+    job: a model.tar.gz with a second version, or written after the job ended, is refused."""
+    from datetime import timedelta
+
+    from pipeline.aws.s3 import S3
+    from pipeline.aws.sagemaker import TrainingJob
+    from pipeline.errors import TrainingFailed
+    from pipeline.settings import Settings
+    from pipeline.shared import training_jobs
+    from pipeline.shared.context import Context
+
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    s3 = session.client("s3", endpoint_url=bootstrapped["AWS_ENDPOINT_URL"])
+    bucket, key = "job-outputs-test", "training/m/jobs/j/output/model.tar.gz"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key=key, Body=b"the job's model")
+    written = s3.head_object(Bucket=bucket, Key=key)["LastModified"]
+
+    def job(start, end):
+        return TrainingJob(
+            "j",
+            "arn",
+            "Completed",
+            "Completed",
+            (),
+            "img",
+            None,
+            f"s3://{bucket}/{key}",
+            1,
+            start,
+            start,
+            end,
+        )
+
+    ctx = Context(Settings.from_env({}))
+    ctx.__dict__["s3"] = S3(s3)  # the cached wrapper, on this sandbox
+    during = job(written - timedelta(minutes=1), written + timedelta(seconds=1))
+    assert training_jobs._written_by_the_job(ctx, during, bucket, key, "u") == first["VersionId"]
+    later = job(written - timedelta(hours=2), written - timedelta(hours=1))
+    with pytest.raises(TrainingFailed, match="outside training job j's run"):
+        training_jobs._written_by_the_job(ctx, later, bucket, key, "u")
+    s3.put_object(Bucket=bucket, Key=key, Body=b"someone else's model")
+    with pytest.raises(TrainingFailed, match="was written 2 times; SageMaker writes it once"):
+        training_jobs._written_by_the_job(ctx, during, bucket, key, "u")

@@ -163,3 +163,16 @@ def _customer_metadata_ok(text: str) -> bool:
 def test_metadata_keys_and_values_match_the_api_pattern(job):
     for key, value in registry.metadata(manifest(job=job)).items():
         assert _customer_metadata_ok(key) and _customer_metadata_ok(value), (key, value)
+
+
+def test_the_registered_metrics_name_data_files_not_the_machines_paths():
+    given = {
+        "metrics": {
+            "model": {"rmse": 1.0},
+            "data": {"train": "/home/a/p/data/d.csv", "test": "/ci/x/data/d.csv", "n_train": 3},
+        }
+    }
+    assert registry.quality(given) == {
+        "model": {"rmse": 1.0},
+        "data": {"train": "d.csv", "test": "d.csv", "n_train": 3},
+    }

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import PurePosixPath
-from typing import Any
 
 from pipeline.core import registry as core
 from pipeline.errors import ConfigError
@@ -48,19 +46,6 @@ def instance_types(ctx: Context) -> list[str]:
     )
 
 
-def quality(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The metrics registered with the version: the manifest's, with the data files by name
-    (not the building machine's paths), so every build of the same artifact writes the same
-    metrics.json."""
-    metrics = dict(manifest["metrics"])
-    data = dict(metrics.get("data") or {})
-    for split in ("train", "test"):
-        if isinstance(data.get(split), str):
-            data[split] = PurePosixPath(data[split]).name
-    metrics["data"] = data
-    return metrics
-
-
 def run(ctx: Context) -> RegisterResult:
     from pipeline.aws import identity
 
@@ -91,7 +76,7 @@ def run(ctx: Context) -> RegisterResult:
     if existing is not None:
         return RegisterResult(group, existing, False, group_created, metrics_uri)
     metrics_file = settings.build_dir / "model-quality.json"
-    metrics_file.write_text(json.dumps(quality(manifest), indent=2, sort_keys=True) + "\n")
+    metrics_file.write_text(json.dumps(core.quality(manifest), indent=2, sort_keys=True) + "\n")
     try:
         objects.put(
             ctx.s3, bucket, metrics_key, metrics_file, objects.scan(metrics_file), lambda _: None
