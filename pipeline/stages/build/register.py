@@ -72,7 +72,7 @@ def run(ctx: Context) -> RegisterResult:
         progress(f"created model package group {group}")
     metrics_key = key.rsplit("/", 1)[0] + "/metrics.json"
     metrics_uri = f"s3://{bucket}/{metrics_key}"
-    existing = registry.find(ctx, digest)
+    existing = None if group_created else registry.find(ctx, digest)
     if existing is not None:
         return RegisterResult(group, existing, False, group_created, metrics_uri)
     metrics_file = settings.build_dir / "model-quality.json"

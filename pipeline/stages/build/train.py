@@ -17,7 +17,6 @@ evaluated, gated and written here exactly as a local one, and metrics.json names
 from __future__ import annotations
 
 import collections
-import json
 import os
 import shutil
 import subprocess
@@ -75,30 +74,20 @@ def _s3():
 
 
 def script_environment(
-    channels: dict[str, Path],
-    model_dir: Path,
-    output_dir: Path,
-    hyperparameters: dict,
-    entry_point: Path,
+    channels: dict[str, Path], work: Path, hyperparameters: dict, entry_point: Path
 ) -> dict[str, str]:
-    """The SM_* variables of SageMaker's training toolkit, for a single-host local run."""
-    args = project_core.hyperparameter_args(hyperparameters)
-    env = {
-        "SM_MODEL_DIR": str(model_dir),
-        "SM_CHANNELS": json.dumps(sorted(channels)),
-        "SM_HPS": json.dumps(hyperparameters, sort_keys=True),
-        "SM_USER_ARGS": json.dumps(args),
-        "SM_OUTPUT_DIR": str(output_dir),
-        "SM_OUTPUT_DATA_DIR": str(output_dir / "data"),
-        "SM_INPUT_DIR": str(channels["train"].parent),
-        "SM_NUM_CPUS": str(os.cpu_count() or 1),
-        "SM_NUM_GPUS": "0",
-        "SM_HOSTS": '["algo-1"]',
-        "SM_CURRENT_HOST": "algo-1",
-        "SM_MODULE_NAME": entry_point.stem,
-        "SM_MODULE_DIR": str(entry_point.parent),
-        "SM_LOG_LEVEL": "20",
-    }
+    """The SM_* variables of SageMaker's training toolkit, for a single-host local run: the
+    container's (pipeline.core.training.container_environment, /opt/ml at `work`), with the
+    channels where this run wrote them."""
+    env = training_core.container_environment(
+        str(work),
+        sorted(channels),
+        hyperparameters,
+        entry_point.name,
+        str(entry_point.parent),
+        os.cpu_count() or 1,
+    )
+    env["SM_INPUT_DIR"] = str(channels["train"].parent)
     for name, folder in channels.items():
         env[f"SM_CHANNEL_{name.upper()}"] = str(folder)
     return env
@@ -118,9 +107,7 @@ def run_script(
     env = {
         **os.environ,
         **blas_environment(),
-        **script_environment(
-            channels, model_dir, output_dir, project.hyperparameters, project.entry_point
-        ),
+        **script_environment(channels, work, project.hyperparameters, project.entry_point),
     }
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(project.entry_point.parent), os.environ.get("PYTHONPATH")])

@@ -52,27 +52,23 @@ def released(ctx: Context) -> dict[str, str]:
     return serving
 
 
+def _listed(ctx: Context, version: core.Version, serving: dict[str, str]) -> Listed:
+    released_to = [env for env, digest in serving.items() if digest == version.digest]
+    return Listed(version, released_to, _metrics(ctx, version.metrics_uri))
+
+
 def listing(ctx: Context, status: str | None = None) -> list[Listed]:
     if status is not None and status not in core.STATUSES:
         raise ConfigError(f"--status {status!r}: use {', '.join(core.STATUSES)}")
     serving = released(ctx)
-    return [
-        Listed(
-            v,
-            [env for env, digest in serving.items() if digest == v.digest],
-            _metrics(ctx, v.metrics_uri),
-        )
-        for v in registry.versions(ctx, status)
-    ]
+    return [_listed(ctx, v, serving) for v in registry.versions(ctx, status)]
 
 
 def show(ctx: Context, reference: str) -> Listed:
+    """One version: picked first, so only its metrics are read."""
     core.parse_reference(reference)  # a malformed one: exit 2 before any AWS call
-    every = listing(ctx)
-    chosen = core.pick(
-        [entry.version for entry in every], reference, registry.group_name(ctx.settings)
-    )
-    return next(entry for entry in every if entry.version.arn == chosen.arn)
+    chosen = core.pick(registry.versions(ctx), reference, registry.group_name(ctx.settings))
+    return _listed(ctx, chosen, released(ctx))
 
 
 def decide(ctx: Context, action: str, reference: str, reason: str) -> Listed:
