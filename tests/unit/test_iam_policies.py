@@ -25,12 +25,16 @@ tests/fixtures/templates/ (one per property):
    wildcards and models/ and releases/ out of the roles' resources.
 6. (issue 19, the Model Registry) the build role creates model package groups only tagged
    with its project, registers versions only PendingManualApproval and only in its
-   project's groups, and never updates a version; every deploy role of the build account
-   reads the registry; only the prod deploy role approves or rejects, and nothing else.
+   project's groups, and never updates a version; the registry is the build account's, in
+   whichever account a role is: every deploy and preview role reads it there (its ARNs
+   from SigningKeyArn, never the role's own account), only the prod deploy role approves
+   or rejects, and nothing else; the build role reads and puts the resource policies of its
+   project's groups only, which admit the other accounts' roles by name and tag.
 
 Templates are decoded with cfn-lint's decoder; !Sub strings are rendered with placeholders
 (ProjectName -> PROJECT, BootstrapNamespace -> NS, TrainingPrefix -> TP, the artifact
-bucket -> BUCKET) so resources can be matched by fnmatch.
+bucket -> BUCKET, SigningKeyArn -> a key of BUILD_ACCOUNT in BUILD_REGION, an account
+other than the stack's ACCOUNT) so resources can be matched by fnmatch.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ PLACEHOLDERS = {
     "TrainingPrefix": "TP",
     "ArtifactBucketName": "BUCKET",
     "ArtifactBucket": "arn:aws:s3:::BUCKET",  # ${ArtifactBucket.Arn}
+    # The build account's signing key: another account than the stack's (ACCOUNT), so that
+    # rights in the build account are told from rights in the role's own account.
+    "SigningKeyArn": "arn:aws:kms:BUILD_REGION:BUILD_ACCOUNT:key/SIGNING-KEY",
 }
 ENV_VARIABLE = "${aws:PrincipalTag/environment}"
 TAGGING = ("AddTags", "TagResource", "CreateTags")
@@ -109,6 +116,12 @@ def render(value) -> list[str]:
             return [re.sub(r"\$\{([^}]+)\}", sub, text)]
         if fn == "Fn::If":
             return render(arg[1]) + render(arg[2])
+        if fn == "Fn::Select":  # [index, list] or [index, Fn::Split [delimiter, string]]
+            index, source = int(arg[0]), arg[1]
+            if isinstance(source, dict) and "Fn::Split" in source:
+                delimiter, text = source["Fn::Split"]
+                return [s.split(delimiter)[index] for s in render(text)]
+            return render(as_list(source)[index])
         if fn == "Fn::GetAtt":
             name = arg if isinstance(arg, str) else ".".join(arg)
             if name.endswith(".Arn") and name.split(".")[0] in PLACEHOLDERS:
@@ -743,11 +756,21 @@ def test_training_prefix_parameters_keep_wildcards_and_other_prefixes_out():
 
 # 6 ------------------------------------------------------------------------------------------
 # The Model Registry (issue 19): `pipeline register` as the build role, `registry list|show`
-# as any deploy role, `registry approve|reject` as the prod deploy role. Group names are
-# model names; a group is the project's by its `project` tag. CreateModelPackage is
-# authorized on the group and on the new version, so both must be allowed.
+# and every deploy or dry run as any deploy or preview role, `registry approve|reject` as
+# the prod deploy role. Group names are model names; a group is the project's by its
+# `project` tag. CreateModelPackage is authorized on the group and on the new version, so
+# both must be allowed. The registry is the build account's: GROUP and VERSION as the build
+# role (in that account, ACCOUNT) sees them; BUILD_GROUP and BUILD_VERSION as a role of the
+# stack's account sees them, in the build account of SigningKeyArn (BUILD_ACCOUNT).
 GROUP = f"{REGION_ARN}:model-package-group/diabetes-linear"
 VERSION = f"{REGION_ARN}:model-package/diabetes-linear/3"
+BUILD_REGION_ARN = "arn:aws:sagemaker:BUILD_REGION:BUILD_ACCOUNT"
+BUILD_GROUP = f"{BUILD_REGION_ARN}:model-package-group/diabetes-linear"
+BUILD_VERSION = f"{BUILD_REGION_ARN}:model-package/diabetes-linear/3"
+ENVIRONMENTS = ("dev", "staging", "prod")
+REGISTRY_READERS = [
+    f"PROJECT-github-{kind}-{env}" for kind in ("deploy", "preview") for env in ENVIRONMENTS
+]
 OWN_GROUP = {"aws:ResourceTag/project": "PROJECT"}
 OTHER_GROUP = {"aws:ResourceTag/project": "other"}
 PENDING = {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}
@@ -818,41 +841,91 @@ def test_the_build_role_denies_itself_any_approval_whatever_else_is_attached(bui
     )
 
 
-def test_every_deploy_role_reads_the_registry_and_only_prod_decides(oidc_roles):
+def test_every_deploy_and_preview_role_reads_the_build_accounts_registry(oidc_roles):
+    """Wherever the role is: the registry's ARNs are the build account's (SigningKeyArn),
+    never the role's own account's, another account's or another region's."""
+    describe = "sagemaker:DescribeModelPackageGroup"
+    reads = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
+    for name in REGISTRY_READERS:
+        role = oidc_roles[name]
+        for action in reads:
+            assert allowed(role, action, BUILD_VERSION), (name, action)
+            for elsewhere in (
+                VERSION,  # the role's own account and region
+                BUILD_VERSION.replace("BUILD_ACCOUNT", "OTHER"),
+                BUILD_VERSION.replace("BUILD_REGION", "REGION"),
+            ):
+                assert not allowed(role, action, elsewhere), (name, action, elsewhere)
+        assert allowed(role, describe, BUILD_GROUP, **OWN_GROUP), name
+        assert allowed(role, describe, BUILD_GROUP), name  # none yet: "does not exist"
+        assert not allowed(role, describe, BUILD_GROUP, **OTHER_GROUP), name
+        assert not allowed(role, describe, GROUP, **OWN_GROUP), name
+        assert not allowed(role, describe, GROUP.replace("ACCOUNT", "OTHER"), **OWN_GROUP), name
+        assert not allowed(role, "sagemaker:CreateModelPackage", BUILD_VERSION, **PENDING), name
+        assert not allowed(role, "sagemaker:DeleteModelPackage", BUILD_VERSION), name
+        assert not allowed(role, "sagemaker:DeleteModelPackageGroup", BUILD_GROUP, **OWN_GROUP)
+
+
+def test_only_the_prod_deploy_role_decides_and_only_approved_or_rejected(oidc_roles):
     update = "sagemaker:UpdateModelPackage"
-    for env in ("dev", "staging", "prod"):
-        role = oidc_roles[f"PROJECT-github-deploy-{env}"]
-        for action in ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"):
-            assert allowed(role, action, VERSION), (env, action)
-        describe = "sagemaker:DescribeModelPackageGroup"
-        assert allowed(role, describe, GROUP, **OWN_GROUP), env
-        assert not allowed(role, describe, GROUP, **OTHER_GROUP), env
-        assert not registers(role, OWN_GROUP, PENDING), env  # registering is the build's
-        assert not allowed(role, "sagemaker:DeleteModelPackage", VERSION), env
-        if env != "prod":
-            for status in (APPROVED, REJECTED, PENDING):
-                assert not allowed(role, update, VERSION, **status), (env, status)
     prod = oidc_roles["PROJECT-github-deploy-prod"]
-    assert allowed(prod, update, VERSION, **APPROVED)
-    assert allowed(prod, update, VERSION, **REJECTED)
-    assert not allowed(prod, update, VERSION, **PENDING)
-    assert not allowed(prod, update, VERSION)  # metadata only, no status: not this role's
-    assert not allowed(prod, update, VERSION.replace("ACCOUNT", "OTHER"), **APPROVED)
-    for name, role in oidc_roles.items():  # preview, test and build roles never decide
-        if name != "PROJECT-github-deploy-prod":
-            assert not allowed(role, update, VERSION, **APPROVED), name
+    assert allowed(prod, update, BUILD_VERSION, **APPROVED)
+    assert allowed(prod, update, BUILD_VERSION, **REJECTED)
+    assert not allowed(prod, update, BUILD_VERSION, **PENDING)
+    assert not allowed(prod, update, BUILD_VERSION)  # metadata only, no status: not this role's
+    for elsewhere in (
+        VERSION,  # the role's own account
+        BUILD_VERSION.replace("BUILD_ACCOUNT", "OTHER"),
+        BUILD_VERSION.replace("BUILD_REGION", "REGION"),
+    ):
+        assert not allowed(prod, update, elsewhere, **APPROVED), elsewhere
+    for name, role in oidc_roles.items():  # deploy dev/staging, preview, test, build roles
+        if name == "PROJECT-github-deploy-prod":
+            continue
+        for version in (BUILD_VERSION, VERSION):
+            for status in (APPROVED, REJECTED, PENDING, {}):
+                assert not allowed(role, update, version, **status), (name, version, status)
 
 
-def test_registry_rights_exist_only_where_the_registry_is():
+def test_the_build_role_shares_only_its_projects_groups(build_role, oidc_roles):
+    """`register` puts each group's resource policy (admitting the environment accounts) and
+    reads it back: only of groups tagged with its project, in its own account."""
+    for action in ("sagemaker:PutModelPackageGroupPolicy", "sagemaker:GetModelPackageGroupPolicy"):
+        assert allowed(build_role, action, GROUP, **OWN_GROUP), action
+        assert not allowed(build_role, action, GROUP, **OTHER_GROUP), action
+        assert not allowed(build_role, action, GROUP), action  # untagged: nobody's
+        assert not allowed(build_role, action, GROUP.replace("ACCOUNT", "OTHER"), **OWN_GROUP), (
+            action
+        )
+        assert not allowed(build_role, action, VERSION, **OWN_GROUP), action
+        for name in REGISTRY_READERS:  # no other role rewrites who may read or approve
+            assert not allowed(oidc_roles[name], action, BUILD_GROUP, **OWN_GROUP), (name, action)
+    delete = "sagemaker:DeleteModelPackageGroupPolicy"
+    assert not allowed(build_role, delete, GROUP, **OWN_GROUP)
+
+
+def test_registry_rights_are_in_every_account_with_an_environment():
+    """Not only where an environment shares the build account: the policies exist wherever
+    a deploy role does, attached unconditionally, and the roles carry the name and tags the
+    groups' resource policies admit (<project>-github-*, project; environment=prod for
+    approving)."""
     template = load(INFRA / "github-oidc.yaml")
     conditions, resources_ = template["Conditions"], template["Resources"]
-    assert conditions["RegistryHere"] == {
-        "Fn::And": [{"Condition": "AnyEnvironmentHere"}, {"Condition": "BuildHere"}]
-    }
-    assert conditions["ProdRegistryHere"] == {
-        "Fn::And": [{"Condition": "ProdHere"}, {"Condition": "BuildHere"}]
-    }
-    assert resources_["ReadModelRegistryPolicy"]["Condition"] == "RegistryHere"
+    assert not {"RegistryHere", "ProdRegistryHere"} & set(conditions)
+    assert resources_["ReadModelRegistryPolicy"]["Condition"] == "AnyEnvironmentHere"
     approve = resources_["ApproveModelsPolicy"]
-    assert approve["Condition"] == "ProdRegistryHere"
+    assert approve["Condition"] == "ProdHere"
     assert approve["Properties"]["Roles"] == [{"Ref": "DeployRoleProd"}]
+    for kind in ("Deploy", "Preview"):
+        for env in ENVIRONMENTS:
+            role = resources_[f"{kind}Role{env.capitalize()}"]
+            props = role["Properties"]
+            assert role["Condition"] == f"{env.capitalize()}Here"
+            assert {"Ref": "ReadModelRegistryPolicy"} in props["ManagedPolicyArns"], (kind, env)
+            name = render(props["RoleName"])[0]
+            assert fnmatch.fnmatchcase(name, "PROJECT-github-*"), name
+            tags = {t["Key"]: render(t["Value"])[0] for t in props["Tags"]}
+            assert tags["project"] == "PROJECT", (kind, env)
+            assert tags["environment"] == env, (kind, env)
+    prod = resources_["DeployRoleProd"]["Properties"]
+    assert render(prod["RoleName"]) == ["PROJECT-github-deploy-prod"]
