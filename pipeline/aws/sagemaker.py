@@ -145,6 +145,22 @@ class SageMaker:
             ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=description
         )
 
+    def model_package_group_policy(self, group: str) -> str | None:
+        """The group's resource policy, or None when it has none (AWS answers
+        ValidationException then)."""
+        try:
+            answer = self._client.get_model_package_group_policy(ModelPackageGroupName=group)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ValidationException":
+                return None
+            raise
+        return str(answer["ResourcePolicy"])
+
+    def put_model_package_group_policy(self, group: str, policy: str) -> None:
+        self._client.put_model_package_group_policy(
+            ModelPackageGroupName=group, ResourcePolicy=policy
+        )
+
     def stop_training_job(self, name: str) -> bool:
         """Ask a job to stop; False when it is not InProgress any more (AWS answers
         ValidationException then)."""

@@ -222,6 +222,14 @@ def registry(args: argparse.Namespace, ctx: Context) -> None:
     print(f"approval: {version.description or '(none recorded)'}")
     for key, value in sorted(version.metadata.items()):
         print(f"{key}: {value}")
+    Job().outputs(
+        {
+            "digest": version.digest or "",
+            "model_version": str(version.number),
+            "model_package_arn": version.arn,
+            "model_status": version.status,
+        }
+    )
 
 
 def all_green(args: argparse.Namespace, ctx: Context) -> None:

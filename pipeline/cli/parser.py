@@ -137,8 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
         "with status, digest, metrics and the environments each is released to. `show "
         "VERSION|DIGEST`: one version. `approve`/`reject VERSION|DIGEST --reason TEXT`: set "
         "its ModelApprovalStatus, recording who and why in ApprovalDescription; rejecting one "
-        "that an environment serves warns and names the rollback. (Deploys do not consult "
-        "the registry's status yet.)",
+        "that an environment serves warns and names the rollback. Every deploy, promotion and "
+        "rollback consults the registry: prod takes only Approved versions, the other "
+        "environments any registered version not Rejected. In the build account's registry "
+        "(the account of the build's signing key), from any account.",
     )
     p.add_argument("action", choices=["list", "show", "approve", "reject"])
     p.add_argument(

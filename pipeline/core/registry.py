@@ -217,3 +217,93 @@ def refusal(environment: str, version: Version, protected: bool) -> str | None:
 
 def is_digest(text: str) -> bool:
     return bool(_DIGEST.match(text))
+
+
+_KEY_ARN = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):key/[A-Za-z0-9-]+$")
+
+
+@dataclass(frozen=True)
+class Home:
+    """Where the registry is: the build account's (the account and region of its signing
+    key, which every deploy already resolves to verify provenance)."""
+
+    partition: str
+    region: str
+    account: str
+
+    def _arn(self, resource: str) -> str:
+        return f"arn:{self.partition}:sagemaker:{self.region}:{self.account}:{resource}"
+
+    def group_arn(self, group: str) -> str:
+        return self._arn(f"model-package-group/{group}")
+
+    def versions_arn(self, group: str) -> str:
+        """Every version of the group (model-package/<group>/<n>)."""
+        return self._arn(f"model-package/{group}/*")
+
+
+def home(signing_key_arn: str) -> Home:
+    """The registry's account and region, from the build account's signing key ARN."""
+    found = _KEY_ARN.match(signing_key_arn)
+    if not found:
+        raise ValueError(f"{signing_key_arn!r} is not a KMS key ARN")
+    return Home(partition=found.group(1), region=found.group(2), account=found.group(3))
+
+
+def group_policy(
+    where: Home, group: str, project: str, accounts: Iterable[str]
+) -> dict[str, Any] | None:
+    """The model package group's resource policy (PutModelPackageGroupPolicy) admitting the
+    project's GitHub roles of the environment accounts other than the build account: read
+    the group and its versions (every deploy role consults the registry), and the prod
+    deploy role alone may approve or reject (only to Approved or Rejected). None when no
+    other account is listed: same-account access is the roles' own IAM policies'.
+
+    Shape from the Developer Guide, "Cross-account discoverability"
+    (model-registry-ram-discover.html): DescribeModelPackageGroup on the group ARN,
+    DescribeModelPackage and ListModelPackages on `model-package/<group>/*`. The principals
+    are narrowed as bootstrap.yaml's bucket policy narrows them: a role named
+    `<project>-github-*` carrying the tag project=<project>."""
+    others = sorted({a for a in accounts if a and a != where.account})
+    if not others:
+        return None
+    p = where.partition
+    roots = [f"arn:{p}:iam::{a}:root" for a in others]
+    github_roles = [f"arn:{p}:iam::{a}:role/{project}-github-*" for a in others]
+    prod_roles = [f"arn:{p}:iam::{a}:role/{project}-github-deploy-prod" for a in others]
+    project_tag = {"aws:PrincipalTag/project": project}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EnvironmentAccountsRead",
+                "Effect": "Allow",
+                "Principal": {"AWS": roots},
+                "Action": [
+                    "sagemaker:DescribeModelPackageGroup",
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:ListModelPackages",
+                ],
+                "Resource": [where.group_arn(group), where.versions_arn(group)],
+                "Condition": {
+                    "ArnLike": {"aws:PrincipalArn": github_roles},
+                    "StringEquals": project_tag,
+                },
+            },
+            {
+                "Sid": "ProdDeployRoleDecides",
+                "Effect": "Allow",
+                "Principal": {"AWS": roots},
+                "Action": "sagemaker:UpdateModelPackage",
+                "Resource": where.versions_arn(group),
+                "Condition": {
+                    "ArnLike": {"aws:PrincipalArn": prod_roles},
+                    "StringEquals": {
+                        **project_tag,
+                        "aws:PrincipalTag/environment": "prod",
+                        "sagemaker:ModelApprovalStatus": [APPROVED, REJECTED],
+                    },
+                },
+            },
+        ],
+    }

@@ -40,12 +40,26 @@ def output_for(ctx: Context, key: str) -> str:
     override = _override(ctx.settings, key)
     if override is not None:
         return override
+    return _from(key, _stack(ctx))
+
+
+def parameter_for(ctx: Context, key: str) -> str:
+    """One parameter of this account's bootstrap stack, "" when it has none (ConfigError
+    when there is no bootstrap stack), read once per command with its outputs."""
+    stack = _stack(ctx)
+    if stack is None:
+        raise _no_stack()
+    given = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    return str(given.get(key, ""))
+
+
+def _stack(ctx: Context) -> dict[str, Any] | None:
     stack = ctx.cache.get(BOOTSTRAP_STACK)
     if stack is None:
         stack = ctx.cfn.stack(bootstrap_stack_name())
         if stack is not None:  # a missing stack is asked again: bootstrap may create it
             ctx.cache[BOOTSTRAP_STACK] = stack
-    return _from(key, stack)
+    return stack
 
 
 def _override(settings: Settings, key: str) -> str | None:
@@ -56,13 +70,17 @@ def _override(settings: Settings, key: str) -> str | None:
     return None
 
 
+def _no_stack() -> ConfigError:
+    return ConfigError(
+        f"stack {bootstrap_stack_name()} does not exist in this account and region; run "
+        "`python -m pipeline bootstrap` first"
+    )
+
+
 def _from(key: str, stack: dict[str, Any] | None) -> str:
     name = bootstrap_stack_name()
     if stack is None:
-        raise ConfigError(
-            f"stack {name} does not exist in this account and region; run "
-            "`python -m pipeline bootstrap` first"
-        )
+        raise _no_stack()
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     if key not in outputs:
         raise ConfigError(

@@ -32,7 +32,7 @@ from pipeline.core import releases as releases_core
 from pipeline.core.params import PIPELINE_FILLED, PIPELINE_TAGS, stack_parameters
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import Settings
-from pipeline.shared import account, config, environment, records, smoking
+from pipeline.shared import account, config, environment, records, registry, smoking
 from pipeline.shared import params as params_files
 from pipeline.shared.context import Context
 from pipeline.shared.executor import Outcome, executor
@@ -293,6 +293,12 @@ def release(
     settings, env_name = ctx.settings, inputs.environment
     name, chosen = inputs.stack.stack, inputs.artifact
     require_approval(ctx, env_name, dry_run)
+    # the model's approval, in the registry: before anything is sent to CloudFormation
+    version, not_yet = registry.gate(ctx, env_name, chosen.digest)
+    if not_yet and not dry_run:
+        raise ConfigError(f"{not_yet}. Nothing was sent to CloudFormation.")
+    if version is not None:
+        extra = {**(extra or {}), "model_package_arn": version.arn, "model_version": version.number}
     if wait:
         ctx.cfn.wait_until_settled(name, ctx.sleep)
     protected = environments.get(env_name).protected
@@ -339,4 +345,6 @@ def release(
         result.notes.append(
             "dry run: nothing was deployed (any change set made for the preview was deleted)"
         )
+        if not_yet:
+            result.notes.append(f"not deployable as it stands: {not_yet}")
     return result

@@ -26,7 +26,7 @@ from pipeline.shared import records as releases
 from pipeline.shared.context import Context, QuietUI
 from pipeline.shared.executor import preview_rows
 from pipeline.stages.account import bootstrap
-from pipeline.stages.build import upload
+from pipeline.stages.build import register, upload
 from pipeline.stages.release import deploy, smoke
 from tests.artifacts import variant
 from tests.conftest import sandbox_environment, terminal_rows
@@ -44,7 +44,8 @@ def sandbox():
 @pytest.fixture(scope="module")
 def artifacts(sandbox, built, tmp_path_factory):
     """Uploaded digests: A and B (same model, so same predictions), WRONG (predictions off),
-    UNLOADABLE (a numpy the serving image does not have: the endpoint fails to start)."""
+    UNLOADABLE (a numpy the serving image does not have: the endpoint fails to start), all
+    registered in the model registry; UNREGISTERED, uploaded only."""
     root = tmp_path_factory.mktemp("variants")
     bootstrap.run(Context(built), "both", [], "", "")
     found = {
@@ -56,7 +57,11 @@ def artifacts(sandbox, built, tmp_path_factory):
     digests = {}
     for name, settings in found.items():
         upload.run(Context(settings))
+        register.run(Context(settings))
         digests[name] = objects.scan(settings.artifact_file).sha256
+    unregistered = variant(built, root / "n", "n")
+    upload.run(Context(unregistered))
+    digests["UNREGISTERED"] = objects.scan(unregistered.artifact_file).sha256
     return digests
 
 
@@ -105,6 +110,7 @@ def test_create_via_cli_then_update_to_a_new_digest_then_a_no_op(built, artifact
     assert latest["outputs"]["EndpointName"] == "diabetes-dev"
     assert latest["manifest_key"].endswith(f"/{artifacts['B']}/manifest.json")
     assert len(latest["git_commit"]) == 40 and latest["actor"] and latest["time"]
+    assert latest["model_package_arn"].endswith(f"/diabetes-linear/{latest['model_version']}")
     shown = pipeline("releases", "--env", "dev")
     assert shown.returncode == 0 and f'"digest": "{artifacts["B"]}"' in shown.stdout
 
@@ -181,6 +187,27 @@ def test_a_missing_digest_is_refused_and_nothing_changes(built, artifacts):
     assert CloudFormation().stack("diabetes-staging") == before
 
 
+def test_an_unregistered_build_is_refused_before_cloudformation(built, artifacts):
+    digest = artifacts["UNREGISTERED"]
+    before = CloudFormation().stack("diabetes-staging")
+    refused = pipeline(
+        "deploy", "--env", "staging", "--digest", digest,
+        env={"PIPELINE_BUILD_DIR": str(built.build_dir)},
+    )  # fmt: skip
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"{digest} is not registered in the model registry" in refused.stderr
+    assert "`python -m pipeline register`" in refused.stderr
+    assert "Nothing was sent to CloudFormation" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert CloudFormation().stack("diabetes-staging") == before
+    preview = run(built, "staging", digest, dry_run=True)  # a preview shows it, and says so
+    assert any(
+        note.startswith("not deployable as it stands:") and "is not registered" in note
+        for note in preview.notes
+    )
+    assert CloudFormation().stack("diabetes-staging") == before
+
+
 def test_the_smoke_test_fails_on_a_wrong_prediction_and_records_nothing(built, artifacts):
     before = releases.history(built, "staging")
     with pytest.raises(smoke.SmokeFailed) as failed:
@@ -249,6 +276,7 @@ def test_a_concurrent_deploy_is_refused_and_wait_waits_for_it(built, tmp_path):
     with sandbox_environment(stack_delay=1.5):
         bootstrap.run(Context(built), "both", [], "", "")
         upload.run(Context(built))
+        register.run(Context(built))
         digest = objects.scan(built.artifact_file).sha256
         first = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "deploy", "--env", "dev", "--digest", digest],
@@ -278,6 +306,7 @@ def test_a_sandbox_that_dies_mid_deploy_exits_one_with_one_line(built):
     with sandbox_environment(stack_delay=30) as box:
         bootstrap.run(Context(built), "both", [], "", "")
         upload.run(Context(built))
+        register.run(Context(built))
         digest = objects.scan(built.artifact_file).sha256
         deploying = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "deploy", "--env", "dev", "--digest", digest],

@@ -122,6 +122,46 @@ def test_a_group_is_deleted_only_once_it_has_no_versions(sagemaker):
     assert error(raised)[0] == "ValidationException"
 
 
+def test_a_group_holds_one_resource_policy_named_by_name_or_arn(sagemaker):
+    group = new_group(sagemaker)
+    arn = sagemaker.describe_model_package_group(ModelPackageGroupName=group)[
+        "ModelPackageGroupArn"
+    ]
+    with pytest.raises(ClientError) as raised:  # none yet
+        sagemaker.get_model_package_group_policy(ModelPackageGroupName=group)
+    assert error(raised) == ("ValidationException", f"Cannot find resource policy for {arn}")
+    first = '{"Version": "2012-10-17", "Statement": [{"Sid": "first"}]}'
+    second = '{"Version":"2012-10-17","Statement":[{"Sid":"second"}]}'
+    answer = sagemaker.put_model_package_group_policy(
+        ModelPackageGroupName=group, ResourcePolicy=first
+    )
+    assert answer["ModelPackageGroupArn"] == arn
+    sagemaker.put_model_package_group_policy(ModelPackageGroupName=arn, ResourcePolicy=second)
+    kept = sagemaker.get_model_package_group_policy(ModelPackageGroupName=group)
+    assert kept["ResourcePolicy"] == second  # replaced, and kept as the string it was given
+    with pytest.raises(ClientError) as raised:
+        sagemaker.put_model_package_group_policy(
+            ModelPackageGroupName=group, ResourcePolicy="not json"
+        )
+    assert error(raised)[0] == "ValidationException"
+    sagemaker.delete_model_package_group_policy(ModelPackageGroupName=group)
+    with pytest.raises(ClientError) as raised:
+        sagemaker.get_model_package_group_policy(ModelPackageGroupName=arn)
+    assert error(raised)[0] == "ValidationException"
+    with pytest.raises(ClientError) as raised:  # a group that does not exist
+        sagemaker.get_model_package_group_policy(ModelPackageGroupName="no-such-group")
+    assert error(raised) == (
+        "ValidationException",
+        "Cannot find Model Package Group no-such-group",
+    )
+    # deleting the group deletes its policy: a group made again under the name has none
+    sagemaker.put_model_package_group_policy(ModelPackageGroupName=group, ResourcePolicy=first)
+    sagemaker.delete_model_package_group(ModelPackageGroupName=group)
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    with pytest.raises(ClientError):
+        sagemaker.get_model_package_group_policy(ModelPackageGroupName=group)
+
+
 # -- versions --------------------------------------------------------------------------------
 
 

@@ -111,7 +111,7 @@ def test_data_in_s3_trains_like_the_same_local_file(tmp_path):
 def test_two_projects_deploy_side_by_side_in_one_account(tmp_path):
     from pipeline.shared import records as releases
     from pipeline.stages.account import bootstrap
-    from pipeline.stages.build import package, upload
+    from pipeline.stages.build import package, register, upload
     from pipeline.stages.release import deploy, smoke
 
     with sandbox_environment():
@@ -126,6 +126,7 @@ def test_two_projects_deploy_side_by_side_in_one_account(tmp_path):
             train.run(Context(settings))
             package.run(Context(settings))
             upload.run(Context(settings))
+            register.run(Context(settings))
             deploy.run(Context(settings), "dev")
         for name, settings in projects.items():
             # each endpoint still answers its own model's golden examples

@@ -16,9 +16,10 @@ from pipeline.shared import objects
 from pipeline.shared import records as releases
 from pipeline.shared.context import Context, QuietUI
 from pipeline.stages.account import bootstrap
-from pipeline.stages.build import upload
+from pipeline.stages.build import register, upload
 from pipeline.stages.operate import teardown
 from pipeline.stages.release import deploy, promote, rollback, smoke
+from pipeline.stages.release import registry as registry_stage
 from tests.artifacts import variant
 from tests.conftest import sandbox_environment
 
@@ -56,6 +57,7 @@ def world(sandbox, built, tmp_path_factory):
     digests = {}
     for name, settings in found.items():
         upload.run(Context(settings))
+        register.run(Context(settings))
         digests[name] = objects.scan(settings.artifact_file).sha256
     deploy.run(ctx(built), "dev", digests["A"])
     promote.run(ctx(built), "dev", "staging", digests["A"])
@@ -85,8 +87,15 @@ def test_promotion_without_a_source_release_is_refused():
 def test_prod_needs_an_approval(built, world):
     with pytest.raises(ConfigError, match="needs an approval"):
         promote.run(ctx(built), "staging", "prod", world["A"])
+    # the model's approval, in the registry, comes first: a Pending version is refused
+    pending = r"is PendingManualApproval, and prod takes only Approved"
+    with pytest.raises(ConfigError, match=pending):
+        promote.run(ctx(built, True), "staging", "prod", world["A"])
+    assert CloudFormation().status("diabetes-prod") is None
     preview = promote.run(ctx(built), "staging", "prod", world["A"], dry_run=True)
     assert preview.dry_run and preview.release_key is None  # a preview needs no approval
+    assert any("prod takes only Approved versions" in note for note in preview.notes)
+    registry_stage.decide(ctx(built), "approve", world["A"], "tested in staging")
     with pytest.raises(ConfigError, match="prod is protected: rolling it back needs an approval"):
         rollback.run(ctx(built), "prod")
     with pytest.raises(PipelineError, match="not approved; the change set was deleted"):
@@ -186,3 +195,18 @@ def test_sweep_deletes_only_stale_project_stacks_and_estimates_the_saving(built,
     assert [s.stack for s in swept] == ["diabetes-staging"]  # never the bootstrap stack
     assert swept[0].hourly_cost == pytest.approx(0.115)  # RealTime, 1 x ml.m5.large
     assert CloudFormation().status("sagemaker-pipeline-bootstrap") == "CREATE_COMPLETE"
+
+
+def test_a_rejected_version_goes_nowhere_and_rollback_passes_over_it(built, world):
+    """Last in the module: it rejects WORSE and WRONG for good."""
+    registry_stage.decide(ctx(built), "reject", world["WORSE"], "regressed in staging")
+    registry_stage.decide(ctx(built), "reject", world["WRONG"], "wrong predictions")
+    with pytest.raises(ConfigError, match="is Rejected in the model registry"):
+        promote.run(ctx(built), "dev", "staging", world["WORSE"], force=True)
+    deploy.run(ctx(built), "dev", world["A"])  # dev's releases: A, WORSE, WRONG, A
+    quiet = ctx(built)
+    with pytest.raises(ConfigError, match="no earlier release to roll back to"):
+        rollback.run(quiet, "dev")  # WORSE and WRONG, the other ones, are Rejected
+    assert any("skipping the release of" in m and "Rejected" in m for m in quiet.ui.messages)
+    assert releases.latest(built, "dev")["digest"] == world["A"]
+    assert releases.latest(built, "dev")["model_package_arn"].endswith("/diabetes-linear/1")

@@ -82,3 +82,47 @@ def test_a_build_that_was_not_uploaded_is_not_registered(uploaded, build_copy): 
     result = pipeline("register", env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "run `python -m pipeline upload` first" in result.stderr
+
+
+def test_register_shares_the_group_with_the_environment_accounts_once(built):
+    """A build account listing environment accounts: register puts the group's resource
+    policy (their GitHub roles read, prod's deploy role decides), once; every command then
+    addresses the group by its ARN in the build account, as an environment account must."""
+    import boto3
+
+    from pipeline.shared import registry
+    from pipeline.shared.context import Context, QuietUI
+    from pipeline.stages.account import bootstrap
+    from pipeline.stages.build import register, upload
+    from tests.conftest import sandbox_environment
+
+    with sandbox_environment():
+        bootstrap.run(Context(built), "both", ["111111111111", "222222222222"], "", "")
+        upload.run(Context(built))
+        quiet = Context(built, QuietUI())
+        first = register.run(quiet)
+        assert first.shared == (
+            "shared model package group diabetes-linear with account(s) 111111111111, 222222222222"
+        )
+        sagemaker = boto3.client("sagemaker")
+        policy = json.loads(
+            sagemaker.get_model_package_group_policy(ModelPackageGroupName="diabetes-linear")[
+                "ResourcePolicy"
+            ]
+        )
+        read, decide = policy["Statement"]
+        assert read["Principal"]["AWS"] == [
+            "arn:aws:iam::111111111111:root",
+            "arn:aws:iam::222222222222:root",
+        ]
+        group_arn = sagemaker.describe_model_package_group(ModelPackageGroupName="diabetes-linear")[
+            "ModelPackageGroupArn"
+        ]
+        assert read["Resource"][0] == group_arn
+        assert decide["Condition"]["ArnLike"]["aws:PrincipalArn"] == [
+            "arn:aws:iam::111111111111:role/diabetes-github-deploy-prod",
+            "arn:aws:iam::222222222222:role/diabetes-github-deploy-prod",
+        ]
+        assert register.run(Context(built, QuietUI())).shared is None  # in place already
+        assert registry.group_ref(quiet) == group_arn  # the build account's, by ARN
+        assert [v.number for v in registry.versions(quiet)] == [first.version.number]

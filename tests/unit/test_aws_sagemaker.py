@@ -220,3 +220,31 @@ def test_update_approval_sends_status_and_description_only():
             },
         )
         SageMaker(client).update_approval(f"{PACKAGE}1", "Approved", "Approved by me: ok")
+
+
+def test_a_group_without_a_resource_policy_reads_as_none_and_a_put_sends_the_document():
+    policy = '{"Statement": []}'
+    with stubbed("sagemaker") as (client, stub):
+        stub.add_client_error(
+            "get_model_package_group_policy",
+            "ValidationException",
+            f"Cannot find resource policy for {GROUP}",
+            expected_params={"ModelPackageGroupName": GROUP},
+        )
+        stub.add_response(
+            "get_model_package_group_policy",
+            {"ResourcePolicy": policy},
+            {"ModelPackageGroupName": GROUP},
+        )
+        stub.add_client_error("get_model_package_group_policy", "AccessDeniedException", "no")
+        stub.add_response(
+            "put_model_package_group_policy",
+            {"ModelPackageGroupArn": f"arn:aws:sagemaker:us-east-1:1:model-package-group/{GROUP}"},
+            {"ModelPackageGroupName": GROUP, "ResourcePolicy": policy},
+        )
+        sagemaker = SageMaker(client)
+        assert sagemaker.model_package_group_policy(GROUP) is None
+        assert sagemaker.model_package_group_policy(GROUP) == policy
+        with pytest.raises(AwsError, match="no"):
+            sagemaker.model_package_group_policy(GROUP)
+        sagemaker.put_model_package_group_policy(GROUP, policy)

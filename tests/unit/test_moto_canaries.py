@@ -587,6 +587,20 @@ def test_an_update_changes_only_what_it_gives_and_only_valid_transitions():
         )
 
 
+@canary(
+    "sagemaker_registry.model_package_group_policies_as_aws",
+    "has no PutModelPackageGroupPolicy, GetModelPackageGroupPolicy or "
+    "DeleteModelPackageGroupPolicy",
+)
+def test_a_group_keeps_the_resource_policy_put_on_it():
+    sagemaker = client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="canary")
+    policy = '{"Version": "2012-10-17", "Statement": []}'
+    sagemaker.put_model_package_group_policy(ModelPackageGroupName="canary", ResourcePolicy=policy)
+    answer = sagemaker.get_model_package_group_policy(ModelPackageGroupName="canary")
+    assert answer["ResourcePolicy"] == policy
+
+
 # -- the set of canaries ----------------------------------------------------------------------
 
 

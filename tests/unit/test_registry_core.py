@@ -176,3 +176,57 @@ def test_the_registered_metrics_name_data_files_not_the_machines_paths():
         "model": {"rmse": 1.0},
         "data": {"train": "d.csv", "test": "d.csv", "n_train": 3},
     }
+
+
+def test_the_registry_is_the_account_and_region_of_the_build_signing_key():
+    where = registry.home(
+        "arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    assert (where.partition, where.region, where.account) == (
+        "aws-cn",
+        "cn-north-1",
+        "123456789012",
+    )
+    assert where.group_arn("iris") == (
+        "arn:aws-cn:sagemaker:cn-north-1:123456789012:model-package-group/iris"
+    )
+    assert where.versions_arn("iris") == (
+        "arn:aws-cn:sagemaker:cn-north-1:123456789012:model-package/iris/*"
+    )
+    for wrong in ("", "alias/build", "arn:aws:kms:us-east-1:1234:key/x", "arn:aws:s3:::bucket"):
+        with pytest.raises(ValueError, match="is not a KMS key ARN"):
+            registry.home(wrong)
+
+
+BUILD = registry.Home("aws", "eu-west-1", "111111111111")
+
+
+def test_no_group_policy_when_only_the_build_account_is_listed():
+    assert registry.group_policy(BUILD, "iris", "shop", []) is None
+    assert registry.group_policy(BUILD, "iris", "shop", ["", "111111111111"]) is None
+
+
+def test_the_group_policy_admits_only_the_projects_roles_of_the_other_accounts():
+    policy = registry.group_policy(BUILD, "iris", "shop", ["222222222222", "111111111111", ""])
+    assert policy is not None
+    read, decide = policy["Statement"]
+    assert read["Principal"] == {"AWS": ["arn:aws:iam::222222222222:root"]}  # never the build's
+    assert read["Resource"] == [
+        "arn:aws:sagemaker:eu-west-1:111111111111:model-package-group/iris",
+        "arn:aws:sagemaker:eu-west-1:111111111111:model-package/iris/*",
+    ]
+    assert "sagemaker:UpdateModelPackage" not in read["Action"]
+    assert read["Condition"] == {
+        "ArnLike": {"aws:PrincipalArn": ["arn:aws:iam::222222222222:role/shop-github-*"]},
+        "StringEquals": {"aws:PrincipalTag/project": "shop"},
+    }
+    assert decide["Action"] == "sagemaker:UpdateModelPackage"
+    assert decide["Resource"] == "arn:aws:sagemaker:eu-west-1:111111111111:model-package/iris/*"
+    assert decide["Condition"]["ArnLike"] == {
+        "aws:PrincipalArn": ["arn:aws:iam::222222222222:role/shop-github-deploy-prod"]
+    }
+    assert decide["Condition"]["StringEquals"] == {
+        "aws:PrincipalTag/project": "shop",
+        "aws:PrincipalTag/environment": "prod",
+        "sagemaker:ModelApprovalStatus": ["Approved", "Rejected"],
+    }

@@ -26,6 +26,8 @@ SAMPLES = {
     "ENVIRONMENT": "dev",
     "CONFIRM": "dev",
     "TRAIN_ON": "local",
+    "VERSION": "3",
+    "REASON": "prod deploy approved in https://github.com/o/r/actions/runs/1",
 }
 SETUP_REQUIREMENTS = ".github/actions/setup-tox/requirements.txt"
 SETUP_LINE = f"python -m pip install --require-hashes --only-binary :all: -r {SETUP_REQUIREMENTS}"
@@ -128,10 +130,10 @@ def test_the_build_registers_the_upload_in_the_model_registry_after_uploading_it
     build = WORKFLOWS["release"]["jobs"]["build"]
     step = build["steps"][register]
     assert step["id"] == "register"
-    assert build["outputs"]["model_version"] == "${{ steps.register.outputs.model_version }}"
-    assert (
-        build["outputs"]["model_package_arn"] == "${{ steps.register.outputs.model_package_arn }}"
-    )
+    for name in ("model_version", "model_package_arn"):  # a dispatched version's otherwise
+        assert build["outputs"][name] == (
+            f"${{{{ steps.register.outputs.{name} || steps.chosen.outputs.{name} }}}}"
+        )
     for name, job in WORKFLOWS["release"]["jobs"].items():  # only the build role registers
         if name != "build":
             assert not any(" register" in s.get("run", "") for s in job["steps"]), name
@@ -174,7 +176,37 @@ def test_every_deploy_gets_the_build_jobs_digest_explicitly():
             assert step["env"]["DIGEST"] == "${{ needs.build.outputs.digest }}"
         assert "build" in needs(jobs[name])
     outputs = jobs["build"]["outputs"]
-    assert outputs["digest"] == "${{ steps.upload.outputs.digest }}"
+    assert outputs["digest"] == "${{ steps.upload.outputs.digest || steps.chosen.outputs.digest }}"
+
+
+def test_a_dispatched_version_replaces_the_build_and_keeps_its_approval():
+    """workflow_dispatch `version`: the build job resolves that registered version instead of
+    building; the prod job approves in the registry only a version it built."""
+    release = WORKFLOWS["release"]
+    dispatch = release.get("on", release.get(True))["workflow_dispatch"]
+    assert dispatch["inputs"]["version"]["default"] == ""
+    build = release["jobs"]["build"]["steps"]
+    building = [
+        s for s in build if re.search(r" (train|package|upload|register)\b", s.get("run", ""))
+    ]
+    assert len(building) == 4 and all(s["if"] == "${{ !inputs.version }}" for s in building)
+    (chosen,) = [s for s in build if s.get("id") == "chosen"]
+    assert chosen["if"] == "${{ inputs.version }}"
+    assert chosen["run"] == 'tox -e pipeline -- registry show "$VERSION"'
+    assert chosen["env"]["VERSION"] == "${{ inputs.version }}"  # never inlined in the script
+    prod = [s.get("run", "") for s in release["jobs"]["prod"]["steps"]]
+    approve = next(i for i, r in enumerate(prod) if "registry approve" in r)
+    promote = next(i for i, r in enumerate(prod) if " promote " in r)
+    assert approve < promote
+    step = release["jobs"]["prod"]["steps"][approve]
+    assert step["if"] == "${{ !inputs.version }}"
+    assert step["env"]["DIGEST"] == "${{ needs.build.outputs.digest }}"
+    assert "actions/runs/${{ github.run_id }}" in step["env"]["REASON"]
+    others = [j for j in release["jobs"] if j != "prod"]
+    for name in others:  # only the prod job decides
+        assert not any(
+            "registry approve" in s.get("run", "") for s in release["jobs"][name]["steps"]
+        )
 
 
 def test_hygiene_permissions_pins_checkout_and_concurrency():

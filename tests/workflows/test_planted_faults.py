@@ -33,6 +33,16 @@ def plant(old: str, new: str, count: int = 1) -> str:
             plant("DIGEST: ${{ needs.build.outputs.digest }}", f"DIGEST: {WRONG_DIGEST}"),
             "template-tests",
         ),
+        # prod takes only Approved versions: without the prod job's approval in the
+        # registry, its promotion is refused
+        (
+            "no approval in the registry",
+            plant(
+                'run: tox -e pipeline -- registry approve "$DIGEST" --reason "$REASON"',
+                "run: echo the model is not approved",
+            ),
+            "prod",
+        ),
     ],
 )
 def test_a_planted_fault_fails_the_run_and_names_the_job(tmp_path, fault, text, job):

@@ -56,6 +56,8 @@ CORRECTIONS = (
     "sagemaker_registry.model_package_groups_as_aws",
     "sagemaker_registry.model_package_versions_as_aws",
     "sagemaker_registry.model_package_updates_as_aws",
+    # after model_package_groups_as_aws: wraps its DeleteModelPackageGroup
+    "sagemaker_registry.model_package_group_policies_as_aws",
 )
 
 _applied = False

@@ -3,7 +3,8 @@ documents them.
 
 Owns: model package groups (CreateModelPackageGroup, DescribeModelPackageGroup,
 DeleteModelPackageGroup), model package versions (CreateModelPackage, DescribeModelPackage,
-DeleteModelPackage) and UpdateModelPackage in moto's SageMaker backend. Must not: touch
+DeleteModelPackage), UpdateModelPackage and the groups' resource policies
+(Put/Get/DeleteModelPackageGroupPolicy) in moto's SageMaker backend. Must not: touch
 models, endpoints or training jobs (sagemaker.py, runtime_hooks.py, sagemaker_training.py),
 or change what moto's ListModelPackages / ListModelPackageGroups already do as AWS documents
 (filters on ModelApprovalStatus and NameContains, SortBy Name / CreationTime, SortOrder,
@@ -337,3 +338,95 @@ def model_package_updates_as_aws() -> None:
         return package.arn
 
     SageMakerModelBackend.update_model_package = update_model_package
+
+
+def model_package_group_policies_as_aws() -> None:
+    """Adds: PutModelPackageGroupPolicy, GetModelPackageGroupPolicy and
+    DeleteModelPackageGroupPolicy (moto has none of them: botocore knows the operations, the
+    sandbox answered them with an error). A group holds at most one resource policy, kept as
+    the string it was given (GetModelPackageGroupPolicy answers that string; it is up to
+    20,480 characters and must be a JSON policy document); Put replaces it and answers the
+    group's ARN. A group is named by its name or ARN, as elsewhere; deleting the group
+    deletes its policy.
+    Errors: the API Reference names only the common errors for Get and Delete, and
+    ConflictException for Put. What AWS answers for a missing group or a group without a
+    policy is observed behaviour, not documented: ValidationException "Cannot find Model
+    Package Group" / "Cannot find resource policy" (the messages the Terraform AWS
+    provider's FindModelPackageGroupPolicyByName matches to mean "not found").
+    AWS pages: API Reference PutModelPackageGroupPolicy, GetModelPackageGroupPolicy,
+    DeleteModelPackageGroupPolicy; Developer Guide "Cross-account discoverability"."""
+    import json
+
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def _policies(backend: Any) -> dict[str, str]:
+        if not hasattr(backend, "_group_policies"):
+            backend._group_policies = {}
+        return backend._group_policies  # type: ignore[no-any-return]
+
+    def _group(backend: Any, identifier: str) -> Any:
+        group = backend.model_package_groups.get(_group_name(identifier))
+        if group is None:
+            raise ValidationError(message=f"Cannot find Model Package Group {identifier}")
+        return group
+
+    def put_model_package_group_policy(self, name: str, policy: str) -> str:
+        group = _group(self, name)
+        if not 1 <= len(policy) <= 20480:
+            raise ValidationError(
+                message="ResourcePolicy must be between 1 and 20480 characters long"
+            )
+        try:
+            document = json.loads(policy)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or "Statement" not in document:
+            raise ValidationError(message="ResourcePolicy is not a valid policy document")
+        _policies(self)[group.model_package_group_name] = policy
+        return str(group.arn)
+
+    def get_model_package_group_policy(self, name: str) -> str:
+        group = _group(self, name)
+        policy = _policies(self).get(group.model_package_group_name)
+        if policy is None:
+            raise ValidationError(message=f"Cannot find resource policy for {group.arn}")
+        return policy
+
+    def delete_model_package_group_policy(self, name: str) -> None:
+        group = _group(self, name)
+        if _policies(self).pop(group.model_package_group_name, None) is None:
+            raise ValidationError(message=f"Cannot find resource policy for {group.arn}")
+
+    delete_group = SageMakerModelBackend.delete_model_package_group
+
+    def delete_model_package_group(self, model_package_group_name: str) -> None:
+        delete_group(self, model_package_group_name)
+        _policies(self).pop(_group_name(model_package_group_name), None)
+
+    def put_response(self):  # the API action PutModelPackageGroupPolicy
+        arn = self.sagemaker_backend.put_model_package_group_policy(
+            self._get_param("ModelPackageGroupName"), self._get_param("ResourcePolicy")
+        )
+        return json.dumps({"ModelPackageGroupArn": arn})
+
+    def get_response(self):  # the API action GetModelPackageGroupPolicy
+        policy = self.sagemaker_backend.get_model_package_group_policy(
+            self._get_param("ModelPackageGroupName")
+        )
+        return json.dumps({"ResourcePolicy": policy})
+
+    def delete_response(self):  # the API action DeleteModelPackageGroupPolicy
+        self.sagemaker_backend.delete_model_package_group_policy(
+            self._get_param("ModelPackageGroupName")
+        )
+        return "{}"
+
+    SageMakerModelBackend.put_model_package_group_policy = put_model_package_group_policy
+    SageMakerModelBackend.get_model_package_group_policy = get_model_package_group_policy
+    SageMakerModelBackend.delete_model_package_group_policy = delete_model_package_group_policy
+    SageMakerModelBackend.delete_model_package_group = delete_model_package_group
+    SageMakerResponse.put_model_package_group_policy = put_response
+    SageMakerResponse.get_model_package_group_policy = get_response
+    SageMakerResponse.delete_model_package_group_policy = delete_response

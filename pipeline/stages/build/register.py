@@ -5,7 +5,9 @@ The group is `[model] name`, created on first use and tagged `project`. The vers
 at the uploaded artifact (`models/<name>/<sha256>/model.tar.gz`, which must be there with the
 manifest's size), carries the metrics (`metrics.json`, written beside the artifact and named
 in ModelMetrics.ModelQuality.Statistics) and starts PendingManualApproval. A digest that is
-already registered returns that version: nothing duplicates.
+already registered returns that version: nothing duplicates. Where the bootstrap lists
+environment accounts other than this one, the group gets the resource policy that lets
+their deploy roles read it and prod's decide (pipeline.core.registry.group_policy).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class RegisterResult:
     created: bool  # False: this digest was registered already
     group_created: bool
     metrics_uri: str
+    shared: str | None = None  # the resource policy put for the environment accounts
 
 
 def instance_types(ctx: Context) -> list[str]:
@@ -70,11 +73,16 @@ def run(ctx: Context) -> RegisterResult:
         )
         group_created = True
         progress(f"created model package group {group}")
+    # the environment accounts' deploy roles read it (and prod's decides) across accounts
+    accounts = account.parameter_for(ctx, "EnvironmentAccountIds").split(",")
+    shared = registry.share(ctx, [a.strip() for a in accounts])
+    if shared:
+        progress(shared)
     metrics_key = key.rsplit("/", 1)[0] + "/metrics.json"
     metrics_uri = f"s3://{bucket}/{metrics_key}"
     existing = None if group_created else registry.find(ctx, digest)
     if existing is not None:
-        return RegisterResult(group, existing, False, group_created, metrics_uri)
+        return RegisterResult(group, existing, False, group_created, metrics_uri, shared)
     metrics_file = settings.build_dir / "model-quality.json"
     metrics_file.write_text(json.dumps(core.quality(manifest), indent=2, sort_keys=True) + "\n")
     try:
@@ -94,4 +102,4 @@ def run(ctx: Context) -> RegisterResult:
     )
     arn = ctx.sagemaker.create_model_package(request)
     version = core.version_from(ctx.sagemaker.describe_model_package(arn))
-    return RegisterResult(group, version, True, group_created, metrics_uri)
+    return RegisterResult(group, version, True, group_created, metrics_uri, shared)

@@ -3,7 +3,8 @@ Model Registry, with the environments each is released to, and the model's appro
 
 Approval of the *model* (this command, or Studio) is separate from approval of the *prod
 deploy* (`promote --approve`). Approve and reject record who and why in
-ApprovalDescription. (Deploys do not consult the registry's status yet: issue 19.)
+ApprovalDescription. Deploys consult it (pipeline.shared.registry.gate): prod takes only
+Approved versions, the other environments any registered version not Rejected.
 """
 
 from __future__ import annotations

@@ -2,15 +2,18 @@
 
 "Previous" is the newest release whose digest is not the one the stack serves now (after a
 failed smoke the stack serves an unreleased digest, and the newest release is the one to go
-back to). It is deployed with its recorded parameters through the shared deploy plan
+back to), among those whose version the environment may still take from the model
+registry (prod: Approved; the others: not Rejected). It is deployed with its recorded
+parameters through the shared deploy plan
 (pipeline.shared.deploying), smoked, and recorded as a release of kind rollback.
 """
 
 from __future__ import annotations
 
 from pipeline.core import environments
+from pipeline.core import registry as registry_core
 from pipeline.errors import ConfigError
-from pipeline.shared import account, deploying, records
+from pipeline.shared import account, deploying, records, registry
 from pipeline.shared.context import Context
 from pipeline.shared.deploying import DeployResult
 
@@ -28,11 +31,28 @@ def run(
     history = records.history(
         settings, environment, ctx.s3, account.output_for(ctx, "ArtifactBucketName")
     )
-    earlier = [r for r in history if r["digest"] != serving]
+    # only versions the environment may still take: prod Approved ones, the others any
+    # that is not Rejected (a release whose version was rejected since is skipped, and said)
+    versions = {v.digest: v for v in registry.versions(ctx)}
+    protected = environments.get(environment).protected
+    earlier = []
+    for entry in (r for r in history if r["digest"] != serving):
+        version = versions.get(entry["digest"])
+        why = (
+            registry_core.refusal(environment, version, protected)
+            if version is not None
+            else f"{entry['digest']} is not registered in the model registry"
+        )
+        if why is None:
+            earlier.append(entry)
+        else:
+            ctx.ui.progress(f"skipping the release of {entry['time']}: {why}")
     if not earlier:
         raise ConfigError(
             f"{environment} has no earlier release to roll back to (serving "
-            f"{serving or 'nothing'}; {len(history)} release(s))"
+            f"{serving or 'nothing'}; {len(history)} release(s), none of the others "
+            f"{'Approved' if protected else 'registered and not Rejected'} in the model "
+            "registry)"
         )
     target = earlier[-1]
     ctx.ui.progress(
