@@ -24,6 +24,11 @@ class QualityGateFailed(PipelineError):
     """The trained model missed at least one quality-gate threshold."""
 
 
+class DriftDetected(PipelineError):
+    """`pipeline monitor` found a threshold breached (exit 1: the alert; nothing is wrong
+    with the command)."""
+
+
 class TrainingFailed(PipelineError):
     """The training script (on this machine or in a SageMaker training job) failed or wrote
     no model."""

@@ -147,6 +147,18 @@ class Settings:
         return self.build_dir / "model.tar.gz"
 
     @property
+    def statistics_file(self) -> Path:
+        """The training data's statistics (Model Monitor's statistics.json shape)."""
+        return self.build_dir / "statistics.json"
+
+    @property
+    def constraints_file(self) -> Path:
+        return self.build_dir / "constraints.json"
+
+    def monitor_dir(self, environment: str) -> Path:
+        return self.build_dir / "monitor" / environment
+
+    @property
     def manifest_file(self) -> Path:
         return self.build_dir / "manifest.json"
 

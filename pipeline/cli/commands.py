@@ -351,6 +351,46 @@ def smoke(args: argparse.Namespace, ctx: Context) -> None:
     print(f"smoke: {result.endpoint}: {result.detail}")
 
 
+def _figure(value: object) -> str:
+    return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def monitor(args: argparse.Namespace, ctx: Context) -> None:
+    from pipeline.errors import DriftDetected
+    from pipeline.shared import monitor_report
+    from pipeline.stages.operate import monitor as stage
+
+    result = stage.run(ctx, args.env, args.since, args.until)
+    report = result.report
+    rows = [
+        (column["name"], entry["statistic"], _figure(entry["value"]), entry["threshold"],
+         entry["verdict"])
+        for column in report["columns"]
+        for entry in column["statistics"]
+    ] + [
+        ("(requests)", entry["statistic"], _figure(entry["value"]), entry["threshold"],
+         entry["verdict"])
+        for entry in report["checks"]
+    ]  # fmt: skip
+    header = ("column", "statistic", "value", "threshold", "verdict")
+    _show(ctx, Table.of(header, rows, title=f"drift of {report['endpoint']}"))
+    for note in report.get("notes", []):
+        print(f"note: {note}")
+    print(
+        f"{report['verdict']}: {report['rows']} row(s) in {report['requests']} request(s) "
+        f"({report['refused']} refused) from {report['window']['since']} to "
+        f"{report['window']['until']}"
+    )
+    print(f"report: {result.html}")
+    Job().summary(monitor_report.markdown(report))
+    if result.violations is not None:
+        drifted = [c["name"] for c in report["columns"] if c["verdict"] == "drift"]
+        raise DriftDetected(
+            f"{args.env}: drift in {', '.join(drifted) or 'the refused share'}; violations: "
+            f"{result.violations}"
+        )
+
+
 def releases(args: argparse.Namespace, ctx: Context) -> None:
     from pipeline.stages.release import releases as stage
 

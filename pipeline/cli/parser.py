@@ -313,6 +313,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=commands.smoke)
 
     p = sub.add_parser(
+        "monitor",
+        help="compare what an endpoint received with what its model learned (drift)",
+        description="Read the data captured by the endpoint of <project>-<env> in a window "
+        "(capture/<project>/<env>/ of the artifact bucket), parse each request with the "
+        "release's signature through the model's handler, and compare every input column "
+        "and the predictions with the release's baseline (statistics.json beside the "
+        "artifact): population stability index and Kolmogorov-Smirnov for numbers, PSI and "
+        "unseen categories for strings, and the share of requests the handler refuses, "
+        "against [monitor] of pipeline.toml. Prints a table (also to $GITHUB_STEP_SUMMARY) "
+        "and writes build/monitor/<env>/report.html and report.json. Exit 1 on drift "
+        "(constraint_violations.json, Model Monitor's shape); fewer rows than min_rows: "
+        "verdict 'not enough data', exit 0.",
+    )
+    p.add_argument("--env", required=True)
+    p.add_argument(
+        "--since", default="24h", help="30m, 24h, 7d back from now, or a UTC time (default 24h)"
+    )
+    p.add_argument("--until", default=None, help="the window's end (default: now)")
+    p.set_defaults(handler=commands.monitor)
+
+    p = sub.add_parser(
         "releases",
         help="print the latest release record of an environment (or all with --all)",
         description="Release records live in the artifact bucket under "

@@ -46,9 +46,12 @@ def build(
     git: dict[str, Any],
     golden_examples: list[dict[str, Any]],
     training_job: dict[str, Any] | None = None,
+    monitoring: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """`training_job`: the SageMaker training job that fitted the model (name, ARN, image,
-    instances, billable seconds), None when it was trained by `pipeline train` itself."""
+    instances, billable seconds), None when it was trained by `pipeline train` itself.
+    `monitoring`: the sha256 of each baseline file uploaded beside the artifact
+    (statistics.json, constraints.json), so the signed manifest covers them."""
     return {
         "manifest_version": MANIFEST_VERSION,
         "project": project,
@@ -63,6 +66,7 @@ def build(
         "git": git,
         "golden_examples": golden_examples,
         "training_job": training_job,
+        "monitoring": monitoring or {},
     }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipeline.core import metrics as metrics_core
+from pipeline.core import monitoring as monitoring_core
 from pipeline.core import training as training_core
 from pipeline.errors import ConfigError
 
@@ -51,6 +52,7 @@ SCHEMA: dict[str, dict[str, tuple[bool, str]]] = {
     "promotion": {},  # max_<metric>_increase / max_<metric>_decrease
     "serving": {"probabilities": (False, "boolean")},
     "training": {},  # where training runs; keys and types checked by pipeline.core.training
+    "monitor": {},  # drift thresholds; keys and types checked by pipeline.core.monitoring
 }
 REQUIRED_SECTIONS = ("project", "model", "data", "gate")
 
@@ -89,6 +91,7 @@ class Project:
     promotion: dict[str, float] | None
     probabilities: bool = False
     training: training_core.TrainingConfig = field(default_factory=training_core.TrainingConfig)
+    monitor: monitoring_core.MonitorConfig = field(default_factory=monitoring_core.MonitorConfig)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -138,7 +141,7 @@ def _check_shape(data: dict[str, Any], source: str) -> None:
         table = data.get(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: {section} must be a table [{section}]")
-        if section in ("gate", "promotion", "training"):
+        if section in ("gate", "promotion", "training", "monitor"):
             continue
         extra = sorted(set(table) - set(keys))
         if extra:
@@ -338,6 +341,7 @@ def parse(data: dict[str, Any], config_file: Path) -> Project:
         promotion=_promotion(promotion, task, source) if promotion is not None else None,
         probabilities=probabilities,
         training=training_core.parse(data.get("training", {}), source),
+        monitor=monitoring_core.parse(data.get("monitor", {}), source),
         raw=data,
     )
 

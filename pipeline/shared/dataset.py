@@ -206,3 +206,14 @@ def json_value(value):
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def read_channel(root: Path, name: str):
+    """The rows `write_channels` wrote for channel `name` (train or test) under `root`."""
+    from pipeline.core.project import DataSource
+
+    for suffix, fmt in ((".csv", "csv"), (".parquet", "parquet")):
+        path = root / name / f"{name}{suffix}"
+        if path.exists():
+            return _read(path, DataSource(str(path), fmt), f"the {name} channel")
+    raise ConfigError(f"{root / name} holds no {name} rows; run `python -m pipeline train` first")

@@ -101,6 +101,9 @@ def run(ctx: Context) -> PackageResult:
         "code/inference.py": settings.inference_script,
     }
     golden = golden_examples(files, golden_rows["rows"])
+    from pipeline.shared import baseline  # the monitoring baseline, covered by the manifest
+
+    monitored = baseline.write(settings, signature, files)
     write_tarball(settings.artifact_file, files)
     sha256 = config.sha256_file(settings.artifact_file)
     manifest = manifest_core.build(
@@ -117,6 +120,7 @@ def run(ctx: Context) -> PackageResult:
         git=git,
         golden_examples=golden,
         training_job=metrics.get("training_job"),
+        monitoring=monitored,
     )
     config.write_json(settings.manifest_file, manifest)
     return PackageResult(settings.artifact_file, settings.manifest_file, manifest)

@@ -9,6 +9,7 @@ an artifact.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -68,6 +69,7 @@ def run(
         # A rebuild of the same bytes at another commit writes a different manifest. The
         # first one describes this artifact equally well, and is what deploys already read.
         note = "kept the existing one (this build's differs, e.g. in its git commit)"
+    _baseline(settings, s3, bucket, key.rsplit("/", 1)[0], manifest)
     signed = sign(settings, s3, bucket, key.rsplit("/", 1)[0], manifest)
     return UploadResult(
         f"s3://{bucket}/{key}",
@@ -78,6 +80,22 @@ def run(
         local.size,
         seconds,
     )
+
+
+def _baseline(settings: Settings, s3: S3, bucket: str, prefix: str, manifest: dict) -> None:
+    """The monitoring baseline beside the artifact (statistics.json, constraints.json), each
+    checked against the manifest's sha256 first. Already there with other bytes (another
+    build of the same artifact): the first ones are kept, as for the manifest."""
+    for name, expected in sorted((manifest.get("monitoring") or {}).items()):
+        path = settings.build_dir / name
+        local = scan(path) if path.exists() else None
+        if local is None or local.sha256 != expected:
+            raise PipelineError(
+                f"{path} does not match {settings.manifest_file} (monitoring {name}); run "
+                "`python -m pipeline package` again"
+            )
+        with contextlib.suppress(DifferentObject):
+            put(s3, bucket, f"{prefix}/{name}", path, local, lambda _: None)
 
 
 def sign(settings: Settings, s3: S3, bucket: str, prefix: str, manifest: dict) -> str:

@@ -17,13 +17,19 @@ import os
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pipeline.core import monitoring
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.local.sandbox import Sandbox
+from pipeline.shared import account, records
+from pipeline.shared import config as config_files
+from pipeline.shared import traffic as sender
 from pipeline.shared.context import Context, Preapproved
 from pipeline.stages.account import bootstrap
 from pipeline.stages.build import package, register, train, upload
+from pipeline.stages.operate import monitor
 from pipeline.stages.release import deploy, promote, registry
 from pipeline.stages.verify import lint, template_tests
 
@@ -94,7 +100,8 @@ def run(
         "deploy dev",
         "promote staging",
         "promote prod",
-        *(["stop sandbox"] if local else []),
+        # traffic of the sandbox's own: never sent to a real account's prod
+        *(["monitor (test rows)", "monitor (shifted)", "stop sandbox"] if local else []),
     ]
     steps = [StepResult(name) for name in names]
     result = DeployLocalResult(steps)
@@ -212,6 +219,67 @@ def run(
             result.registry = registry.listing(ctx)
             return done
 
+        def drifted(report: dict[str, Any]) -> list[str]:
+            return [c["name"] for c in report["columns"] if c["verdict"] == "drift"]
+
+        def traffic(rows: list[list[Any]], seed: int) -> dict[str, Any]:
+            """Send rows to prod, then monitor exactly the window they were sent in, once the
+            sandbox has flushed what it captured (the count stops growing)."""
+            bucket = account.output_for(ctx, "ArtifactBucketName")
+            release = records.latest(settings, "prod", ctx.s3, bucket)
+            percent = int(release["parameters"].get("CaptureSamplingPercent", "0"))
+            if percent <= 0:
+                raise ConfigError(
+                    "prod captures nothing (CaptureSamplingPercent 0 in its parameter file); "
+                    "set it above 0 to monitor prod"
+                )
+            # twice the requests min_rows needs, at the sampling rate
+            needed = -(-settings.config.monitor.min_rows // sender.ROWS_PER_REQUEST)
+            requests = -(-2 * needed * 100 // percent)
+            started = datetime.now(UTC)
+            sender.send(result.endpoints["prod"], rows, requests * sender.ROWS_PER_REQUEST, seed)
+            since = started.isoformat()
+            until = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+            seen, deadline = -1, time.monotonic() + 30
+            while True:
+                time.sleep(1.0)
+                report = monitor.run(ctx, "prod", since, until).report
+                if report["requests"] == seen or time.monotonic() > deadline:
+                    break
+                seen = report["requests"]
+            config_files.write_json(settings.monitor_dir("prod") / f"traffic-{seed}.json", report)
+            return report
+
+        def page() -> str:
+            return str(settings.monitor_dir("prod") / "report.html")
+
+        def do_monitor_same():
+            signature = config_files.read_json(settings.manifest_file, "package")["signature"]
+            report = traffic(sender.rows(settings, signature), seed=1)
+            if report["verdict"] != monitoring.OK:
+                raise PipelineError(
+                    f"monitor: rows drawn from the test split gave verdict {report['verdict']} "
+                    f"(drift in {', '.join(drifted(report)) or 'nothing'}; "
+                    f"{report['rows']} rows); see {page()}"
+                )
+            return f"ok: {report['rows']} rows in {report['requests']} requests; {page()}"
+
+        def do_monitor_shifted():
+            signature = config_files.read_json(settings.manifest_file, "package")["signature"]
+            column = sender.shifted_column(signature)
+            statistics = config_files.read_json(settings.statistics_file, "package")
+            feature = next(f for f in statistics["features"] if f["name"] == column["name"])
+            std = feature.get("numerical_statistics", {}).get("std_dev", 1.0)
+            moved = sender.shift(sender.rows(settings, signature), signature, std)
+            report = traffic(moved, seed=2)
+            if report["verdict"] != monitoring.DRIFT or column["name"] not in drifted(report):
+                raise PipelineError(
+                    f"monitor: a planted shift in {column['name']} gave verdict "
+                    f"{report['verdict']} (drift in {', '.join(drifted(report)) or 'nothing'}); "
+                    f"see {page()}"
+                )
+            return f"drift in {', '.join(drifted(report))} (planted in {column['name']}); {page()}"
+
         def stop_sandbox():
             sandbox = box.pop("running")
             if keep:
@@ -236,6 +304,8 @@ def run(
             "deploy dev": do_dev,
             "promote staging": do_staging,
             "promote prod": do_prod,
+            "monitor (test rows)": do_monitor_same,
+            "monitor (shifted)": do_monitor_shifted,
             "stop sandbox": stop_sandbox,
         }
         if target == "aws":

@@ -1,0 +1,75 @@
+"""Traffic for a drift check: the test split's rows sent to an endpoint as a client would
+(CSV, a few rows per request), as they are or with a planted shift in one column.
+deploy-local uses it to show `pipeline monitor` passing the first and naming the column of
+the second."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from typing import Any
+
+from pipeline.aws.sagemaker import SageMakerRuntime
+from pipeline.settings import Settings
+from pipeline.shared import dataset
+
+ROWS_PER_REQUEST = 5
+SHIFT_IN_STD = 3.0  # a planted shift: three standard deviations of the column
+UNSEEN = "__shifted__"
+
+
+def rows(settings: Settings, signature: dict[str, Any]) -> list[list[Any]]:
+    """The test split's input rows, signature order."""
+    test = dataset.read_channel(settings.channels_dir, "test")
+    names = [column["name"] for column in signature["inputs"]]
+    return [
+        [dataset.json_value(v) for v in row]
+        for row in test[names].itertuples(index=False, name=None)
+    ]
+
+
+def shifted_column(signature: dict[str, Any]) -> dict[str, Any]:
+    """The column a planted shift moves: the first number column, else the first input."""
+    inputs = signature["inputs"]
+    numbers = [c for c in inputs if c["type"] in ("number", "integer")]
+    chosen: dict[str, Any] = (numbers or inputs)[0]
+    return chosen
+
+
+def shift(rows_: list[list[Any]], signature: dict[str, Any], std: float) -> list[list[Any]]:
+    column = shifted_column(signature)
+    position = [c["name"] for c in signature["inputs"]].index(column["name"])
+    moved = []
+    for row in rows_:
+        row = list(row)
+        value = row[position]
+        if column["type"] in ("number", "integer") and value is not None:
+            step = SHIFT_IN_STD * (std or 1.0)
+            row[position] = value + (max(1, round(step)) if column["type"] == "integer" else step)
+        else:
+            row[position] = UNSEEN
+        moved.append(row)
+    return moved
+
+
+def send(endpoint: str, rows_: list[list[Any]], total: int, seed: int = 0) -> int:
+    """Send `total` rows drawn from `rows_` (shuffled, cycled) in CSV requests of
+    ROWS_PER_REQUEST; the number of requests sent."""
+    runtime = SageMakerRuntime()
+    order = random.Random(seed)
+    drawn: list[list[Any]] = []
+    while len(drawn) < total:
+        batch = list(rows_)
+        order.shuffle(batch)
+        drawn.extend(batch)
+    drawn = drawn[:total]
+    sent = 0
+    for start in range(0, len(drawn), ROWS_PER_REQUEST):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        for row in drawn[start : start + ROWS_PER_REQUEST]:
+            writer.writerow(["" if v is None else v for v in row])
+        runtime.invoke(endpoint, out.getvalue(), "text/csv")
+        sent += 1
+    return sent
