@@ -294,13 +294,13 @@ def chart(name: str, column: Mapping[str, Any]) -> str:
         )
         classes = "slot" + (" unseen" if slot.unseen else "") + (" other" if slot.other else "")
         out.append(f'<g class="{classes}"><title>{_html.escape(tip)}</title>')
-        for j, (share, colour) in enumerate(
-            ((base_shares[i], BASELINE_COLOUR), (live_shares[i], LIVE_COLOUR))
+        for j, (series, share, colour) in enumerate(
+            (("baseline", base_shares[i], BASELINE_COLOUR), ("live", live_shares[i], LIVE_COLOUR))
         ):
             top_y = y(share)
             out.append(
-                f'<rect x="{x0 + j * bar:.1f}" y="{top_y:.1f}" width="{bar:.1f}" '
-                f'height="{TOP + PLOT_HEIGHT - top_y:.1f}" fill="{colour}"/>'
+                f'<rect class="bar {series}" x="{x0 + j * bar:.1f}" y="{top_y:.1f}" '
+                f'width="{bar:.1f}" height="{TOP + PLOT_HEIGHT - top_y:.1f}" fill="{colour}"/>'
             )
         if categories:
             cx, cy = left + (i + 0.5) * slot_width, TOP + PLOT_HEIGHT + 10
@@ -356,7 +356,7 @@ svg.chart line.axis { stroke: #888; }
 .note { color: #555; font-size: .9em; }
 """
 # No script, no fetch of any kind: only the inline style and inline SVG may exist.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
 def _verdict(value: object) -> str:
@@ -488,11 +488,19 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"{_md(report.get('requests'))} requests, {_md(report.get('rows'))} rows "
         f"(at least {_md(report.get('min_rows'))} needed), {_md(report.get('refused'))} refused."
     )
-    rows = [
-        (c.get("name"), s.get("statistic"), s.get("value"), s.get("threshold"), s.get("verdict"))
-        for c in columns
-        for s in (c.get("statistics") or [])
-    ]
+    rows: list[tuple[object, ...]] = []
+    for c in columns:
+        stats = c.get("statistics") or [{"verdict": c.get("verdict")}]  # none: still listed
+        rows += [
+            (
+                c.get("name"),
+                s.get("statistic"),
+                s.get("value"),
+                s.get("threshold"),
+                s.get("verdict"),
+            )
+            for s in stats
+        ]
     parts = [title, line, _md_table(("column", "statistic", "value", "threshold", "verdict"), rows)]
     checks = report.get("checks") or []
     if checks:
