@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from pipeline.cli import commands
+from pipeline.core import environments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -311,6 +312,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--env", required=True)
     p.set_defaults(handler=commands.smoke)
+
+    p = sub.add_parser(
+        "monitor",
+        help="report drift of an environment's endpoint against the training baseline",
+        description="Read the endpoint's data capture for the window, compare each input "
+        "column and the predictions with the training baseline, and write the report to "
+        "build/monitor/<env>/report.html with its summary (also to $GITHUB_STEP_SUMMARY). "
+        "Exit 1 when a column drifted. Not implemented yet: exits 2.",
+    )
+    p.add_argument(
+        "--env", required=True, choices=environments.NAMES, help="the environment watched"
+    )
+    p.add_argument(
+        "--since", default="24h", help="where the window starts: 24h, 7d or a time (default 24h)"
+    )
+    p.add_argument("--until", default=None, help="where the window ends (default: now)")
+    p.set_defaults(handler=commands.monitor)
 
     p = sub.add_parser(
         "releases",
