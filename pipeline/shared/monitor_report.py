@@ -312,6 +312,13 @@ def chart(name: str, column: Mapping[str, Any]) -> str:
                 "</text>"
             )
         out.append("</g>")
+    empty = [side for side, total in (("baseline", sum(base_shares)), ("live", sum(live_shares)))
+             if slots and not total]  # fmt: skip
+    if empty:  # bars of height 0 would look like a distribution
+        out.append(
+            f'<text class="empty" x="{left + plot_width / 2:.0f}" y="{TOP + PLOT_HEIGHT / 2:.0f}" '
+            f'text-anchor="middle">no {" and no ".join(empty)} rows</text>'
+        )
     if dist.kind == "bins":
         edges = dist.edges
         step = max(1, math.ceil(len(edges) / MAX_NUMBER_LABELS))

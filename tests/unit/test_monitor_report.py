@@ -222,6 +222,12 @@ def test_a_new_value_heavy_in_the_live_window_is_drawn_among_many():
     assert other.baseline == 152 * 10 and other.live == 152 and not other.unseen
 
 
+def test_a_chart_without_live_rows_says_so(report):
+    page = Page(monitor_report.html(report))
+    assert "no live rows" in page.chart_text("bp")
+    assert "no live rows" not in page.chart_text("age")
+
+
 def test_a_column_without_distributions_still_gets_its_one_chart():
     column = {"name": "empty", "kind": "number", "verdict": "ok", "statistics": []}
     report = {**monitor_reports.sample(), "columns": [column]}
