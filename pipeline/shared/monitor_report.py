@@ -312,8 +312,8 @@ def chart(name: str, column: Mapping[str, Any]) -> str:
                 "</text>"
             )
         out.append("</g>")
-    empty = [side for side, total in (("baseline", sum(base_shares)), ("live", sum(live_shares)))
-             if slots and not total]  # fmt: skip
+    totals = (("baseline", sum(base_shares)), ("live", sum(live_shares)))
+    empty = [side for side, total in totals if slots and not total]
     if empty:  # bars of height 0 would look like a distribution
         out.append(
             f'<text class="empty" x="{left + plot_width / 2:.0f}" y="{TOP + PLOT_HEIGHT / 2:.0f}" '
