@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from pipeline.cli import commands
+from pipeline.core import environments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -326,7 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(constraint_violations.json, Model Monitor's shape); fewer rows than min_rows: "
         "verdict 'not enough data', exit 0.",
     )
-    p.add_argument("--env", required=True)
+    p.add_argument(
+        "--env", required=True, choices=environments.NAMES, help="the environment watched"
+    )
     p.add_argument(
         "--since", default="24h", help="30m, 24h, 7d back from now, or a UTC time (default 24h)"
     )

@@ -30,6 +30,10 @@ tests/fixtures/templates/ (one per property):
    from SigningKeyArn, never the role's own account), only the prod deploy role approves
    or rejects, and nothing else; the build role reads and puts the resource policies of its
    project's groups only, which admit the other accounts' roles by name and tag.
+7. (issue 20, `pipeline monitor` in monitor.yml) each preview role reads, and lists, only
+   its own project's and environment's data capture (capture/<project>/<env>/), decrypts
+   it through S3 only (the endpoint stack's key of its own environment, or the artifact
+   key), and no other role reads captures at all.
 
 Templates are decoded with cfn-lint's decoder; !Sub strings are rendered with placeholders
 (ProjectName -> PROJECT, BootstrapNamespace -> NS, TrainingPrefix -> TP, the artifact
@@ -929,3 +933,112 @@ def test_registry_rights_are_in_every_account_with_an_environment():
             assert tags["environment"] == env, (kind, env)
     prod = resources_["DeployRoleProd"]["Properties"]
     assert render(prod["RoleName"]) == ["PROJECT-github-deploy-prod"]
+
+
+# 7 ------------------------------------------------------------------------------------------
+# `pipeline monitor` (issue 20, monitor.yml) as a preview role: SageMaker writes an
+# endpoint's data capture under capture/<project>/<env>/<endpoint>/<variant>/yyyy/mm/dd/hh/
+# of the artifact bucket (endpoint.yaml DataCaptureConfig), encrypted with the endpoint
+# stack's key (VolumeKey: tagged project and environment, in the role's account) or, without
+# one, the bucket's default key (the artifact key). Each role's policy variable
+# ${aws:PrincipalTag/environment} takes the role's own `environment` tag from the template.
+KEY = "arn:aws:kms:REGION:ACCOUNT:key/0123"
+VIA_S3_HERE = {"kms:ViaService": "s3.REGION.amazonaws.com"}
+
+
+def capture(project: str, env: str) -> str:
+    return f"{BUCKET}/capture/{project}/{env}/{project}-{env}/AllTraffic/2026/12/07/16/a.jsonl"
+
+
+def principal_tags(template: dict, role: str) -> dict[str, str]:
+    """The tags of a role of the template (by rendered name), as aws:PrincipalTag keys."""
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::IAM::Role" and render(props.get("RoleName"))[0] == role:
+            return {
+                f"aws:PrincipalTag/{t['Key']}": render(t["Value"])[0] for t in props.get("Tags", [])
+            }
+    raise AssertionError(f"no role {role}")
+
+
+@pytest.fixture(scope="module")
+def oidc_template() -> dict:
+    return load(INFRA / "github-oidc.yaml")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_preview_role_reads_only_its_own_environments_captures(oidc_template, oidc_roles, env):
+    name = f"PROJECT-github-preview-{env}"
+    role, tags = oidc_roles[name], principal_tags(oidc_template, name)
+    assert tags["aws:PrincipalTag/environment"] == env
+    assert allowed(role, "s3:GetObject", capture("PROJECT", env), **tags)
+    for elsewhere in (
+        *(capture("PROJECT", other) for other in ENVIRONMENTS if other != env),
+        capture("other", env),  # another project's endpoint
+        f"{BUCKET}/capture/PROJECT/{env}-x/PROJECT-{env}/AllTraffic/a.jsonl",  # not the prefix
+        f"{BUCKET}/capture/a.jsonl",
+        capture("PROJECT", env).replace("BUCKET", "OTHER-BUCKET"),
+    ):
+        assert not allowed(role, "s3:GetObject", elsewhere, **tags), elsewhere
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+        assert not allowed(role, action, capture("PROJECT", env), **tags), action
+    # without its tag the variable matches nothing: no environment, no capture
+    assert not allowed(role, "s3:GetObject", capture("PROJECT", env))
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_preview_role_lists_only_its_own_environments_capture_prefix(
+    oidc_template, oidc_roles, env
+):
+    name = f"PROJECT-github-preview-{env}"
+    role, tags = oidc_roles[name], principal_tags(oidc_template, name)
+    for prefix in (f"capture/PROJECT/{env}/", f"capture/PROJECT/{env}/PROJECT-{env}/AllTraffic/"):
+        assert allowed(role, "s3:ListBucket", BUCKET, **{"s3:prefix": prefix}, **tags), prefix
+    for prefix in (
+        "capture/",
+        "capture/PROJECT/",
+        f"capture/other/{env}/",
+        *(f"capture/PROJECT/{other}/" for other in ENVIRONMENTS if other != env),
+    ):
+        assert not allowed(role, "s3:ListBucket", BUCKET, **{"s3:prefix": prefix}, **tags), prefix
+    assert not allowed(role, "s3:ListBucket", BUCKET, **tags)  # the whole bucket
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_a_preview_role_decrypts_captures_through_s3_with_its_own_environments_key_only(
+    oidc_template, oidc_roles, env
+):
+    name = f"PROJECT-github-preview-{env}"
+    role, tags = oidc_roles[name], principal_tags(oidc_template, name)
+    own = {"aws:ResourceTag/project": "PROJECT", "aws:ResourceTag/environment": env}
+    assert allowed(role, "kms:Decrypt", KEY, **own, **VIA_S3_HERE, **tags)
+    assert not allowed(role, "kms:Decrypt", KEY, **own, **tags)  # called directly
+    assert not allowed(
+        role, "kms:Decrypt", KEY, **own, **{"kms:ViaService": "s3.OTHER.amazonaws.com"}, **tags
+    )
+    for other in ENVIRONMENTS:
+        if other != env:
+            theirs = {**own, "aws:ResourceTag/environment": other}
+            assert not allowed(role, "kms:Decrypt", KEY, **theirs, **VIA_S3_HERE, **tags), other
+    other_project = {**own, "aws:ResourceTag/project": "other"}
+    assert not allowed(role, "kms:Decrypt", KEY, **other_project, **VIA_S3_HERE, **tags)
+    assert not allowed(role, "kms:Decrypt", KEY, **VIA_S3_HERE, **tags)  # an untagged key
+    foreign = KEY.replace("ACCOUNT", "OTHER")
+    assert not allowed(role, "kms:Decrypt", foreign, **own, **VIA_S3_HERE, **tags)
+    for action in ("kms:GenerateDataKey", "kms:Encrypt", "kms:ReEncryptFrom", "kms:CreateGrant"):
+        assert not allowed(role, action, KEY, **own, **VIA_S3_HERE, **tags), action
+    # captures under the bucket's default key (no KmsKeyId): the artifact key, as for models
+    assert allowed(role, "kms:Decrypt", "REF_ArtifactKeyArn", **tags)
+
+
+def test_no_other_role_reads_captures(oidc_template, oidc_roles):
+    """Deploy, build and test roles read models and releases, never what requesters sent."""
+    for name, role in oidc_roles.items():
+        if "-github-preview-" in name:
+            continue
+        tags = principal_tags(oidc_template, name)
+        for env in ENVIRONMENTS:
+            assert not allowed(role, "s3:GetObject", capture("PROJECT", env), **tags), (name, env)
+            assert not allowed(
+                role, "s3:ListBucket", BUCKET, **{"s3:prefix": f"capture/PROJECT/{env}/"}, **tags
+            ), (name, env)

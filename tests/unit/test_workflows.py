@@ -28,6 +28,7 @@ SAMPLES = {
     "TRAIN_ON": "local",
     "VERSION": "3",
     "REASON": "prod deploy approved in https://github.com/o/r/actions/runs/1",
+    "SINCE": "24h",
 }
 SETUP_REQUIREMENTS = ".github/actions/setup-tox/requirements.txt"
 SETUP_LINE = f"python -m pip install --require-hashes --only-binary :all: -r {SETUP_REQUIREMENTS}"
@@ -229,6 +230,57 @@ def test_hygiene_permissions_pins_checkout_and_concurrency():
     for name in ("dev", "staging", "prod"):
         group = WORKFLOWS["release"]["jobs"][name]["concurrency"]
         assert group == {"group": f"deploy-{name}", "cancel-in-progress": False}
+
+
+def test_no_run_step_inlines_an_expression():
+    """Inputs and outputs reach a script through its env, never spliced into its text."""
+    for workflow, job, _, step in run_commands():
+        assert "${{" not in step["run"], f"{workflow}.{job}: {step['run']}"
+
+
+def uses(job: dict, action: str) -> list[dict]:
+    return [s for s in job["steps"] if s.get("uses", "").startswith(f"{action}@")]
+
+
+def test_the_monitor_reports_prod_daily_and_on_demand_with_the_prod_preview_role():
+    """monitor.yml (issue 20): read-only (the prod preview role, no GitHub environment),
+    `monitor --env prod` over the input window (24h when scheduled), failing on drift (no
+    continue-on-error anywhere), and the report uploaded even then."""
+    monitor = WORKFLOWS["monitor"]
+    triggers = monitor.get("on", monitor.get(True))
+    assert [len(c["cron"].split()) for c in triggers["schedule"]] == [5]
+    since = triggers["workflow_dispatch"]["inputs"]["since"]
+    assert since["default"] == "24h" and since["type"] == "string"
+    assert list(monitor["jobs"]) == ["prod"]
+    job = monitor["jobs"]["prod"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert "environment" not in job
+    (credentials,) = uses(job, "aws-actions/configure-aws-credentials")
+    assert credentials["with"]["role-to-assume"] == "${{ vars.PROD_PREVIEW_ROLE_ARN }}"
+    release_build = WORKFLOWS["release"]["jobs"]["build"]
+    (release_credentials,) = uses(release_build, "aws-actions/configure-aws-credentials")
+    assert credentials["uses"] == release_credentials["uses"]  # the same pinned SHA
+    runs = [s for s in job["steps"] if "run" in s]
+    assert [s["run"] for s in runs] == ['tox -e pipeline -- monitor --env prod --since "$SINCE"']
+    assert runs[0]["env"] == {"SINCE": "${{ inputs.since || '24h' }}"}
+    assert "if" not in runs[0]
+    assert "continue-on-error" not in job
+    assert not any("continue-on-error" in s for s in job["steps"])
+    names = [s.get("uses", s.get("run", "")) for s in job["steps"]]
+    (upload,) = uses(job, "actions/upload-artifact")
+    assert names.index(upload["uses"]) > names.index(runs[0]["run"])
+    assert upload["if"] == "${{ !cancelled() }}"  # also after a drift (exit 1)
+    assert upload["with"]["path"] == "build/monitor/prod/report.html"
+
+
+def test_every_workflow_is_linted():
+    """tox -e lint validates each workflow file against GitHub's schema."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "tox.ini")
+    commands = parser.get("testenv:lint", "commands")
+    line = next(c for c in commands.splitlines() if "vendor.github-workflows" in c)
+    linted = {Path(word).stem for word in line.split() if word.endswith(".yml")}
+    assert linted == set(WORKFLOWS)
 
 
 @pytest.mark.parametrize(
