@@ -8,7 +8,7 @@ String) and numerical_statistics (common.num_present / num_missing, mean, sum, s
 max, distribution.kll with buckets of lower_bound, upper_bound, count, and a sketch of
 parameters c, k and data) or string_statistics (common, distinct_count,
 distribution.categorical.buckets of value, count). The guide materialises 10 buckets; so do
-we (equal width between min and max). Our sketch data is one list: the sorted values
+we, at the deciles of the training values (fewer when values tie). Our sketch data is one list: the sorted values
 themselves when there are at most SKETCH_SIZE of them, else SKETCH_SIZE evenly spaced
 quantiles; the Kolmogorov-Smirnov statistic is computed against it (exact in the first
 case, within 1/SKETCH_SIZE in the second). The last feature is `prediction`: the model's
@@ -90,7 +90,12 @@ def feature(name: str, kind: str, values: Sequence[Any]) -> dict[str, Any]:
                 "numerical_statistics": {"common": common},
             }
         low, high = float(data.min()), float(data.max())
-        edges = np.linspace(low, high, BUCKETS + 1) if high > low else np.array([low, high])
+        # deciles: each bucket holds about a tenth of the training rows, so a bucket's share
+        # is never so small that sampling noise alone makes a large PSI (equal-width
+        # buckets leave the tails nearly empty); tied values merge buckets
+        edges = np.unique(np.quantile(data, np.linspace(0, 1, BUCKETS + 1)))
+        if edges.size < 2:
+            edges = np.array([low, high])
         counts = np.histogram(data, bins=edges)[0] if high > low else np.array([data.size])
         ordered = np.sort(data)
         sketch = (
