@@ -10,8 +10,8 @@ parameters c, k and data) or string_statistics (common, distinct_count,
 distribution.categorical.buckets of value, count). The guide materialises 10 buckets; so do
 we, at the deciles of the training values (fewer when values tie). Our sketch data is one
 list: the sorted values themselves when there are at most SKETCH_SIZE of them, else
-SKETCH_SIZE evenly spaced quantiles; the Kolmogorov-Smirnov statistic is computed against it (exact in the first
-case, within 1/SKETCH_SIZE in the second). The last feature is `prediction`: the model's
+SKETCH_SIZE evenly spaced quantiles; the Kolmogorov-Smirnov statistic is computed against
+it (exact in the first case, within 1/SKETCH_SIZE in the second). The last feature is `prediction`: the model's
 answers on the test split, as the handler renders them.
 
 Drift: the population stability index over the baseline's buckets (numbers; live values
