@@ -10,16 +10,16 @@ parameters c, k and data) or string_statistics (common, distinct_count,
 distribution.categorical.buckets of value, count). The guide materialises 10 buckets; so do
 we, at the deciles of the training values (fewer when values tie). Our sketch data is one
 list: the sorted values themselves when there are at most SKETCH_SIZE of them, else
-SKETCH_SIZE evenly spaced quantiles; the Kolmogorov-Smirnov statistic is computed against
-it (exact in the first case, within 1/SKETCH_SIZE in the second). The last feature is `prediction`: the model's
-answers on the test split, as the handler renders them.
+SKETCH_SIZE evenly spaced quantiles; the Kolmogorov-Smirnov statistic is computed against it
+(exact in the first case, within 1/SKETCH_SIZE in the second). The last feature is
+`prediction`: the model's answers on the test split, as the handler renders them.
 
 Drift: the population stability index over the baseline's buckets (numbers; live values
 below the first bucket count in it, above the last in it) or categories (strings; one more
 bucket for values training never saw), with shares floored at PSI_FLOOR so an empty bucket
-does not make it infinite; the two-sample Kolmogorov-Smirnov statistic (the largest
-distance between the two empirical distribution functions, as scipy.stats.ks_2samp
-computes it); for strings, the share of live rows whose value training never saw.
+does not make it infinite; the two-sample Kolmogorov-Smirnov statistic (the largest distance
+between the two empirical distribution functions, as scipy.stats.ks_2samp computes it); for
+strings, the share of live rows whose value training never saw.
 """
 
 from __future__ import annotations
