@@ -102,6 +102,7 @@ def run(
                 objects += 1
                 for line in captured.lines(ctx.s3.read(bucket, key), where):
                     reader.add(window, line, where, start, end)
+        reader.finish(window)
     progress(
         f"{environment}: {window.requests} captured request(s), {window.rows} row(s) in "
         f"{objects} capture file(s) under s3://{bucket}/{prefix}"
