@@ -2,10 +2,18 @@
 job's source tarball (`pipeline train --on sagemaker`).
 
 Their bytes depend only on the files' names and contents: entries are sorted; owners, modes
-and times are fixed; the gzip header has no name or timestamp; and the deflate stream is
-written here as stored (uncompressed) blocks, because compressed output differs between zlib
-builds (zlib, zlib-ng, vendor forks) and Python uses whichever the system provides. The same
-inputs therefore give the same sha256 on any machine.
+and times are fixed; and the tar stream is compressed by libdeflate (the `deflate` package,
+pinned: its wheel bundles the library), never by the system's zlib, whose output differs
+between builds (zlib, zlib-ng, vendor forks). libdeflate's output is the same for the same
+version, level and input ("No version of libdeflate has ever been non-deterministic",
+libdeflate issue 400), so the same inputs give the same sha256 on any machine.
+
+The stream is cut into CHUNK-sized pieces, each compressed as one gzip member (RFC 1952,
+2.2: "A gzip file consists of a series of members"; every gzip reader, tarfile and GNU tar
+among them, reads them as one stream), because libdeflate compresses whole buffers: memory
+stays bounded by a chunk whatever the model's size. libdeflate's gzip header has no name
+and a zero timestamp. `StoredGzip`, the earlier writer (stored blocks, no compression), is
+kept for bench/artifact_compression.py's comparison with it.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import os
 import struct
 import tarfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
@@ -56,13 +65,46 @@ class StoredGzip:
         self.raw.write(struct.pack("<II", self.crc, self.size & 0xFFFFFFFF))
 
 
+CHUNK = 16 * 1024 * 1024  # each gzip member compresses this much of the tar stream
+LEVEL = 6  # libdeflate's default (1-12): near gzip -6's ratio at several times its speed
+
+
+class DeflateGzip:
+    """A write-only gzip stream of libdeflate-compressed members, one per CHUNK of input:
+    the same bytes for the same input on every machine (pinned libdeflate)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        import deflate
+
+        self._compress: Callable[[bytes, int], bytes] = deflate.gzip_compress
+        self.raw, self.chunk, self.level = raw, CHUNK, LEVEL
+        self.pending = bytearray()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray) -> int:
+        self.size += len(data)
+        self.pending += data
+        while len(self.pending) >= self.chunk:
+            self.raw.write(self._compress(bytes(self.pending[: self.chunk]), self.level))
+            del self.pending[: self.chunk]
+        return len(data)
+
+    def tell(self) -> int:  # tarfile asks where the stream stands
+        return self.size
+
+    def finish(self) -> None:
+        if self.pending or not self.size:
+            self.raw.write(self._compress(bytes(self.pending), self.level))
+        self.pending = bytearray()
+
+
 def write_tarball(dest: Path, files: dict[str, Path]) -> None:
     """Write `files` (archive name -> source path) as a deterministic .tar.gz at `dest`."""
     dirs = sorted({str(Path(name).parent) for name in files} - {"."})
     entries = [(d + "/", None) for d in dirs] + sorted(files.items())
     tmp = dest.with_name(dest.name + ".tmp")
     with tmp.open("wb") as raw:
-        gz = StoredGzip(raw)
+        gz = DeflateGzip(raw)
         stream = cast(IO[bytes], gz)  # tarfile needs only write() and tell()
         with tarfile.open(fileobj=stream, mode="w", format=tarfile.USTAR_FORMAT) as tar:
             for name, source in sorted(entries):
