@@ -378,6 +378,43 @@ def test_sagemaker_resources_keep_the_names_their_template_gives():
     assert sagemaker.describe_model(ModelName="given")["ModelName"] == "given"
 
 
+@canary(
+    "sagemaker.describe_endpoint_reports_data_capture_as_a_summary",
+    "returns the config's DataCaptureConfig from DescribeEndpoint, without CaptureStatus and "
+    "CurrentSamplingPercentage",
+)
+def test_describe_endpoint_summarises_the_data_capture():
+    sagemaker = client("sagemaker")
+    sagemaker.create_model(
+        ModelName="m",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://b/a"},
+    )
+    variant = {
+        "ModelName": "m",
+        "VariantName": "AllTraffic",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="c",
+        ProductionVariants=[variant],
+        DataCaptureConfig={
+            "InitialSamplingPercentage": 20,
+            "DestinationS3Uri": "s3://b/capture",
+            "CaptureOptions": [{"CaptureMode": "Input"}],
+        },
+    )
+    sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c")
+    summary = sagemaker.describe_endpoint(EndpointName="e")["DataCaptureConfig"]
+    assert summary == {
+        "EnableCapture": True,
+        "CaptureStatus": "Started",
+        "CurrentSamplingPercentage": 20,
+        "DestinationS3Uri": "s3://b/capture",
+    }
+
+
 @canary("runtime_hooks.install", "makes an endpoint InService at once, with nothing serving it")
 def test_a_new_endpoint_is_creating_until_its_containers_pass_the_ping_check():
     sagemaker = client("sagemaker")

@@ -48,6 +48,7 @@ CORRECTIONS = (
     "cloudformation_templates.condition_references_in_conditions",
     "cloudformation_templates.list_parameters_reported_as_given",
     "sagemaker.sagemaker_stack_properties_kept",
+    "sagemaker.describe_endpoint_reports_data_capture_as_a_summary",
     "kms.kms_key_tags_from_templates",
     "kms.kms_key_spec_and_usage_from_templates",  # wraps the tags correction
     "s3.head_object_reports_composite_checksums",
