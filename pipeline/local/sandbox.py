@@ -257,10 +257,11 @@ class Sandbox:
         self.url, self.runtime_url = ready.group(1), ready.group(2)
         return self
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
+    def stop(self) -> int | None:
+        """Stop it (SIGTERM, then SIGKILL after the grace period); its exit status."""
+        code = self.process.stop() if self.process is not None else None
         self.url = None
+        return code
 
     def detach(self) -> None:
         """Leave the sandbox running after this process exits (`pipeline sandbox down` stops
