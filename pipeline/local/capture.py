@@ -34,10 +34,11 @@ Where SageMaker documents nothing, the sandbox chooses, and the README says so: 
 invocations the container answered (2xx) are captured (the record has no field for a status
 or an error); a request without Content-Type is recorded with an empty observedContentType
 (so BASE64); a body of a CSV or JSON type that is not UTF-8 is recorded BASE64; the object's
-name is `<uuid>.jsonl` (Content-Type application/jsonlines); an object that cannot be written is logged and dropped. Delivery:
-SageMaker takes "a couple of minutes"; the sandbox writes within FLUSH_SECONDS and on
-close, so what was captured is in S3 before the sandbox's emulator stops (a sandbox that is
-killed outright loses at most the last FLUSH_SECONDS).
+name is `<uuid>.jsonl` (Content-Type application/jsonlines); an object that cannot be
+written is logged and dropped. Delivery: SageMaker takes "a couple of minutes"; the sandbox
+writes within FLUSH_SECONDS and on close, so what was captured is in S3 before the
+sandbox's emulator stops (a sandbox that is killed outright loses at most the last
+FLUSH_SECONDS).
 """
 
 from __future__ import annotations

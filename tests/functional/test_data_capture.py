@@ -27,7 +27,9 @@ KEY = re.compile(
     r"^(?P<folder>.+/AllTraffic/(?P<hour>\d{4}/\d{2}/\d{2}/\d{2}))/"
     r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.jsonl$"
 )
-EVENT_ID = re.compile(rb'"eventId":"([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})"')
+EVENT_ID = re.compile(
+    rb'"eventId":"([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})"'
+)
 INFERENCE_TIME = re.compile(rb'"inferenceTime":"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)"')
 CSV_ROW = (FIXTURES / "payloads" / "one_row_no_newline.csv").read_bytes()
 JSON_ROW = (FIXTURES / "payloads" / "one_row.json").read_bytes()
@@ -199,9 +201,11 @@ def test_a_real_time_endpoint_captures_csv_json_and_binary_as_documented(aws):
             (when,) = INFERENCE_TIME.findall(line)
             # filed under the hour of the invocation
             assert when[:13].replace(b"-", b"/").replace(b"T", b"/").decode() == match["hour"]
-            assert before <= datetime.strptime(when.decode(), "%Y-%m-%dT%H:%M:%SZ").replace(
-                tzinfo=UTC
-            ) <= after
+            assert (
+                before
+                <= datetime.strptime(when.decode(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+                <= after
+            )
             observed = json.loads(line)["captureData"]["endpointInput"]["observedContentType"]
             lines[observed] = line
     assert sorted(lines) == ["application/json", "application/x-npy", "text/csv"]
@@ -338,5 +342,7 @@ def test_a_sandbox_writes_its_last_captures_to_its_own_s3_before_it_stops(built,
         s3.upload_file(str(built.artifact_file), BUCKET, "models/m/model.tar.gz")
         _invoke_captured(box, f"s3://{BUCKET}/models/m/model.tar.gz", 3)
     log = (box.workdir / "sandbox.log").read_text()
-    assert re.search(rf"data capture: 3 record\(s\) to s3://{BUCKET}/capture/stopping/stopping/", log), log[-3000:]
+    assert re.search(
+        rf"data capture: 3 record\(s\) to s3://{BUCKET}/capture/stopping/stopping/", log
+    ), log[-3000:]
     assert "not written" not in log

@@ -685,3 +685,69 @@ def test_successful_creates_and_updates_log_per_resource_events_in_order(queue_c
             "Bucket": ("DELETE", "AWS::S3::Bucket", ids["Bucket"]),
         },
     )
+
+
+def test_describe_endpoint_summarises_its_data_capture(clients, base):
+    """DescribeEndpoint's DataCaptureConfig is a DataCaptureConfigSummary (CaptureStatus,
+    CurrentSamplingPercentage, ...), and an endpoint without capture has none."""
+    cfn, sagemaker = clients
+    plain = outputs(cfn, base)["EndpointName"]
+    assert "DataCaptureConfig" not in sagemaker.describe_endpoint(EndpointName=plain)
+    sagemaker.create_model(
+        ModelName="capturing",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": A},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="capturing",
+        ProductionVariants=[
+            {
+                "ModelName": "capturing",
+                "VariantName": "AllTraffic",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        DataCaptureConfig={
+            "EnableCapture": False,
+            "InitialSamplingPercentage": 30,
+            "DestinationS3Uri": "s3://corrections-artifacts/capture",
+            "KmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/k",
+            "CaptureOptions": [{"CaptureMode": "Input"}],
+        },
+    )
+    sagemaker.create_endpoint(EndpointName="capturing", EndpointConfigName="capturing")
+    assert sagemaker.describe_endpoint(EndpointName="capturing")["DataCaptureConfig"] == {
+        "EnableCapture": False,
+        "CaptureStatus": "Stopped",
+        "CurrentSamplingPercentage": 30,
+        "DestinationS3Uri": "s3://corrections-artifacts/capture",
+        "KmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/k",
+    }
+
+
+NUMBER_CONDITION = """
+Parameters:
+  Percent: {Type: Number, MinValue: 0, MaxValue: 100}
+Conditions:
+  Off: !Equals [!Ref Percent, "0"]
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+Outputs:
+  Capture: {Value: !If [Off, "off", "on"]}
+"""
+
+
+@pytest.mark.parametrize(("percent", "capture"), [("0", "off"), ("7", "on")])
+def test_a_number_parameter_is_compared_as_the_string_it_becomes(clients, percent, capture):
+    cfn, _ = clients
+    stack = f"number-{percent}"
+    created = cfn.create_change_set(
+        StackName=stack,
+        ChangeSetName="c1",
+        ChangeSetType="CREATE",
+        TemplateBody=NUMBER_CONDITION,
+        Parameters=[{"ParameterKey": "Percent", "ParameterValue": percent}],
+    )
+    cfn.execute_change_set(ChangeSetName=created["Id"])
+    assert outputs(cfn, stack) == {"Capture": capture}

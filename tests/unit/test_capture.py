@@ -132,7 +132,9 @@ def test_text_types_with_bytes_that_are_not_utf8_are_base64():
 
 
 def test_input_only_capture_has_no_output():
-    line = capture_line(config(CaptureOptions=[{"CaptureMode": "Input"}]), invocation(), EVENT, WHEN)
+    line = capture_line(
+        config(CaptureOptions=[{"CaptureMode": "Input"}]), invocation(), EVENT, WHEN
+    )
     assert b"endpointInput" in line and b"endpointOutput" not in line
 
 
@@ -189,7 +191,9 @@ def test_a_flush_writes_one_object_per_hour_folder_under_the_documented_layout()
 def test_sampling_takes_about_the_percentage_and_zero_takes_none():
     s3 = _S3()
     capture = _capture(s3, [WHEN] * 1000)
-    taken = sum(capture.record(config(InitialSamplingPercentage=30), invocation()) for _ in range(1000))
+    taken = sum(
+        capture.record(config(InitialSamplingPercentage=30), invocation()) for _ in range(1000)
+    )
     assert 250 <= taken <= 350  # seeded: the same count every run
     assert capture.flush() == taken
     assert not capture.record(None, invocation())  # a config of 0 % is no config
@@ -198,7 +202,9 @@ def test_sampling_takes_about_the_percentage_and_zero_takes_none():
 def test_the_same_seed_samples_the_same_requests():
     def picks(seed):
         capture = _capture(_S3(), [WHEN] * 50, seed=seed)
-        return [capture.record(config(InitialSamplingPercentage=50), invocation()) for _ in range(50)]
+        return [
+            capture.record(config(InitialSamplingPercentage=50), invocation()) for _ in range(50)
+        ]
 
     assert picks(1) == picks(1) and picks(1) != picks(2)
 

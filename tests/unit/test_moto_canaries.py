@@ -337,6 +337,30 @@ Resources:
 
 
 @canary(
+    "cloudformation_templates.number_parameters_compared_as_strings",
+    "compares a Number parameter, made a Python number, with a string: never equal",
+)
+def test_a_number_parameter_equals_its_digits_in_a_condition():
+    cfn = client("cloudformation")
+    template = """
+Parameters:
+  Percent: {Type: Number, MinValue: 0, MaxValue: 100}
+Conditions:
+  Off: !Equals [!Ref Percent, "0"]
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+Outputs:
+  Capture: {Value: !If [Off, "off", "on"]}
+"""
+    cfn.create_stack(
+        StackName="number",
+        TemplateBody=template,
+        Parameters=[{"ParameterKey": "Percent", "ParameterValue": "0"}],
+    )
+    assert outputs(cfn, "number") == {"Capture": "off"}
+
+
+@canary(
     "cloudformation_templates.list_parameters_reported_as_given",
     "reports a CommaDelimitedList parameter as a Python list's repr",
 )
@@ -379,7 +403,7 @@ def test_sagemaker_resources_keep_the_names_their_template_gives():
 
 
 @canary(
-    "sagemaker.describe_endpoint_reports_data_capture_as_a_summary",
+    "sagemaker.data_capture_described_as_aws",
     "returns the config's DataCaptureConfig from DescribeEndpoint, without CaptureStatus and "
     "CurrentSamplingPercentage",
 )
