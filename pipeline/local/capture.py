@@ -53,6 +53,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pipeline.aws.errors import AwsError
 from pipeline.aws.s3 import S3
@@ -81,7 +82,7 @@ class CaptureConfig:
     kms_key_id: str | None = None
 
     @classmethod
-    def from_api(cls, raw: dict | None) -> CaptureConfig | None:
+    def from_api(cls, raw: dict[str, Any] | None) -> CaptureConfig | None:
         """The config of CreateEndpointConfig's DataCaptureConfig (CloudFormation gives the
         same shape); None when there is none, it is disabled, or it samples 0 %."""
         if not raw:
@@ -142,7 +143,7 @@ def capture_line(
     config: CaptureConfig, invocation: Invocation, event_id: str, when: datetime
 ) -> bytes:
     """The JSON line (with its newline) of one captured invocation."""
-    data: dict[str, dict] = {}
+    data: dict[str, dict[str, str]] = {}
     if "Input" in config.modes:
         payload, encoding = config.encode(invocation.request_body, invocation.request_type)
         data["endpointInput"] = {

@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pipeline.aws.errors import AwsError, NotFound
 from pipeline.aws.sagemaker import SageMaker
 from pipeline.local.capture import Invocation
-from pipeline.local.runtime import LocalRuntime, ProvisionFailed
+from pipeline.local.runtime import LocalRuntime, ProvisionFailed, VariantServer
 
 MAX_BODY_BYTES = 6291456
 INVOCATION_TIMEOUT_SECONDS = 60.0
@@ -296,7 +296,15 @@ class RuntimeGateway:
         self._capture(name, server, body, request, headers["Content-Type"], answer)
         return 200, headers, answer
 
-    def _capture(self, name: str, server, body: bytes, request, answer_type: str, answer: bytes):
+    def _capture(
+        self,
+        name: str,
+        server: VariantServer,
+        body: bytes,
+        request: BaseHTTPRequestHandler,
+        answer_type: str,
+        answer: bytes,
+    ) -> None:
         """Data capture of an answered invocation (pipeline/local/capture.py): never fails
         the request it records."""
         if server.spec.capture is None:

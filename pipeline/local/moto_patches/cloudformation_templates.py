@@ -14,6 +14,7 @@ Upstream: not reported (getmoto/moto#2451, short-form functions in YAML, is clos
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 
 def condition_references_in_conditions() -> None:
@@ -63,13 +64,13 @@ def number_parameters_compared_as_strings() -> None:
 
     original = parsing.parse_condition
 
-    def as_string(value):
+    def as_string(value: object) -> object:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
         return value
 
     @functools.wraps(original)
-    def parse_condition(condition, resources_map, condition_map):
+    def parse_condition(condition: Any, resources_map: Any, condition_map: Any) -> Any:
         if isinstance(condition, dict) and list(condition) == ["Fn::Equals"]:
             values = []
             for value in condition["Fn::Equals"]:

@@ -18,6 +18,7 @@ properties).
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 
 def sagemaker_stack_properties_kept() -> None:
@@ -76,7 +77,7 @@ def data_capture_described_as_aws() -> None:
     from moto.core.responses import ActionResult
     from moto.sagemaker.responses import SageMakerResponse
 
-    def summary(given: dict) -> dict:
+    def summary(given: dict[str, Any]) -> dict[str, Any]:
         enabled = given.get("EnableCapture", True)  # "defaults to enabled"
         if isinstance(enabled, str):  # a template's "true"/"false"
             enabled = enabled.strip().lower() == "true"
@@ -94,7 +95,7 @@ def data_capture_described_as_aws() -> None:
     describe_endpoint_config = SageMakerResponse.describe_endpoint_config
 
     @functools.wraps(describe_endpoint)
-    def endpoint(self):
+    def endpoint(self: Any) -> Any:
         response = dict(describe_endpoint(self).result)
         given = response.pop("DataCaptureConfig", None)
         if given:
@@ -102,7 +103,7 @@ def data_capture_described_as_aws() -> None:
         return ActionResult(response)
 
     @functools.wraps(describe_endpoint_config)
-    def endpoint_config(self):
+    def endpoint_config(self: Any) -> Any:
         response = dict(describe_endpoint_config(self).result)
         if not response.get("DataCaptureConfig"):
             response.pop("DataCaptureConfig", None)
