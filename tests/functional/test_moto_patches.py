@@ -751,3 +751,53 @@ def test_a_number_parameter_is_compared_as_the_string_it_becomes(clients, percen
     )
     cfn.execute_change_set(ChangeSetName=created["Id"])
     assert outputs(cfn, stack) == {"Capture": capture}
+
+
+UPDATABLE_KEY = """
+Parameters:
+  Purpose: {Type: String}
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: !Ref Purpose
+      EnableKeyRotation: true
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: {AWS: "arn:aws:iam::123456789012:root"}, Action: "kms:*",
+             Resource: "*"}
+      Tags: [{Key: purpose, Value: !Ref Purpose}]
+Outputs:
+  KeyArn: {Value: !GetAtt Key.Arn}
+  KeyId: {Value: !Ref Key}
+"""
+
+
+def test_a_template_key_is_updated_in_place_and_keeps_its_arn(clients):
+    cfn, _ = clients
+    kms = boto3.client(
+        "kms",
+        endpoint_url=cfn.meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for kind, purpose in (("CREATE", "first"), ("UPDATE", "second")):
+        created = cfn.create_change_set(
+            StackName="updatable-key",
+            ChangeSetName=f"c-{purpose}",
+            ChangeSetType=kind,
+            TemplateBody=UPDATABLE_KEY,
+            Parameters=[{"ParameterKey": "Purpose", "ParameterValue": purpose}],
+        )
+        cfn.execute_change_set(ChangeSetName=created["Id"])
+        if kind == "CREATE":
+            first = outputs(cfn, "updatable-key")
+    stack = cfn.describe_stacks(StackName="updatable-key")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert outputs(cfn, "updatable-key") == first  # the same key, the same ARN
+    metadata = kms.describe_key(KeyId=first["KeyArn"])["KeyMetadata"]
+    assert metadata["Description"] == "second"
+    tags = kms.list_resource_tags(KeyId=first["KeyId"])["Tags"]
+    assert tags == [{"TagKey": "purpose", "TagValue": "second"}]

@@ -492,6 +492,39 @@ def test_a_template_key_with_tags_is_created_with_them():
 
 
 @canary(
+    "kms.kms_keys_updated_in_place_from_templates",
+    "has no CloudFormation update for AWS::KMS::Key: an updated key leaves the stack",
+)
+def test_a_template_key_is_updated_in_place():
+    cfn, kms = client("cloudformation"), client("kms")
+    # the policy as a JSON string: moto keeps a mapping as is and DescribeKey then fails
+    # (kms_key_spec_and_usage_from_templates), which is not what this canary is about
+    policy = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": '
+        '{"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}]}'
+    )
+    template = f"""
+Parameters:
+  Purpose: {{Type: String}}
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: !Ref Purpose
+      KeyPolicy: '{policy}'
+Outputs:
+  KeyArn: {{Value: !GetAtt Key.Arn}}
+"""
+    given = [{"ParameterKey": "Purpose", "ParameterValue": "first"}]
+    cfn.create_stack(StackName="updated", TemplateBody=template, Parameters=given)
+    arn = outputs(cfn, "updated")["KeyArn"]
+    given = [{"ParameterKey": "Purpose", "ParameterValue": "second"}]
+    cfn.update_stack(StackName="updated", TemplateBody=template, Parameters=given)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["Description"] == "second"
+    assert outputs(cfn, "updated")["KeyArn"] == arn
+
+
+@canary(
     "kms.kms_key_spec_and_usage_from_templates",
     "makes every template key SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT, its KeyPolicy a mapping",
 )

@@ -52,6 +52,7 @@ CORRECTIONS = (
     "sagemaker.data_capture_described_as_aws",
     "kms.kms_key_tags_from_templates",
     "kms.kms_key_spec_and_usage_from_templates",  # wraps the tags correction
+    "kms.kms_keys_updated_in_place_from_templates",
     "s3.head_object_reports_composite_checksums",
     "runtime_hooks.install",  # wraps sagemaker_stack_properties_kept's endpoint create
     "sagemaker_training.training_jobs_run",
