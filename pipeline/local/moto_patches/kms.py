@@ -1,9 +1,10 @@
-"""KMS corrections: keys created by CloudFormation templates (AWS::KMS::Key).
+"""KMS corrections: keys created and updated by CloudFormation templates (AWS::KMS::Key).
 
 Owns: `Key.create_from_cloudformation_json` (moto.kms.models), wrapped twice in apply()'s
-order: tags first, then key spec/usage/policy around it; and `Key.update_from_cloudformation_json`.
-Must not: change KMS API calls (CreateKey, Sign, Verify...) made directly, which moto
-already answers as AWS does.
+order: tags first, then key spec/usage/policy around it; `Key.update_from_cloudformation_json`
+(and `parsing.parse_and_update_resource` for keys whose Condition is false). Must not:
+change KMS API calls (CreateKey, Sign, Verify...) made directly, which moto already answers
+as AWS does.
 
 AWS behaviour: CloudFormation template reference, AWS::KMS::Key
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-kms-key.html):
@@ -15,6 +16,7 @@ emulator).
 
 from __future__ import annotations
 
+import functools
 import json
 
 
@@ -93,8 +95,10 @@ def kms_keys_updated_in_place_from_templates() -> None:
     became empty (an EndpointConfig's KmsKeyId vanished) and a `!GetAtt Key.Arn` failed (an
     EndpointConfig with data capture was never updated, and its Endpoint failed).
 
-    Replaces: moto.kms.models.Key.update_from_cloudformation_json (abstract in moto).
+    Replaces: moto.kms.models.Key.update_from_cloudformation_json (abstract in moto); wraps
+    moto.cloudformation.parsing.parse_and_update_resource for keys whose Condition is false.
     Upstream: not reported."""
+    from moto.cloudformation import parsing
     from moto.kms.models import Key, kms_backends
 
     def update_from_cloudformation_json(
@@ -124,3 +128,22 @@ def kms_keys_updated_in_place_from_templates() -> None:
         return key
 
     Key.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
+
+    # moto lists a resource whose Condition is false among those to update when it uses a
+    # changed parameter (a RealTime-only key of a Serverless stack and its model-digest tag);
+    # such a key was never created, so there is nothing to update, as moto (with no update
+    # for keys) used to leave it.
+    update_resource = parsing.parse_and_update_resource
+
+    @functools.wraps(update_resource)
+    def parse_and_update_resource(logical_id, resource_json, resources_map, *args, **kwargs):
+        condition = resource_json.get("Condition")
+        if (
+            resource_json.get("Type") == "AWS::KMS::Key"
+            and condition
+            and not resources_map.lazy_condition_map[condition]
+        ):
+            return None
+        return update_resource(logical_id, resource_json, resources_map, *args, **kwargs)
+
+    parsing.parse_and_update_resource = parse_and_update_resource
