@@ -96,7 +96,7 @@ class CaptureConfig:
         uri = str(raw.get("DestinationS3Uri", ""))
         scheme, _, rest = uri.partition("://")
         bucket, _, prefix = rest.partition("/")
-        if scheme not in ("s3", "https") or not bucket:
+        if scheme != "s3" or not bucket:  # (AWS also takes https:// URLs; the sandbox does not)
             log.error("DataCaptureConfig DestinationS3Uri %r is not s3://bucket/...: ignored", uri)
             return None
         modes: set[str] = set()
