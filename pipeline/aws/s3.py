@@ -192,8 +192,19 @@ class S3:
             f"s3://{bucket}/{key}", self._client.delete_object, Bucket=bucket, Key=key, **kwargs
         )
 
-    def put_new(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
-        """Write a small object that must not exist yet (AlreadyExists if it does)."""
+    def put_new(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        content_type: str,
+        kms_key_id: str | None = None,
+    ) -> None:
+        """Write a small object that must not exist yet (AlreadyExists if it does); with
+        `kms_key_id`, encrypted with that KMS key (SSE-KMS) instead of the bucket's default."""
+        encryption = (
+            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
+        )
         self._call(
             f"s3://{bucket}/{key}",
             self._client.put_object,
@@ -203,6 +214,7 @@ class S3:
             ContentType=content_type,
             IfNoneMatch="*",
             ChecksumAlgorithm="SHA256",
+            **encryption,
         )
 
     def ensure_bucket(self, bucket: str, region: str) -> bool:

@@ -3,7 +3,9 @@
 boto3 sends `sagemaker-runtime` calls here when AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME points at
 it, so unchanged client code invokes sandbox endpoints. The endpoint's state comes from the
 emulator through the same pipeline.aws wrapper the rest of the code uses; the request goes
-to the model server the local runtime runs for the endpoint's variant.
+to the model server the local runtime runs for the endpoint's variant. An answered
+invocation of an endpoint whose config captures data is handed to the runtime's
+DataCapture (pipeline/local/capture.py), with InvokeEndpoint's InferenceId when given.
 
 Under load (measured by bench/gateway_concurrency.py): the listen backlog holds
 LISTEN_BACKLOG connections, so a burst is queued rather than dropped (a dropped SYN costs
@@ -31,7 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from pipeline.aws.errors import AwsError, NotFound
 from pipeline.aws.sagemaker import SageMaker
-from pipeline.local.runtime import LocalRuntime, ProvisionFailed
+from pipeline.local.capture import Invocation
+from pipeline.local.runtime import LocalRuntime, ProvisionFailed, VariantServer
 
 MAX_BODY_BYTES = 6291456
 INVOCATION_TIMEOUT_SECONDS = 60.0
@@ -41,6 +44,7 @@ STATUS_TTL_SECONDS = 1.0
 IDLE_CONNECTIONS_PER_SERVER = 32
 SERVING_STATUSES = ("InService", "Updating")
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"  # InvokeEndpoint's InferenceId
 _PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
 log = logging.getLogger("pipeline.gateway")
 
@@ -110,9 +114,12 @@ class RuntimeGateway:
         return f"http://{host}:{self._server.server_port}"
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        """Stop answering (idempotent): the sandbox stops the gateway before it writes the
+        last captures, so none arrives after them."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
         self._pool.close()
 
     # -- one request ---------------------------------------------------------------
@@ -286,7 +293,37 @@ class RuntimeGateway:
         }
         if attributes:
             headers[CUSTOM_ATTRIBUTES] = attributes
+        self._capture(name, server, body, request, headers["Content-Type"], answer)
         return 200, headers, answer
+
+    def _capture(
+        self,
+        name: str,
+        server: VariantServer,
+        body: bytes,
+        request: BaseHTTPRequestHandler,
+        answer_type: str,
+        answer: bytes,
+    ) -> None:
+        """Data capture of an answered invocation (pipeline/local/capture.py): never fails
+        the request it records."""
+        if server.spec.capture is None:
+            return
+        try:
+            self.runtime.capture.record(
+                server.spec.capture,
+                Invocation(
+                    endpoint=name,
+                    variant=server.spec.variant,
+                    request_body=body,
+                    request_type=request.headers.get("Content-Type", ""),
+                    response_body=answer,
+                    response_type=answer_type,
+                    inference_id=request.headers.get(INFERENCE_ID),
+                ),
+            )
+        except Exception:
+            log.exception("data capture of an invocation of %s failed", name)
 
     def _route(self, name: str, target: str | None):
         try:

@@ -12,7 +12,8 @@ update, delete); this module knows nothing of moto.
 Model servers run in their own sessions and outlive the zygote that forked them (a new
 zygote is started when the next server is needed); they die with the sandbox, which holds
 the only write end of a "lifeline" pipe they watch. A crashed one is reported and restarted
-on the next request.
+on the next request. Invocations of endpoints whose config has a DataCaptureConfig are
+captured by `capture` (pipeline/local/capture.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pipeline.core.serving_image import ServingImage
 from pipeline.core.versions import check_loadable
 from pipeline.errors import PipelineError
 from pipeline.local import model_server
+from pipeline.local.capture import CaptureConfig, DataCapture
 
 PING_TIMEOUT_SECONDS = 120.0
 log = logging.getLogger("pipeline.runtime")
@@ -56,6 +58,9 @@ class VariantSpec:
     image: str
     model_data_url: str
     environment: dict = field(default_factory=dict)
+    # the endpoint config's data capture (None: nothing is captured); a deployment carries
+    # the capture of the config it serves, so an update switches both together
+    capture: CaptureConfig | None = None
 
 
 @dataclass
@@ -87,6 +92,9 @@ class LocalRuntime:
         # Model servers stop when this pipe reaches end of file: only this process holds the
         # write end (not inheritable), so it closes when the sandbox exits, however it exits.
         self._lifeline_read, self._lifeline_write = os.pipe()
+        # What endpoints with a DataCaptureConfig capture (the gateway records, capture.py
+        # writes to S3); closed first by stop_all, so nothing captured is lost.
+        self.capture = DataCapture(lambda: self.s3)
 
     @property
     def s3(self) -> S3:
@@ -318,6 +326,10 @@ class LocalRuntime:
             return server
 
     def stop_all(self) -> None:
+        """Write what is captured, then stop every server. The sandbox calls `capture.close()`
+        while its emulator still answers; here it is a no-op then, and a last attempt
+        otherwise."""
+        self.capture.close()
         with self._lock:
             deployments, self._deployments = list(self._deployments.values()), {}
         for deployment in deployments:

@@ -4,6 +4,9 @@ lifecycle.
 
 - `serve()` runs it in the foreground of this process (`pipeline sandbox up`) until SIGTERM
   or SIGINT, recording its pid and URL in a state file so `pipeline sandbox down` can stop it.
+  On the first signal it winds down in order: the gateway stops answering, the last data
+  captures are written to the emulator's S3, and only then does the emulator stop (a second
+  signal stops it at once).
 - `Sandbox` is the context manager tests and deploy-local use: it starts `sandbox up` as a
   child process on a free port and always stops it, even when the block raises.
 
@@ -22,6 +25,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -139,8 +143,23 @@ def serve(
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps({"pid": os.getpid(), "url": url, "region": region}))
 
+    def wind_down() -> None:
+        """Stop taking invocations, write the last captures while the emulator still
+        answers (they go to its S3 over HTTP), then end serve_forever."""
+        try:
+            gateway.stop()
+            local_runtime.capture.close()
+        finally:
+            server.shutdown()
+
+    stopping: list[threading.Thread] = []
+
     def stop(signum, frame):
-        raise _Stop()
+        # The first signal winds down in order; a second one stops at once.
+        if stopping:
+            raise _Stop()
+        stopping.append(threading.Thread(target=wind_down, name="sandbox-stop", daemon=True))
+        stopping[0].start()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -238,10 +257,11 @@ class Sandbox:
         self.url, self.runtime_url = ready.group(1), ready.group(2)
         return self
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
+    def stop(self) -> int | None:
+        """Stop it (SIGTERM, then SIGKILL after the grace period); its exit status."""
+        code = self.process.stop() if self.process is not None else None
         self.url = None
+        return code
 
     def detach(self) -> None:
         """Leave the sandbox running after this process exits (`pipeline sandbox down` stops

@@ -40,11 +40,17 @@ def aws(built, shared_sandbox):
     }
 
 
-def deploy(aws, env: str) -> dict:
+def deploy(aws, env: str, stack: str | None = None, **overrides: str) -> dict:
     document = json.loads((ROOT / "infra" / "params" / f"{env}.json").read_text())
-    values = {**document["Parameters"], **aws["filled"], "EndpointName": f"test-{env}"}
+    stack = stack or f"diabetes-{env}"
+    values = {
+        **document["Parameters"],
+        **aws["filled"],
+        "EndpointName": stack.replace("diabetes", "test"),
+        **overrides,
+    }
     created = aws["cfn"].create_change_set(
-        StackName=f"diabetes-{env}",
+        StackName=stack,
         ChangeSetName="deploy",
         ChangeSetType="CREATE",
         TemplateBody=(ROOT / "infra" / "endpoint.yaml").read_text(),
@@ -52,14 +58,14 @@ def deploy(aws, env: str) -> dict:
         Tags=[{"Key": k, "Value": v} for k, v in document["Tags"].items()],
     )
     aws["cfn"].execute_change_set(ChangeSetName=created["Id"])
-    stack = aws["cfn"].describe_stacks(StackName=f"diabetes-{env}")["Stacks"][0]
+    described = aws["cfn"].describe_stacks(StackName=stack)["Stacks"][0]
     failures = [
         e.get("ResourceStatusReason")
-        for e in aws["cfn"].describe_stack_events(StackName=f"diabetes-{env}")["StackEvents"]
+        for e in aws["cfn"].describe_stack_events(StackName=stack)["StackEvents"]
         if e["ResourceStatus"].endswith("_FAILED")
     ]
-    assert stack["StackStatus"] == "CREATE_COMPLETE", failures
-    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert described["StackStatus"] == "CREATE_COMPLETE", failures
+    return {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
 
 
 def test_dev_deploys_serverless_without_canary_or_autoscaling(aws):
@@ -75,6 +81,24 @@ def test_dev_deploys_serverless_without_canary_or_autoscaling(aws):
     endpoint = aws["sagemaker"].describe_endpoint(EndpointName="test-dev")
     assert endpoint["EndpointStatus"] == "InService"
     assert "LastDeploymentConfig" not in endpoint, endpoint.get("LastDeploymentConfig")
+    assert "DataCaptureConfig" not in config and "DataCaptureConfig" not in endpoint
+
+
+def test_a_serverless_endpoint_gets_no_data_capture_whatever_its_sampling(aws):
+    """SageMaker does not support data capture on Serverless endpoints: dev's type with
+    CaptureSamplingPercent 100 still has none; RealTime with 0 has none either."""
+    for env, stack, endpoint_type in (
+        ("dev", "diabetes-dev-capturing", "Serverless"),
+        ("staging", "diabetes-staging-not-capturing", "RealTime"),
+    ):
+        percent = "100" if endpoint_type == "Serverless" else "0"
+        outputs = deploy(aws, env, stack, CaptureSamplingPercent=percent)
+        config = aws["sagemaker"].describe_endpoint_config(
+            EndpointConfigName=outputs["EndpointConfigName"]
+        )
+        assert "DataCaptureConfig" not in config, (endpoint_type, config["DataCaptureConfig"])
+        endpoint = aws["sagemaker"].describe_endpoint(EndpointName=outputs["EndpointName"])
+        assert "DataCaptureConfig" not in endpoint, endpoint_type
 
 
 def test_prod_deploys_real_time_with_canary_and_autoscaling(aws):
@@ -94,3 +118,27 @@ def test_prod_deploys_real_time_with_canary_and_autoscaling(aws):
     assert [
         (t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets["ScalableTargets"]
     ] == [("endpoint/test-prod/variant/AllTraffic", 2, 6)]
+    # prod captures CaptureSamplingPercent of its requests into the artifact bucket's
+    # capture/<project>/<env>, encrypted with the stack's key
+    key = aws["cfn"].describe_stack_resource(
+        StackName="diabetes-prod", LogicalResourceId="VolumeKey"
+    )
+    key_id = key["StackResourceDetail"]["PhysicalResourceId"].rsplit("/", 1)[-1]
+    assert config["DataCaptureConfig"] == {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 20,
+        "DestinationS3Uri": "s3://endpoint-stack-artifacts/capture/diabetes/prod",
+        "KmsKeyId": f"arn:aws:kms:us-east-1:123456789012:key/{key_id}",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {
+            "CsvContentTypes": ["text/csv"],
+            "JsonContentTypes": ["application/json"],
+        },
+    }
+    assert endpoint["DataCaptureConfig"] == {  # DescribeEndpoint's summary of it
+        "EnableCapture": True,
+        "CaptureStatus": "Started",
+        "CurrentSamplingPercentage": 20,
+        "DestinationS3Uri": "s3://endpoint-stack-artifacts/capture/diabetes/prod",
+        "KmsKeyId": f"arn:aws:kms:us-east-1:123456789012:key/{key_id}",
+    }

@@ -685,3 +685,119 @@ def test_successful_creates_and_updates_log_per_resource_events_in_order(queue_c
             "Bucket": ("DELETE", "AWS::S3::Bucket", ids["Bucket"]),
         },
     )
+
+
+def test_describe_endpoint_summarises_its_data_capture(clients, base):
+    """DescribeEndpoint's DataCaptureConfig is a DataCaptureConfigSummary (CaptureStatus,
+    CurrentSamplingPercentage, ...), and an endpoint without capture has none."""
+    cfn, sagemaker = clients
+    plain = outputs(cfn, base)["EndpointName"]
+    assert "DataCaptureConfig" not in sagemaker.describe_endpoint(EndpointName=plain)
+    sagemaker.create_model(
+        ModelName="capturing",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": A},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="capturing",
+        ProductionVariants=[
+            {
+                "ModelName": "capturing",
+                "VariantName": "AllTraffic",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        DataCaptureConfig={
+            "EnableCapture": False,
+            "InitialSamplingPercentage": 30,
+            "DestinationS3Uri": "s3://corrections-artifacts/capture",
+            "KmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/k",
+            "CaptureOptions": [{"CaptureMode": "Input"}],
+        },
+    )
+    sagemaker.create_endpoint(EndpointName="capturing", EndpointConfigName="capturing")
+    assert sagemaker.describe_endpoint(EndpointName="capturing")["DataCaptureConfig"] == {
+        "EnableCapture": False,
+        "CaptureStatus": "Stopped",
+        "CurrentSamplingPercentage": 30,
+        "DestinationS3Uri": "s3://corrections-artifacts/capture",
+        "KmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/k",
+    }
+
+
+NUMBER_CONDITION = """
+Parameters:
+  Percent: {Type: Number, MinValue: 0, MaxValue: 100}
+Conditions:
+  Off: !Equals [!Ref Percent, "0"]
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+Outputs:
+  Capture: {Value: !If [Off, "off", "on"]}
+"""
+
+
+@pytest.mark.parametrize(("percent", "capture"), [("0", "off"), ("7", "on")])
+def test_a_number_parameter_is_compared_as_the_string_it_becomes(clients, percent, capture):
+    cfn, _ = clients
+    stack = f"number-{percent}"
+    created = cfn.create_change_set(
+        StackName=stack,
+        ChangeSetName="c1",
+        ChangeSetType="CREATE",
+        TemplateBody=NUMBER_CONDITION,
+        Parameters=[{"ParameterKey": "Percent", "ParameterValue": percent}],
+    )
+    cfn.execute_change_set(ChangeSetName=created["Id"])
+    assert outputs(cfn, stack) == {"Capture": capture}
+
+
+UPDATABLE_KEY = """
+Parameters:
+  Purpose: {Type: String}
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: !Ref Purpose
+      EnableKeyRotation: true
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: {AWS: "arn:aws:iam::123456789012:root"}, Action: "kms:*",
+             Resource: "*"}
+      Tags: [{Key: purpose, Value: !Ref Purpose}]
+Outputs:
+  KeyArn: {Value: !GetAtt Key.Arn}
+  KeyId: {Value: !Ref Key}
+"""
+
+
+def test_a_template_key_is_updated_in_place_and_keeps_its_arn(clients):
+    cfn, _ = clients
+    kms = boto3.client(
+        "kms",
+        endpoint_url=cfn.meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for kind, purpose in (("CREATE", "first"), ("UPDATE", "second")):
+        created = cfn.create_change_set(
+            StackName="updatable-key",
+            ChangeSetName=f"c-{purpose}",
+            ChangeSetType=kind,
+            TemplateBody=UPDATABLE_KEY,
+            Parameters=[{"ParameterKey": "Purpose", "ParameterValue": purpose}],
+        )
+        cfn.execute_change_set(ChangeSetName=created["Id"])
+        if kind == "CREATE":
+            first = outputs(cfn, "updatable-key")
+    stack = cfn.describe_stacks(StackName="updatable-key")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert outputs(cfn, "updatable-key") == first  # the same key, the same ARN
+    metadata = kms.describe_key(KeyId=first["KeyArn"])["KeyMetadata"]
+    assert metadata["Description"] == "second"
+    tags = kms.list_resource_tags(KeyId=first["KeyId"])["Tags"]
+    assert tags == [{"TagKey": "purpose", "TagValue": "second"}]

@@ -267,3 +267,22 @@ def test_keys_of_a_missing_bucket_is_not_found():
         )
         with pytest.raises(NotFound, match=f"s3://{BUCKET}/releases/: NoSuchBucket"):
             S3(client).keys(BUCKET, "releases/")
+
+
+def test_put_new_with_a_kms_key_asks_for_sse_kms_with_that_key():
+    key_arn = "arn:aws:kms:us-east-1:123456789012:key/k"
+    with stubbed("s3") as (client, stub):
+        stub.add_response(
+            "put_object",
+            {},
+            {
+                **WHERE,
+                "Body": b"{}\n",
+                "IfNoneMatch": "*",
+                "ContentType": "application/jsonlines",
+                "ChecksumAlgorithm": "SHA256",
+                "ServerSideEncryption": "aws:kms",
+                "SSEKMSKeyId": key_arn,
+            },
+        )
+        S3(client).put_new(BUCKET, KEY, b"{}\n", "application/jsonlines", kms_key_id=key_arn)

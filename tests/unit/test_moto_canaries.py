@@ -337,6 +337,30 @@ Resources:
 
 
 @canary(
+    "cloudformation_templates.number_parameters_compared_as_strings",
+    "compares a Number parameter, made a Python number, with a string: never equal",
+)
+def test_a_number_parameter_equals_its_digits_in_a_condition():
+    cfn = client("cloudformation")
+    template = """
+Parameters:
+  Percent: {Type: Number, MinValue: 0, MaxValue: 100}
+Conditions:
+  Off: !Equals [!Ref Percent, "0"]
+Resources:
+  Topic: {Type: AWS::SNS::Topic}
+Outputs:
+  Capture: {Value: !If [Off, "off", "on"]}
+"""
+    cfn.create_stack(
+        StackName="number",
+        TemplateBody=template,
+        Parameters=[{"ParameterKey": "Percent", "ParameterValue": "0"}],
+    )
+    assert outputs(cfn, "number") == {"Capture": "off"}
+
+
+@canary(
     "cloudformation_templates.list_parameters_reported_as_given",
     "reports a CommaDelimitedList parameter as a Python list's repr",
 )
@@ -376,6 +400,43 @@ def test_sagemaker_resources_keep_the_names_their_template_gives():
         Parameters=[{"ParameterKey": "ModelData", "ParameterValue": "s3://b/a"}],
     )
     assert sagemaker.describe_model(ModelName="given")["ModelName"] == "given"
+
+
+@canary(
+    "sagemaker.data_capture_described_as_aws",
+    "returns the config's DataCaptureConfig from DescribeEndpoint, without CaptureStatus and "
+    "CurrentSamplingPercentage",
+)
+def test_describe_endpoint_summarises_the_data_capture():
+    sagemaker = client("sagemaker")
+    sagemaker.create_model(
+        ModelName="m",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://b/a"},
+    )
+    variant = {
+        "ModelName": "m",
+        "VariantName": "AllTraffic",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="c",
+        ProductionVariants=[variant],
+        DataCaptureConfig={
+            "InitialSamplingPercentage": 20,
+            "DestinationS3Uri": "s3://b/capture",
+            "CaptureOptions": [{"CaptureMode": "Input"}],
+        },
+    )
+    sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c")
+    summary = sagemaker.describe_endpoint(EndpointName="e")["DataCaptureConfig"]
+    assert summary == {
+        "EnableCapture": True,
+        "CaptureStatus": "Started",
+        "CurrentSamplingPercentage": 20,
+        "DestinationS3Uri": "s3://b/capture",
+    }
 
 
 @canary("runtime_hooks.install", "makes an endpoint InService at once, with nothing serving it")
@@ -428,6 +489,39 @@ def test_a_template_key_with_tags_is_created_with_them():
     key = cfn.describe_stack_resources(StackName="tagged")["StackResources"][0]
     tags = kms.list_resource_tags(KeyId=key["PhysicalResourceId"])["Tags"]
     assert tags == [{"TagKey": "project", "TagValue": "diabetes"}]
+
+
+@canary(
+    "kms.kms_keys_updated_in_place_from_templates",
+    "has no CloudFormation update for AWS::KMS::Key: an updated key leaves the stack",
+)
+def test_a_template_key_is_updated_in_place():
+    cfn, kms = client("cloudformation"), client("kms")
+    # the policy as a JSON string: moto keeps a mapping as is and DescribeKey then fails
+    # (kms_key_spec_and_usage_from_templates), which is not what this canary is about
+    policy = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": '
+        '{"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}]}'
+    )
+    template = f"""
+Parameters:
+  Purpose: {{Type: String}}
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: !Ref Purpose
+      KeyPolicy: '{policy}'
+Outputs:
+  KeyArn: {{Value: !GetAtt Key.Arn}}
+"""
+    given = [{"ParameterKey": "Purpose", "ParameterValue": "first"}]
+    cfn.create_stack(StackName="updated", TemplateBody=template, Parameters=given)
+    arn = outputs(cfn, "updated")["KeyArn"]
+    given = [{"ParameterKey": "Purpose", "ParameterValue": "second"}]
+    cfn.update_stack(StackName="updated", TemplateBody=template, Parameters=given)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["Description"] == "second"
+    assert outputs(cfn, "updated")["KeyArn"] == arn
 
 
 @canary(

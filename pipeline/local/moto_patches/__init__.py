@@ -46,10 +46,13 @@ CORRECTIONS = (
     "cloudformation_execution.execute_change_set_as_aws",
     "cloudformation_resources.alarms_and_autoscaling_in_stacks",
     "cloudformation_templates.condition_references_in_conditions",
+    "cloudformation_templates.number_parameters_compared_as_strings",  # wraps the one above
     "cloudformation_templates.list_parameters_reported_as_given",
     "sagemaker.sagemaker_stack_properties_kept",
+    "sagemaker.data_capture_described_as_aws",
     "kms.kms_key_tags_from_templates",
     "kms.kms_key_spec_and_usage_from_templates",  # wraps the tags correction
+    "kms.kms_keys_updated_in_place_from_templates",
     "s3.head_object_reports_composite_checksums",
     "runtime_hooks.install",  # wraps sagemaker_stack_properties_kept's endpoint create
     "sagemaker_training.training_jobs_run",

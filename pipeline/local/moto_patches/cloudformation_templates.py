@@ -4,7 +4,8 @@ Owns: `parsing.parse_condition` (moto.cloudformation.parsing) and `Stack.paramet
 (moto.cloudformation.models). Must not: change how resources are created or updated.
 
 AWS behaviour: CloudFormation User Guide, "Condition functions" (Fn::Not/And/Or take
-`Condition` references, short form `!Condition`), and "Parameters" (CommaDelimitedList);
+`Condition` references, short form `!Condition`; Fn::Equals compares strings), and
+"Parameters" (CommaDelimitedList; Number parameters become strings where referenced);
 API reference DescribeStacks (Parameter.ParameterValue, the string given).
 Upstream: not reported (getmoto/moto#2451, short-form functions in YAML, is closed; the
 `!Condition` form inside Fn::Not still reads as true in 5.2.5).
@@ -13,6 +14,7 @@ Upstream: not reported (getmoto/moto#2451, short-form functions in YAML, is clos
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 
 def condition_references_in_conditions() -> None:
@@ -41,6 +43,46 @@ def condition_references_in_conditions() -> None:
     @functools.wraps(original)
     def parse_condition(condition, resources_map, condition_map):
         return original(normalise(condition), resources_map, condition_map)
+
+    parsing.parse_condition = parse_condition
+
+
+def number_parameters_compared_as_strings() -> None:
+    """AWS: a Number parameter is validated as a number, but "when you use the parameter
+    elsewhere in your template (for example, by using the Ref intrinsic function), the
+    parameter value becomes a string" (User Guide, "CloudFormation template Parameters
+    syntax", Type Number), so `!Equals [!Ref CaptureSamplingPercent, "0"]` holds for 0.
+    moto turned Number parameters into Python numbers and compared 0 with "0": never equal,
+    so a condition on a Number parameter was always false (endpoint.yaml's CaptureData was
+    true at 0 %).
+
+    Replaces (wraps, after condition_references_in_conditions):
+    moto.cloudformation.parsing.parse_condition, for Fn::Equals; numbers are compared in
+    their Python string form (a Number given as "1.50" compares as "1.5": integers are exact).
+    Upstream: not reported."""
+    from moto.cloudformation import parsing
+
+    original = parsing.parse_condition
+
+    def as_string(value: object) -> object:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @functools.wraps(original)
+    def parse_condition(condition: Any, resources_map: Any, condition_map: Any) -> Any:
+        if isinstance(condition, dict) and list(condition) == ["Fn::Equals"]:
+            values = []
+            for value in condition["Fn::Equals"]:
+                if isinstance(value, dict) and "Condition" in value:
+                    values.append(condition_map[value["Condition"]])
+                else:
+                    values.append(as_string(parsing.clean_json(value, resources_map)))
+            first, second = values
+            if isinstance(second, bool):  # moto's own reading of a boolean literal
+                return str(first).lower() == str(second).lower()
+            return first == second
+        return original(condition, resources_map, condition_map)
 
     parsing.parse_condition = parse_condition
 

@@ -3,9 +3,9 @@
 Owns: what makes an endpoint in the emulator serve its artifact: moto's endpoint create,
 delete and CloudFormation create/update call the LocalRuntime (pipeline/local/runtime.py),
 which provisions, activates and retires model servers; and reading moto's endpoint configs
-and models into VariantSpecs (`_specs`). Must not: start servers, fetch artifacts or check
-provenance itself (LocalRuntime does), or correct non-runtime SageMaker behaviour
-(sagemaker.py).
+and models into VariantSpecs (`_specs`, with the config's DataCaptureConfig). Must not:
+start servers, fetch artifacts, check provenance or capture data itself (LocalRuntime does),
+or correct non-runtime SageMaker behaviour (sagemaker.py).
 
 AWS behaviour: SageMaker API reference CreateEndpoint, DescribeEndpoint (EndpointStatus
 Creating -> InService | Failed, FailureReason), DeleteEndpoint.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 
+from pipeline.local.capture import CaptureConfig
 from pipeline.local.runtime import LocalRuntime, ProvisionFailed, VariantSpec
 
 log = logging.getLogger("pipeline.runtime")
@@ -26,6 +27,7 @@ def _specs(backend, config_name: str) -> list[VariantSpec]:
     config = backend.endpoint_configs.get(config_name)
     if config is None:
         raise ProvisionFailed(f"Could not find endpoint configuration '{config_name}'.")
+    capture = CaptureConfig.from_api(config.data_capture_config)
     specs = []
     for variant in config.production_variants:
         model = backend._models.get(variant["ModelName"])
@@ -39,6 +41,7 @@ def _specs(backend, config_name: str) -> list[VariantSpec]:
                 image=container.get("Image", ""),
                 model_data_url=container.get("ModelDataUrl", ""),
                 environment=dict(container.get("Environment") or {}),
+                capture=capture,
             )
         )
     return specs
@@ -126,6 +129,7 @@ def install(runtime: LocalRuntime) -> None:
         original_resource.production_variants = original_resource._process_production_variants(
             config.production_variants
         )
+        original_resource.data_capture_config = config.data_capture_config
         if props.get("DeploymentConfig") is not None:
             original_resource.deployment_config = props["DeploymentConfig"]
         original_resource.failure_reason = None
