@@ -129,3 +129,32 @@ def test_the_endpoint_key_lets_the_execution_role_encrypt_captures_only_through_
         )
     for action in ("kms:Encrypt", "kms:CreateGrant", "kms:ReEncryptFrom", "kms:PutKeyPolicy"):
         assert not allowed(role, action, "*", **VIA_S3), action
+
+
+def test_the_bucket_admits_preview_roles_to_read_only_their_own_environments_captures(
+    bucket_policy,
+):
+    """monitor.yml reads prod's captures as prod's preview role, possibly from another
+    account: the bucket admits a *-github-preview-* role to its own project's and
+    environment's capture/ prefix only, and nobody else to read captures."""
+    bucket = BUCKETS[0]
+    preview = {
+        **TLS,
+        "aws:PrincipalArn": "arn:aws:iam::222222222222:role/diabetes-github-preview-prod",
+        "aws:PrincipalTag/project": "diabetes",
+        "aws:PrincipalTag/environment": "prod",
+    }
+    assert allowed(bucket_policy, "s3:GetObject", f"{bucket}/{CAPTURE}", **preview)
+    for other in (
+        "capture/diabetes/staging/diabetes-staging/AllTraffic/2025/01/31/23/0f0e.jsonl",
+        "capture/shop/prod/shop-prod/AllTraffic/2025/01/31/23/0f0e.jsonl",
+    ):
+        assert not allowed(bucket_policy, "s3:GetObject", f"{bucket}/{other}", **preview), other
+    assert not allowed(bucket_policy, "s3:PutObject", f"{bucket}/{CAPTURE}", **preview)
+    deploy = {
+        **preview,
+        "aws:PrincipalArn": preview["aws:PrincipalArn"].replace("preview", "deploy"),
+    }
+    assert not allowed(bucket_policy, "s3:GetObject", f"{bucket}/{CAPTURE}", **deploy)
+    untagged = {k: v for k, v in preview.items() if k != "aws:PrincipalTag/environment"}
+    assert not allowed(bucket_policy, "s3:GetObject", f"{bucket}/{CAPTURE}", **untagged)
