@@ -14,7 +14,7 @@ from pipeline.aws.sagemaker import SageMakerRuntime
 from pipeline.settings import Settings
 from pipeline.shared import dataset
 
-ROWS_PER_REQUEST = 5
+ROWS_PER_REQUEST = 25
 SHIFT_IN_STD = 3.0  # a planted shift: three standard deviations of the column
 UNSEEN = "__shifted__"
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from pipeline.core import monitoring
 from pipeline.errors import ConfigError, PipelineError
+from pipeline.local import capture
 from pipeline.local.sandbox import Sandbox
 from pipeline.shared import account, records
 from pipeline.shared import config as config_files
@@ -233,20 +234,31 @@ def run(
                     "prod captures nothing (CaptureSamplingPercent 0 in its parameter file); "
                     "set it above 0 to monitor prod"
                 )
-            # twice the requests min_rows needs, at the sampling rate
-            needed = -(-settings.config.monitor.min_rows // sender.ROWS_PER_REQUEST)
-            requests = -(-2 * needed * 100 // percent)
-            started = datetime.now(UTC)
+            # enough captured rows that sampling adds little to the statistics: twice
+            # min_rows, and ten times the rows given (each row about ten times over), at
+            # prod's sampling rate
+            wanted = max(2 * settings.config.monitor.min_rows, 10 * len(rows))
+            needed = -(-wanted // sender.ROWS_PER_REQUEST)
+            requests = -(-needed * 100 // percent)
+            # capture times are whole seconds: start on one, so the window holds exactly
+            # this batch (none of the one before, all of this one)
+            time.sleep(1.0 - datetime.now(UTC).microsecond / 1e6)
+            started = datetime.now(UTC).replace(microsecond=0)
             sender.send(result.endpoints["prod"], rows, requests * sender.ROWS_PER_REQUEST, seed)
             since = started.isoformat()
             until = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
-            seen, deadline = -1, time.monotonic() + 30
+            # the sandbox writes what it captured every FLUSH_SECONDS: done when the count
+            # has not grown for longer than that
+            quiet_for = 2 * capture.FLUSH_SECONDS + 0.5
+            seen, unchanged_since, deadline = -1, time.monotonic(), time.monotonic() + 60
             while True:
                 time.sleep(1.0)
                 report = monitor.run(ctx, "prod", since, until).report
-                if report["requests"] == seen or time.monotonic() > deadline:
+                now = time.monotonic()
+                if report["requests"] != seen:
+                    seen, unchanged_since = report["requests"], now
+                elif now - unchanged_since >= quiet_for or now > deadline:
                     break
-                seen = report["requests"]
             config_files.write_json(settings.monitor_dir("prod") / f"traffic-{seed}.json", report)
             return report
 
