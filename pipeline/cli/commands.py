@@ -135,12 +135,15 @@ def sandbox(args: argparse.Namespace, ctx: Context) -> None:
 def lint(args: argparse.Namespace, ctx: Context) -> None:
     from pipeline.stages.verify import lint as stage
 
-    results = stage.run(ctx).tools
+    linted = stage.run(ctx, use_cache=not args.no_cache)
+    results = linted.tools
     for result in results:
         for finding in result.findings:
             print(f"{result.tool}: {finding}")
     rows = [(r.tool, len(r.findings), "pass" if r.passed else "FAIL") for r in results]
     _show(ctx, Table.of(("tool", "findings", "result"), rows, right=(1,)))
+    if linted.cached:
+        print(f"cached: the result for inputs {linted.cache_key[:12]} (--no-cache lints again)")
     failed = [r for r in results if not r.passed]
     if any(r.configuration for r in failed):
         raise ConfigError("parameter files are invalid (see above); nothing was sent to AWS")
@@ -254,7 +257,7 @@ def all_green(args: argparse.Namespace, ctx: Context) -> None:
 def template_test(args: argparse.Namespace, ctx: Context) -> None:
     from pipeline.stages.verify import template_tests as stage
 
-    report = stage.run(ctx, args.digest)
+    report = stage.run(ctx, args.digest, use_cache=not args.no_cache)
     rows = []
     for r in report.results:
         failed = [f"{check}: {problem}" for check, problem in r.checks.items() if problem != "ok"]
@@ -262,6 +265,8 @@ def template_test(args: argparse.Namespace, ctx: Context) -> None:
         rows.append((r.test, r.stack or "-", r.endpoint, checks, "pass" if r.passed else "FAIL"))
     header = ("test", "stack", "endpoint", "checks", "result")
     _show(ctx, Table.of(header, rows, "taskcat template tests"))
+    if report.cached:
+        print(f"cached: the passing run for inputs {report.cache_key[:12]} (--no-cache runs again)")
     print(f"taskcat: {report.seconds:.1f} s; report {report.report_file}")
     if report.leftovers:
         print("NOT deleted (delete these by hand):\n  " + "\n  ".join(report.leftovers))
@@ -427,7 +432,9 @@ def deploy_local(args: argparse.Namespace, ctx: Context) -> None:
 
     settings = ctx.settings
     try:
-        result = stage.run(ctx, args.keep, args.target, args.region, args.train_on)
+        result = stage.run(
+            ctx, args.keep, args.target, args.region, args.train_on, use_cache=not args.no_cache
+        )
     except stage.DeployLocalFailed as failed:
         _deploy_local_summary(ctx, failed.steps)
         raise

@@ -101,7 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
         "environment, created on first use under PIPELINE_TOOLS_DIR) on every template in "
         "infra/ and validate every infra/params/<env>.json against infra/endpoint.yaml's "
         "Parameters. Needs no AWS access. Exit 2 for invalid parameter files, 1 for linter "
-        "findings.",
+        "findings. cfn-lint and checkov run at the same time; the result is kept in "
+        "build/cache/lint.json under a key of every input (templates, parameter files, the "
+        "project config, the lint code, checkov's policies and pins, cfn-lint's and Python's "
+        "versions), and a run with the same key takes it instead of linting again (shown as "
+        "cached, with the key).",
+    )
+    p.add_argument(
+        "--no-cache", action="store_true", help="lint even if a result for these inputs is kept"
     )
     p.set_defaults(handler=commands.lint, report_time=False)
 
@@ -163,9 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
         "artifact, the serving image, the bootstrap role and a unique endpoint name; it "
         "passes when the stack is CREATE_COMPLETE, the endpoint InService, the outputs "
         "resolve and a golden example is predicted. Stacks are always deleted; leftovers "
-        "are listed. Needs `bootstrap` and `upload` first. Report: build/taskcat/.",
+        "are listed. Needs `bootstrap` and `upload` first. Report: build/taskcat/. A passing "
+        "run is kept (build/cache/taskcat.json) under a key of every input (each test's "
+        "template and parameters, the artifact's digest among them, the golden example, the "
+        "account and region, .taskcat.yml, the project config, the test code, taskcat's pins "
+        "and Python's version): a run with the same key reports it again, marked cached, and "
+        "makes no stack. A failing run is never kept.",
     )
     p.add_argument("--digest", help="test this uploaded artifact (default: the local build)")
+    p.add_argument(
+        "--no-cache", action="store_true", help="run taskcat even if a passing run is kept"
+    )
     p.set_defaults(handler=commands.template_test)
 
     p = sub.add_parser(
@@ -432,6 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["local", "sagemaker"],
         help="where the train stage runs the script: this machine, or a SageMaker training "
         "job (which the sandbox runs for real); default: [training] on in pipeline.toml",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="lint and run taskcat even if results for the same inputs are kept (build/cache/)",
     )
     p.set_defaults(handler=commands.deploy_local)
     for subparser in sub.choices.values():

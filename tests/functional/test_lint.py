@@ -22,7 +22,7 @@ INFRA = Path(__file__).resolve().parents[2] / "infra"
 
 
 def test_every_template_and_parameter_file_passes_lint():
-    results = lint.run(Context(Settings.from_env({}))).tools
+    results = lint.run(Context(Settings.from_env({})), use_cache=False).tools
     assert [(r.tool, r.findings) for r in results] == [
         ("cfn-lint", []),
         ("checkov", []),
@@ -353,3 +353,26 @@ def test_a_skip_without_a_reason_is_a_finding(planted_checkov_findings):
         f"{infra / 'skip_without_reason.yaml'}: AWS::SNS::Topic.Topic: CKV_AWS_26 is "
         "skipped without a reason; add a `comment` to its Metadata.checkov.skip entry" in findings
     )
+
+
+def test_lint_results_are_kept_by_their_inputs_and_any_change_lints_again(infra_copy, tmp_path):
+    settings = replace(infra_copy, build_dir=tmp_path / "build")
+    first = lint.run(Context(settings))
+    assert not first.cached and not first.failed and len(first.cache_key) == 64
+    cached = pipeline(
+        "lint",
+        env={
+            "PIPELINE_INFRA_DIR": str(settings.infra_dir),
+            "PIPELINE_BUILD_DIR": str(settings.build_dir),
+        },
+    )
+    assert cached.returncode == 0, cached.stdout + cached.stderr
+    assert f"cached: the result for inputs {first.cache_key[:12]}" in cached.stdout
+    assert [r.tool for r in lint.run(Context(settings)).tools] == [r.tool for r in first.tools]
+    # one byte of one input: a new key, linted again (and the finding is found)
+    target = settings.params_dir / "dev.json"
+    target.write_text(target.read_text().replace('"InstanceType"', '"InstanceTyp"', 1))
+    changed = lint.run(Context(settings))
+    assert not changed.cached and changed.cache_key != first.cache_key
+    assert changed.failed and changed.failed[0].tool == "parameter files"
+    assert not lint.run(Context(settings), use_cache=False).cached

@@ -50,6 +50,17 @@ def test_taskcat_passes_one_test_per_environment_and_deletes_its_stacks(uploaded
     for row in rows:
         assert row[3] == "CREATE_COMPLETE, outputs, InService, golden invocation"
     assert leftovers(uploaded) == ([], [])
+    assert "creating 3 test stacks" in result.stdout
+    # the same inputs again: the passing run is reported, marked cached; no stack is made
+    again = pipeline("test", env=uploaded)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "cached: the passing run for inputs " in again.stdout
+    assert "creating 3 test stacks" not in again.stdout
+    assert {row[0] for row in terminal_rows(again.stdout, "test") if row[-1] == "pass"} == {
+        "dev",
+        "staging",
+        "prod",
+    }
 
 
 def test_a_failing_template_fails_taskcat_and_leaves_nothing_behind(uploaded, tmp_path):

@@ -9,16 +9,19 @@ understands !Ref and the other short forms.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline import tools
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import Settings
+from pipeline.shared import results_cache
 from pipeline.shared.context import Context
 from pipeline.shared.params import validate_params
 
@@ -120,21 +123,78 @@ def _template(settings: Settings, check: dict) -> str:
 @dataclass(frozen=True)
 class LintResult:
     tools: list[ToolResult]
+    cache_key: str = ""  # the inputs' key (results_cache)
+    cached: bool = False  # the result of an earlier run with the same key
 
     @property
     def failed(self) -> list[ToolResult]:
         return [t for t in self.tools if not t.passed]
 
 
-def run(ctx: Context) -> LintResult:
+CHECKS_CODE = (  # the code whose rules decide the result, part of the cache key
+    Path(__file__),
+    Path(__file__).resolve().parents[2] / "core" / "params.py",
+    Path(__file__).resolve().parents[2] / "shared" / "params.py",
+)
+
+
+def inputs(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
+    """The cache key's parts (every input's sha256) and the tool versions."""
+    from importlib import metadata
+
+    files = [Path(t) for t in templates(settings)]
+    files += sorted(settings.params_dir.glob("*.json"))
+    files += sorted(p for p in tools.CHECKOV_CHECKS.rglob("*.py"))
+    files += list(CHECKS_CODE)
+    files += [
+        Path(n) for n in (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml") if Path(n).exists()
+    ]
+    if settings.project_config is not None:
+        files.append(settings.project_config.config_file)
+    parts = results_cache.file_parts(files, settings.infra_dir.parent)
+    parts["infra_dir"] = str(settings.infra_dir.resolve())
+    parts["params_dir"] = str(settings.params_dir.resolve())
+    versions = {
+        "cfn-lint": metadata.version("cfn-lint"),
+        "python": sys.version,
+        "checkov-pins": hashlib.sha256(tools.requirements("checkov").encode()).hexdigest(),
+    }
+    return parts, versions
+
+
+def run(ctx: Context, use_cache: bool = True) -> LintResult:
+    """cfn-lint and checkov at the same time (each a process of its own), the parameter files
+    meanwhile; an earlier result with the same inputs is taken instead (use_cache)."""
     settings, progress = ctx.settings, ctx.ui.progress
-    params = ToolResult(
-        "parameter files", [str(p) for p in validate_params(settings)], configuration=True
-    )
-    return LintResult(
+    parts, versions = inputs(settings)
+    cache_key = results_cache.key({**parts, **{f"version:{k}": v for k, v in versions.items()}})
+    if use_cache:
+        found = results_cache.load(settings, "lint", cache_key, versions)
+        if found is not None:
+            progress(f"lint: cached result {cache_key[:12]} (same inputs and tool versions)")
+            return LintResult([ToolResult(**t) for t in found], cache_key, cached=True)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        linted = pool.submit(cfn_lint, settings)
+        checked = pool.submit(checkov, settings, progress)
+        params = ToolResult(
+            "parameter files", [str(p) for p in validate_params(settings)], configuration=True
+        )
+        result = LintResult(
+            [
+                ToolResult("cfn-lint", linted.result()),
+                ToolResult("checkov", checked.result()),
+                params,
+            ],
+            cache_key,
+        )
+    results_cache.store(
+        settings,
+        "lint",
+        cache_key,
+        versions,
         [
-            ToolResult("cfn-lint", cfn_lint(settings)),
-            ToolResult("checkov", checkov(settings, progress)),
-            params,
-        ]
+            {"tool": t.tool, "findings": t.findings, "configuration": t.configuration}
+            for t in result.tools
+        ],
     )
+    return result

@@ -31,7 +31,7 @@ from pipeline.core import golden
 from pipeline.errors import ConfigError
 from pipeline.local.processes import ManagedProcess
 from pipeline.settings import Settings
-from pipeline.shared import deploying
+from pipeline.shared import deploying, results_cache
 from pipeline.shared import params as params_files
 from pipeline.shared.context import Context
 
@@ -61,10 +61,37 @@ class TestReport:
     error: str | None
     seconds: float
     report_file: Path
+    cache_key: str = ""  # the inputs' key (results_cache)
+    cached: bool = False  # an earlier passing run's, with the same key
 
     @property
     def passed(self) -> bool:
         return not self.error and not self.leftovers and all(r.passed for r in self.results)
+
+
+def _cache_inputs(
+    settings: Settings, tests: dict, account: str, region: str, example: dict
+) -> tuple[str, dict[str, str]]:
+    """The key of a taskcat run: every test's template and parameters (the pipeline's filled
+    ones, the artifact's digest among them), the golden example checked, the account and
+    region, .taskcat.yml, the project config, this code and the driver; and taskcat's pins."""
+    import hashlib
+    import sys
+
+    files = [settings.endpoint_template, settings.taskcat_file, Path(__file__), DRIVER]
+    if settings.project_config is not None:
+        files.append(settings.project_config.config_file)
+    parts = results_cache.file_parts(files, settings.infra_dir.parent)
+    parts["tests"] = json.dumps(tests, sort_keys=True)
+    parts["target"] = f"{account}:{region}"
+    parts["example"] = json.dumps(example, sort_keys=True)
+    versions = {
+        "python": sys.version,
+        "taskcat-pins": hashlib.sha256(tools.requirements("taskcat").encode()).hexdigest(),
+    }
+    return results_cache.key(
+        {**parts, **{f"version:{k}": v for k, v in versions.items()}}
+    ), versions
 
 
 def load_tests(settings: Settings) -> dict[str, dict]:
@@ -143,10 +170,12 @@ def _check_stack(
     return checks
 
 
-def run(ctx: Context, digest: str | None = None) -> TestReport:
+def run(ctx: Context, digest: str | None = None, use_cache: bool = True) -> TestReport:
     """Test the uploaded artifact `digest` (its manifest read from the bucket), else the
     local build's. Inputs are resolved as every deploy resolves them
-    (pipeline.shared.deploying): the same checks, the same messages."""
+    (pipeline.shared.deploying): the same checks, the same messages. A passing run is kept
+    (build/cache/taskcat.json); with the same inputs (use_cache) it is reported again,
+    marked cached, and no stack is made. A failing run is never kept."""
     settings, progress, s3 = ctx.settings, ctx.ui.progress, ctx.s3
     started = time.monotonic()
     config = load_tests(settings)
@@ -164,8 +193,28 @@ def run(ctx: Context, digest: str | None = None) -> TestReport:
     manifest = chosen.manifest
     model_data = chosen.uri
     injected = deploying.filled_parameters(settings, chosen, where)
+    example = manifest["golden_examples"][0]
+    account = identity.account_id()
+    # every input but the endpoint names, which are new in every run
+    keyed = {
+        name: _parameters(documents[name], {**injected, "EndpointName": "(unique per run)"})
+        for name in config["tests"]
+    }
+    cache_key, versions = _cache_inputs(settings, keyed, account, region, example)
+    kept = results_cache.load(settings, "taskcat", cache_key, versions) if use_cache else None
+    if kept is not None:
+        progress(f"taskcat: cached passing result {cache_key[:12]} (same inputs and versions)")
+        return TestReport(
+            [TestResult(**r) for r in kept["results"]],
+            [],
+            None,
+            time.monotonic() - started,
+            Path(kept["report_file"]),
+            cache_key,
+            cached=True,
+        )
     # taskcat syncs its project to this bucket; it cannot sync to a versioned one.
-    taskcat_bucket = f"{settings.project}-taskcat-{identity.account_id()}-{region}"
+    taskcat_bucket = f"{settings.project}-taskcat-{account}-{region}"
     if s3.ensure_bucket(taskcat_bucket, region):
         progress(f"created taskcat's bucket s3://{taskcat_bucket}")
     work = settings.build_dir / "taskcat"
@@ -201,7 +250,6 @@ def run(ctx: Context, digest: str | None = None) -> TestReport:
         by_test = {stack["test"]: stack for stack in created["stacks"]}
         try:
             sagemaker, runtime = SageMaker(), SageMakerRuntime()
-            example = manifest["golden_examples"][0]
             for result in results:
                 stack = by_test.get(result.test)
                 if stack is None:
@@ -219,7 +267,9 @@ def run(ctx: Context, digest: str | None = None) -> TestReport:
         leftovers = _leftovers([s["id"] for s in cleaned["stacks"]])
         if cleaned["error"] and not error:
             error = f"taskcat clean-up: {cleaned['error']}"
-    report = TestReport(results, leftovers, error, time.monotonic() - started, work / "report.json")
+    report = TestReport(
+        results, leftovers, error, time.monotonic() - started, work / "report.json", cache_key
+    )
     report.report_file.write_text(
         json.dumps(
             {**asdict(report), "report_file": str(report.report_file), "passed": report.passed},
@@ -228,6 +278,12 @@ def run(ctx: Context, digest: str | None = None) -> TestReport:
         )
         + "\n"
     )
+    if report.passed:
+        kept_report = {
+            "results": [asdict(r) for r in results],
+            "report_file": str(report.report_file),
+        }
+        results_cache.store(settings, "taskcat", cache_key, versions, kept_report)
     return report
 
 

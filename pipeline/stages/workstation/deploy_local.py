@@ -80,6 +80,7 @@ def run(
     target: str = "local",
     region: str | None = None,
     train_on: str | None = None,
+    use_cache: bool = True,
 ) -> DeployLocalResult:
     settings, progress = ctx.settings, ctx.ui.progress
     if target not in ("local", "aws"):
@@ -159,18 +160,22 @@ def run(
             return f"{uploaded.uri} ({'uploaded' if uploaded.uploaded else 'already there'})"
 
         def do_lint():
-            failed = lint.run(ctx).failed
+            linted = lint.run(ctx, use_cache)
+            failed = linted.failed
             if failed:
                 details = "; ".join(f"{r.tool}: {r.findings[0]}" for r in failed)
                 raise PipelineError(f"lint findings (run `python -m pipeline lint`): {details}")
-            return "cfn-lint, checkov, parameter files: 0 findings"
+            cached = f" (cached {linted.cache_key[:12]})" if linted.cached else ""
+            return f"cfn-lint, checkov, parameter files: 0 findings{cached}"
 
         def do_taskcat():
-            report = template_tests.run(ctx)
+            report = template_tests.run(ctx, use_cache=use_cache)
             if not report.passed:
                 failed = [f"{r.test}: {r.checks}" for r in report.results if not r.passed]
                 why = report.error or "taskcat tests failed"
                 raise PipelineError(f"{why} {'; '.join(failed)} (report {report.report_file})")
+            if report.cached:
+                return f"{len(report.results)} tests passed (cached {report.cache_key[:12]})"
             return f"{len(report.results)} tests passed in {report.seconds:.1f}s"
 
         def deployed(env: str, outcome: deploy.DeployResult) -> str:
