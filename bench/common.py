@@ -50,6 +50,12 @@ def quick_note(name: str, what: str) -> None:
         )
 
 
+def target(text: str) -> str:
+    """How a printed figure names its target: '(target >= 4x)', or in quick mode
+    '(target >= 4x: not judged in a quick run)'."""
+    return f"(target {text}: not judged in a quick run)" if quick() else f"(target {text})"
+
+
 @contextlib.contextmanager
 def environ(values: dict[str, str]):
     """os.environ with `values` set (stages run in this process reach a sandbox through the
