@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import os
 import shutil
 import statistics
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import write_results  # noqa: E402
+from bench.common import quick, quick_note, write_results  # noqa: E402
 from pipeline.shared import tarballs  # noqa: E402
 
 
@@ -71,10 +70,11 @@ def gzip6(dest: Path, files: dict[str, Path]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    quick = bool(os.environ.get("BENCH_QUICK"))
-    parser.add_argument("--size-mb", type=int, default=20 if quick else 200)
-    parser.add_argument("--runs", type=int, default=1 if quick else 3)
+    short = quick()
+    parser.add_argument("--size-mb", type=int, default=20 if short else 200)
+    parser.add_argument("--runs", type=int, default=1 if short else 3)
     args = parser.parse_args()
+    quick_note("artifact_compression", f"a {args.size_mb} MB model, {args.runs} run")
     work = Path(tempfile.mkdtemp(prefix="bench-compression-"))
     try:
         model = work / "model.joblib"
@@ -118,8 +118,7 @@ def main() -> int:
             f"in {f['seconds_median']:.2f} s ({f['time_vs_gzip6']:.2f}x gzip -6 time)"
         )
     print(f"model.joblib {figures['model_bytes'] / 1e6:.1f} MB, n={args.runs}")
-    if not quick:
-        write_results("artifact_compression", figures)
+    write_results("artifact_compression", figures)
     return 0
 
 

@@ -5,6 +5,9 @@ opened at once from loopback) fired at a sandbox endpoint through the gateway, a
 the same run. Reports answered and correct counts, wall time, p50/p99 and the ratios.
 
     python bench/gateway_concurrency.py [--requests N]
+
+Quick mode (BENCH_QUICK=1): 100 requests by default; every one must still be answered
+correctly through the gateway.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ import boto3  # noqa: E402
 import joblib  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.common import build_artifact, write_results  # noqa: E402
+from bench.common import build_artifact, quick, quick_note, write_results  # noqa: E402
 from pipeline.local.sandbox import Sandbox  # noqa: E402
 
 TEMPLATE = (ROOT / "tests" / "fixtures" / "templates" / "endpoint_stack.yaml").read_text()
 ROW = (ROOT / "tests" / "fixtures" / "payloads" / "one_row_no_newline.csv").read_bytes()
-REQUESTS = 1000
+REQUESTS = 100 if quick() else 1000
 CLIENT_TIMEOUT_SECONDS = 30.0
 
 
@@ -93,6 +96,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=REQUESTS)
     args = parser.parse_args()
+    quick_note("gateway_concurrency", f"{args.requests} concurrent requests a way")
     settings = build_artifact()
     model = joblib.load(settings.model_file)
     row = [float(v) for v in ROW.decode().split(",")]

@@ -3,7 +3,8 @@ read the same capture files alone (the floor any monitor pays), in turns in the 
 against the sandbox. The files are written as SageMaker's data capture writes them (one
 JSON line per request, CSV input of one test row, JSON output), 5,000 lines per object, in
 the hour before now. No target: recorded for trend-watching. `--requests N` (default
-100000), `--runs N` (default 3).
+100000), `--runs N` (default 3). Quick mode (BENCH_QUICK=1): 5,000 requests (one object),
+one run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import build_artifact, write_results  # noqa: E402
+from bench.common import build_artifact, quick, quick_note, write_results  # noqa: E402
 from pipeline.local.sandbox import Sandbox  # noqa: E402
 from pipeline.shared import account, traffic  # noqa: E402
 from pipeline.shared.context import Context, QuietUI  # noqa: E402
@@ -61,9 +62,10 @@ def capture_line(row: list, when: datetime) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=PER_OBJECT if quick() else 100_000)
+    parser.add_argument("--runs", type=int, default=1 if quick() else 3)
     args = parser.parse_args()
+    quick_note("monitor_capture", f"{args.requests} requests, {args.runs} run(s)")
     settings = build_artifact()
     with Sandbox() as box:
         import os

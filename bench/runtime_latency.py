@@ -2,7 +2,8 @@
 first endpoint also starts the model-server zygote; warm: later ones), and single-row
 invoke latency p50/p99 three ways in the same run: boto3 `invoke_endpoint` through the
 gateway, a plain HTTP POST to the gateway, and a plain HTTP POST straight to the endpoint's
-model server (the baseline)."""
+model server (the baseline). Quick mode (BENCH_QUICK=1): two endpoints (one cold, one
+warm) and 20 requests a way, after 5 of warm-up."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-from bench.common import build_artifact, timed, write_results  # noqa: E402
+from bench.common import build_artifact, quick, quick_note, timed, write_results  # noqa: E402
 from pipeline.local.sandbox import Sandbox  # noqa: E402
 
 TEMPLATE = (ROOT / "tests" / "fixtures" / "templates" / "endpoint_stack.yaml").read_text()
 ROW = (ROOT / "tests" / "fixtures" / "payloads" / "one_row_no_newline.csv").read_bytes()
-REQUESTS = 1000
+# requests a way (in ROUNDS interleaved rounds), their warm-up, and stacks created (the first
+# cold, the others warm)
+REQUESTS, ROUNDS, WARM_UP, STACKS = (20, 1, 5, 2) if quick() else (1000, 10, 50, 4)
 
 
 def percentiles(samples: list[float]) -> dict:
@@ -49,6 +52,7 @@ def http_post(url: str, path: str):
 
 
 def main() -> int:
+    quick_note("runtime_latency", f"{STACKS} endpoints, {REQUESTS} requests a way after {WARM_UP}")
     settings = build_artifact()
     with Sandbox() as sandbox:
         options = {
@@ -61,7 +65,7 @@ def main() -> int:
         s3.upload_file(str(settings.artifact_file), "artifacts", "m/model.tar.gz")
         cfn = boto3.client("cloudformation", endpoint_url=sandbox.url, **options)
         creates = []
-        for i in range(4):
+        for i in range(STACKS):
             started = time.perf_counter()
             created = cfn.create_change_set(
                 StackName=f"s{i}",
@@ -98,11 +102,11 @@ def main() -> int:
             "http_direct_model_server": http_post(server_url, "/invocations"),
         }
         for fn in paths.values():
-            timed(fn, 50)  # warm-up
+            timed(fn, WARM_UP)
         samples = {name: [] for name in paths}
-        for _ in range(10):  # interleaved rounds, so machine drift hits all three alike
+        for _ in range(ROUNDS):  # interleaved rounds, so machine drift hits all three alike
             for name, fn in paths.items():
-                samples[name] += timed(fn, REQUESTS // 10)
+                samples[name] += timed(fn, REQUESTS // ROUNDS)
     figures = {
         "create_to_in_service_s": {
             "cold_first": creates[0],

@@ -12,6 +12,8 @@ Contenders, measured in the same run with the same worker count and the same inf
   that its code need not stay in the package.
 Runs alternate between contenders. Decision rule (issue 17): a hand-written server stays only
 if gunicorn with our app cannot reach 1.5x the baseline's throughput with p99 no worse.
+Quick mode (BENCH_QUICK=1): 200 requests per run after a 40-request warm-up, one round,
+targets not judged (request errors still fail the run).
 """
 
 from __future__ import annotations
@@ -33,10 +35,21 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import build_artifact, golden_row, median, write_results  # noqa: E402
+from bench.common import (  # noqa: E402
+    build_artifact,
+    golden_row,
+    median,
+    quick,
+    quick_note,
+    results_dir,
+    target,
+    write_results,
+)
 from pipeline.local import model_server  # noqa: E402
 
 CLIENTS = 8
+# requests per client before a measured run, so that every worker has loaded its model
+WARM_UP_PER_CLIENT = 5 if quick() else 50
 OLD_COMMIT = "d782a51"  # the last commit with the hand-written HTTP server and arbiter
 OLD_RUNNER = """
 import importlib.util, logging, os, sys
@@ -256,7 +269,7 @@ def run_once(kind: str, start, workers: int, total: int, log, row: list) -> dict
     proc, port = start(workers, log)
     try:
         wait_ping(port, proc)
-        asyncio.run(_load(port, CLIENTS * 50, row))  # warm-up: every worker loads its model
+        asyncio.run(_load(port, CLIENTS * WARM_UP_PER_CLIENT, row))  # warm-up
         with PeakRss(proc.pid) as rss:
             elapsed, latencies, errors = asyncio.run(_load(port, total, row))
         latencies.sort()
@@ -276,8 +289,12 @@ def run_once(kind: str, start, workers: int, total: int, log, row: list) -> dict
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=12000, help="requests per run")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each server")
+    parser.add_argument(
+        "--requests", type=int, default=200 if quick() else 12000, help="requests per run"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1 if quick() else 3, help="runs of each server"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--quick", action="store_true", help="a short run: 2000 requests per run, 3 rounds"
@@ -288,12 +305,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.requests, args.rounds = 2000, 3
+    quick_note("server_load", f"{args.requests} requests per run, {args.rounds} round(s)")
 
     settings = build_artifact()
     model_dir = Path(tempfile.mkdtemp(prefix="bench-model-"))
     model_server.extract(settings.artifact_file, model_dir)
-    log_path = ROOT / "bench" / "results" / "server_load.log"
-    log_path.parent.mkdir(exist_ok=True)
+    log_path = results_dir() / "server_load.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     starts = {
         "baseline": lambda w, log: start_baseline(model_dir, w, log),
         "ours": lambda w, log: start_ours(settings.artifact_file, w, log),
@@ -337,9 +355,9 @@ def main() -> int:
     p99_ratio = summary["ours"]["p99_ms"] / summary["baseline"]["p99_ms"]
     print(
         f"median: ours {summary['ours']['req_per_s']:.0f} req/s vs baseline "
-        f"{summary['baseline']['req_per_s']:.0f} req/s = {ratio:.2f}x (target >= 1.5x); "
+        f"{summary['baseline']['req_per_s']:.0f} req/s = {ratio:.2f}x {target('>= 1.5x')}; "
         f"p99 {summary['ours']['p99_ms']:.2f} ms vs {summary['baseline']['p99_ms']:.2f} ms "
-        f"= {p99_ratio:.2f}x (target <= 1)"
+        f"= {p99_ratio:.2f}x {target('<= 1')}"
     )
     write_results(
         "server_load",

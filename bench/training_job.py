@@ -2,7 +2,8 @@
 (diabetes) project, against `pipeline train` on this machine as the baseline, in turns in
 the same run; and the job's own time from CreateTrainingJob to Completed (CreationTime to
 TrainingEndTime, as DescribeTrainingJob reports them). No target: recorded for
-trend-watching. `--runs N` (default 5).
+trend-watching. `--runs N` (default 5). Quick mode (BENCH_QUICK=1): one run of each, and
+no warm-up run of `train` first.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-from bench.common import write_results  # noqa: E402
+from bench.common import quick, quick_note, write_results  # noqa: E402
 from pipeline.local.sandbox import Sandbox  # noqa: E402
 
 
@@ -47,8 +48,9 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=1 if quick() else 5)
     runs = parser.parse_args().runs
+    quick_note("training_job", f"{runs} run(s) of each, no warm-up")
     local, on_job, job_seconds, ratios = [], [], [], []
     with Sandbox() as box, tempfile.TemporaryDirectory(prefix="bench-training-") as build:
         env = {
@@ -66,7 +68,8 @@ def main() -> int:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
-        cli(env, "train")  # warm-up: data cache, imports
+        if not quick():
+            cli(env, "train")  # warm-up: data cache, imports
         for _ in range(runs):
             here = cli(env, "train")
             there = cli(env, "train", "--on", "sagemaker")
