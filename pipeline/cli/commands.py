@@ -390,9 +390,9 @@ def monitor(args: argparse.Namespace, ctx: Context) -> None:
     Job().summary(monitor_report.markdown(report))
     if result.violations is not None:
         drifted = [c["name"] for c in report["columns"] if c["verdict"] == "drift"]
+        drifted += [c["statistic"] for c in report["checks"] if c["verdict"] == "drift"]
         raise DriftDetected(
-            f"{args.env}: drift in {', '.join(drifted) or 'the refused share'}; violations: "
-            f"{result.violations}"
+            f"{args.env}: drift in {', '.join(drifted)}; violations: {result.violations}"
         )
 
 

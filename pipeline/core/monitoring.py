@@ -39,6 +39,7 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "ks_threshold": (0.3, "Kolmogorov-Smirnov statistic above which a number column drifted"),
     "unseen_threshold": (0.05, "share of rows with a category training never saw"),
     "refused_threshold": (0.05, "share of captured requests the handler refuses"),
+    "missing_threshold": (0.05, "rise in a column's share of missing values over training"),
     "prediction_psi_threshold": (0.25, "population stability index of the predictions"),
 }
 MAX_WINDOW = timedelta(days=31)
@@ -52,6 +53,7 @@ class MonitorConfig:
     ks_threshold: float = DEFAULTS["ks_threshold"][0]
     unseen_threshold: float = DEFAULTS["unseen_threshold"][0]
     refused_threshold: float = DEFAULTS["refused_threshold"][0]
+    missing_threshold: float = DEFAULTS["missing_threshold"][0]
     prediction_psi_threshold: float = DEFAULTS["prediction_psi_threshold"][0]
 
 
@@ -120,7 +122,9 @@ def hour_prefixes(prefix: str, start: datetime, end: datetime) -> Iterator[str]:
 
 
 def inference_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    """A capture's inferenceTime, in UTC (a time without a zone is UTC, as SageMaker's are)."""
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 # -- verdicts -------------------------------------------------------------------------------
@@ -152,11 +156,10 @@ def violations(report: Mapping[str, Any]) -> dict[str, Any]:
         for entry in column["statistics"]:
             if entry["verdict"] != DRIFT:
                 continue
-            kind = (
-                "categorical_values_check"
-                if entry["statistic"] == "unseen"
-                else "baseline_drift_check"
-            )
+            kind = {
+                "unseen": "categorical_values_check",
+                "missing": "completeness_check",
+            }.get(entry["statistic"], "baseline_drift_check")
             found.append(
                 {
                     "feature_name": column["name"],
@@ -170,14 +173,17 @@ def violations(report: Mapping[str, Any]) -> dict[str, Any]:
             )
     for entry in report.get("checks", []):
         if entry["verdict"] == DRIFT:
+            what = {
+                "refused_share": "the handler refuses that share of the captured requests",
+                "malformed_share": "that share of the capture lines cannot be read",
+            }.get(entry["statistic"], entry["statistic"])
             found.append(
                 {
                     "feature_name": "",
                     "constraint_check_type": "data_type_check",
                     "description": (
                         f"{entry['statistic']} {entry['value']:.4f} is above the threshold "
-                        f"{entry['threshold']}: the handler refused that share of the "
-                        "captured requests"
+                        f"{entry['threshold']}: {what}"
                     ),
                 }
             )

@@ -46,8 +46,15 @@ def statistics(settings: Settings, signature: dict[str, Any], files: dict[str, P
             inference.predict_fn(request, loaded), "application/json"
         )
     predicted = Reader(signature).answers(answer.encode("utf-8"), kind)
-    columns.append((monitoring.PREDICTION, prediction_kind(signature), predicted))
-    return drift.statistics(columns, item_count=len(train))
+    document = drift.statistics(columns, item_count=len(train))
+    # every class the model may answer is a known category, predicted on the test split or not
+    classes = [
+        v if isinstance(v, str) else drift.label_text(v) for v in signature.get("classes") or []
+    ]
+    document["features"].append(
+        drift.feature(monitoring.PREDICTION, prediction_kind(signature), predicted, classes)
+    )
+    return document
 
 
 def write(settings: Settings, signature: dict[str, Any], files: dict[str, Path]) -> dict[str, str]:

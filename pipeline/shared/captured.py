@@ -28,6 +28,8 @@ from pipeline.errors import ConfigError, PipelineError
 MAX_OBJECT_BYTES = 256 * 1024 * 1024
 MAX_LINE_BYTES = 16 * 1024 * 1024  # InvokeEndpoint takes 6 MB; base64 makes it 8
 MAX_REQUESTS = 2_000_000
+MAX_ROWS = 5_000_000  # kept in memory, a Python value per cell: about 2 GB at 10 columns
+MAX_ANSWER_ITEMS = 1_000_000  # an .npy answer's elements (a response carries at most 6 MB)
 BATCH = 2000  # CSV bodies parsed in one call of the handler
 
 
@@ -47,6 +49,7 @@ class Window:
     rows: int = 0
     reasons: dict[str, int] = field(default_factory=dict)  # refusal kind -> count
     unreadable_answers: int = 0
+    malformed: int = 0  # lines that are not capture records
 
     def __post_init__(self) -> None:
         self.columns = {name: [] for name in self.names}
@@ -82,24 +85,29 @@ class Reader:
         self.pending: list[bytes] = []  # CSV bodies parsed together (finish)
 
     def add(self, window: Window, line: bytes, where: str, start: datetime, end: datetime) -> None:
-        """Count one capture line, if its inferenceTime lies in [start, end)."""
+        """Count one capture line, if its inferenceTime lies in [start, end). A line that is
+        not a capture record, or whose input cannot be taken out of it, is counted as
+        malformed (reported, and judged as a share), never a reason to stop."""
         try:
+            if len(line) > MAX_LINE_BYTES:
+                raise ValueError("longer than any capture line")
             event = json.loads(line)
             capture = event["captureData"]
             request, answer = capture["endpointInput"], capture.get("endpointOutput")
             when = monitoring.inference_time(event["eventMetadata"]["inferenceTime"])
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise CaptureError(f"{where}: not a SageMaker data-capture line") from None
+            content_type = request.get("observedContentType")
+            data = body(request)
+        except (ValueError, KeyError, TypeError, AttributeError, CaptureError):
+            window.malformed += 1
+            return
         if not start <= when < end:
             return
         window.requests += 1
-        if window.requests > MAX_REQUESTS:
+        if window.requests > MAX_REQUESTS or window.rows > MAX_ROWS:
             raise ConfigError(
-                f"more than {MAX_REQUESTS} captured requests in the window; narrow it "
-                "(--since/--until)"
+                f"more than {MAX_REQUESTS} captured requests or {MAX_ROWS} rows in the "
+                "window; narrow it (--since/--until)"
             )
-        content_type = request.get("observedContentType")
-        data = body(request)
         if self._batchable(content_type, data):
             self.pending.append(data)
             if len(self.pending) >= BATCH:
@@ -111,7 +119,7 @@ class Reader:
                 window.predictions.extend(
                     self.answers(body(answer), answer.get("observedContentType") or "")
                 )
-            except (ValueError, CaptureError, KeyError, IndexError, TypeError):
+            except (ValueError, CaptureError, KeyError, IndexError, TypeError, AttributeError):
                 window.unreadable_answers += 1  # its inputs still count; reported
 
     def _batchable(self, content_type: Any, data: bytes) -> bool:
@@ -176,19 +184,37 @@ class Reader:
         if mime == "application/json":
             document = json.loads(data)
             items = document if isinstance(document, list) else [document]
-            return [item["label"] if isinstance(item, dict) else item for item in items]
+            labels = [item["label"] if isinstance(item, dict) else item for item in items]
+            if self.task == "regression":  # numbers, or the answer is unreadable
+                return [_number(v) for v in labels]
+            return labels
         if mime == "text/csv":
             rows = csv.reader(io.StringIO(data.decode("utf-8")))
             return [float(row[0]) if self.task == "regression" else row[0] for row in rows if row]
         if mime == "application/x-npy":
             import numpy as np
 
+            # the handler's own check first: numpy allocates what the header claims
+            problem = self.inference._npy_header_problem(data)
+            if problem:
+                raise ValueError(problem)
             array = np.load(io.BytesIO(data), allow_pickle=False)
+            if array.dtype.kind not in "biufU" or array.dtype.itemsize == 0:
+                raise ValueError(f"an answer of dtype {array.dtype}")
+            if array.size > MAX_ANSWER_ITEMS:
+                raise ValueError(f"an answer of {array.size} values")
             if array.ndim == 2 and self.task == "classification":  # probabilities
                 classes = self.signature.classes or []
                 return [classes[int(i)] for i in array.argmax(axis=1)]
-            return array.reshape(-1).tolist()
+            values = array.reshape(-1).tolist()
+            return [float(v) for v in values] if self.task == "regression" else values
         raise ValueError(f"unreadable answer type {content_type!r}")
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"a regression answer {value!r}")
+    return float(value)
 
 
 def lines(data: bytes, where: str) -> list[bytes]:
@@ -197,11 +223,4 @@ def lines(data: bytes, where: str) -> list[bytes]:
             f"{where} is {len(data)} bytes, more than the {MAX_OBJECT_BYTES} a capture object "
             "may have here; it is not one SageMaker wrote"
         )
-    found = []
-    for number, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
-        if len(line) > MAX_LINE_BYTES:
-            raise CaptureError(f"{where} line {number} is longer than {MAX_LINE_BYTES} bytes")
-        found.append(line)
-    return found
+    return [line for line in data.splitlines() if line.strip()]

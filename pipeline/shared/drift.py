@@ -65,20 +65,44 @@ def _strings(values: Sequence[Any]) -> tuple[list[str], int]:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             missing += 1
         else:
-            present.append(value if isinstance(value, str) else _label(value))
+            present.append(value if isinstance(value, str) else label_text(value))
     return present, missing
 
 
-def _label(value: Any) -> str:
+def label_text(value: Any) -> str:
     """A non-string label as text (as the handler keys it: its JSON form)."""
     import json
 
     return json.dumps(value)
 
 
-def feature(name: str, kind: str, values: Sequence[Any]) -> dict[str, Any]:
+def _edges(data: np.ndarray) -> np.ndarray:
+    """The baseline's bucket edges (np.histogram's: [a, b) but the last [a, b]).
+
+    A column of at most BUCKETS distinct values (booleans, small integer codes) gets one
+    bucket per value, edges at the midpoints. Otherwise the deciles, so each bucket holds
+    about a tenth of the training rows (equal-width buckets leave the tails nearly empty,
+    and sampling noise alone then makes a large PSI), and a value holding a tenth of the
+    rows or more (a point mass, such as the zeros of a zero-inflated column) gets a bucket
+    of its own: merged into a decile's bucket, a change in its share would not show."""
+    values, counts = np.unique(data, return_counts=True)
+    if values.size == 1:
+        return np.array([values[0], np.nextafter(values[0], np.inf)])
+    if values.size <= BUCKETS:
+        middles = (values[:-1] + values[1:]) / 2
+        return np.concatenate([[values[0]], middles, [values[-1]]])
+    edges = set(np.quantile(data, np.linspace(0, 1, BUCKETS + 1)).tolist())
+    for value in values[counts >= data.size / BUCKETS]:
+        edges.update((float(value), float(np.nextafter(value, np.inf))))
+    return np.array(sorted(edges))
+
+
+def feature(
+    name: str, kind: str, values: Sequence[Any], domain: Sequence[str] = ()
+) -> dict[str, Any]:
     """One statistics.json feature for a column of `kind` (a signature type, or
-    "prediction-number" / "prediction-label")."""
+    "prediction-number" / "prediction-label"). `domain`: values a string column may take
+    though none was seen (a model's classes), listed with count 0."""
     if kind in ("number", "integer", "boolean", "prediction-number"):
         data, missing = _numbers(values)
         inferred = "Fractional" if kind in ("number", "prediction-number") else "Integral"
@@ -90,13 +114,8 @@ def feature(name: str, kind: str, values: Sequence[Any]) -> dict[str, Any]:
                 "numerical_statistics": {"common": common},
             }
         low, high = float(data.min()), float(data.max())
-        # deciles: each bucket holds about a tenth of the training rows, so a bucket's share
-        # is never so small that sampling noise alone makes a large PSI (equal-width
-        # buckets leave the tails nearly empty); tied values merge buckets
-        edges = np.unique(np.quantile(data, np.linspace(0, 1, BUCKETS + 1)))
-        if edges.size < 2:
-            edges = np.array([low, high])
-        counts = np.histogram(data, bins=edges)[0] if high > low else np.array([data.size])
+        edges = _edges(data)
+        counts = np.histogram(data, bins=edges)[0]
         ordered = np.sort(data)
         sketch = (
             ordered
@@ -133,12 +152,14 @@ def feature(name: str, kind: str, values: Sequence[Any]) -> dict[str, Any]:
         }
     strings, missing = _strings(values)
     counted = Counter(strings)
+    for value in domain:
+        counted.setdefault(value, 0)
     return {
         "name": name,
         "inferred_type": "String",
         "string_statistics": {
             "common": {"num_present": len(strings), "num_missing": missing},
-            "distinct_count": len(counted),
+            "distinct_count": sum(1 for count in counted.values() if count),
             "distribution": {
                 "categorical": {
                     "buckets": [
@@ -186,6 +207,14 @@ def _bucket_counts(edges: np.ndarray, live: np.ndarray) -> np.ndarray:
     return np.bincount(np.searchsorted(inner, live, side="right"), minlength=len(edges) - 1)
 
 
+MAX_LIVE_CATEGORIES = 1000  # kept per column in the report; the rest summed, counted
+
+
+def _missing_share(common: dict[str, Any]) -> float:
+    total = common["num_present"] + common["num_missing"]
+    return common["num_missing"] / total if total else 0.0
+
+
 def compare(
     base: dict[str, Any], live_values: Sequence[Any], config: monitoring.MonitorConfig, kind: str
 ) -> dict[str, Any]:
@@ -193,11 +222,11 @@ def compare(
     distributions (the baseline's buckets or categories) for the page."""
     name = base["name"]
     psi_threshold = (
-        config.prediction_psi_threshold if name == monitoring.PREDICTION else config.psi_threshold
+        config.prediction_psi_threshold if kind == monitoring.PREDICTION else config.psi_threshold
     )
     if "numerical_statistics" in base:
         stats = base["numerical_statistics"]
-        data, _ = _numbers(live_values)
+        data, live_missing = _numbers(live_values)
         kll = stats.get("distribution", {}).get("kll")
         if kll is None or data.size == 0:
             checks = [
@@ -220,10 +249,12 @@ def compare(
                 "baseline": {"edges": edges.tolist(), "counts": expected.astype(int).tolist()},
                 "live": {"edges": edges.tolist(), "counts": actual.astype(int).tolist()},
             }
+        present = int(data.size)
     else:
-        buckets = base["string_statistics"]["distribution"]["categorical"]["buckets"]
+        stats = base["string_statistics"]
+        buckets = stats["distribution"]["categorical"]["buckets"]
         known = {b["value"]: b["count"] for b in buckets}
-        strings, _ = _strings(live_values)
+        strings, live_missing = _strings(live_values)
         counted = Counter(strings)
         unseen = sum(n for value, n in counted.items() if value not in known)
         names = list(known) + sorted(v for v in counted if v not in known)
@@ -236,9 +267,14 @@ def compare(
                 "unseen", unseen / len(strings) if has_live else None, config.unseen_threshold
             ),
         ]
-        shown = {
-            "baseline": {"categories": dict(known)},
-            "live": {"categories": dict(counted)},
-        }
+        kept = dict(counted.most_common(MAX_LIVE_CATEGORIES))
+        if len(counted) > len(kept):  # an attacker's million distinct values stay bounded
+            rest = len(counted) - len(kept)
+            kept[f"(other: {rest} values)"] = sum(counted.values()) - sum(kept.values())
+        shown = {"baseline": {"categories": dict(known)}, "live": {"categories": kept}}
+        present = len(strings)
+    total = present + live_missing
+    missing = live_missing / total - _missing_share(stats["common"]) if total else None
+    checks.append(monitoring.check("missing", missing, config.missing_threshold))
     verdict = monitoring.DRIFT if any(c["verdict"] == monitoring.DRIFT for c in checks) else "ok"
     return {"name": name, "kind": kind, "verdict": verdict, "statistics": checks, **shown}

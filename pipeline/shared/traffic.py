@@ -30,11 +30,15 @@ def rows(settings: Settings, signature: dict[str, Any]) -> list[list[Any]]:
 
 
 def shifted_column(signature: dict[str, Any]) -> dict[str, Any]:
-    """The column a planted shift moves: the first number column, else the first input."""
+    """The column a planted shift moves: the first number or integer column, else the first
+    string column, else the first (boolean) one."""
     inputs = signature["inputs"]
-    numbers = [c for c in inputs if c["type"] in ("number", "integer")]
-    chosen: dict[str, Any] = (numbers or inputs)[0]
-    return chosen
+    for kinds in (("number", "integer"), ("string",), ("boolean",)):
+        found = [c for c in inputs if c["type"] in kinds]
+        if found:
+            chosen: dict[str, Any] = found[0]
+            return chosen
+    raise ValueError("the signature has no inputs")
 
 
 def shift(rows_: list[list[Any]], signature: dict[str, Any], std: float) -> list[list[Any]]:
@@ -47,6 +51,8 @@ def shift(rows_: list[list[Any]], signature: dict[str, Any], std: float) -> list
         if column["type"] in ("number", "integer") and value is not None:
             step = SHIFT_IN_STD * (std or 1.0)
             row[position] = value + (max(1, round(step)) if column["type"] == "integer" else step)
+        elif column["type"] == "boolean":
+            row[position] = True  # every row true: the column's share moves
         else:
             row[position] = UNSEEN
         moved.append(row)

@@ -242,3 +242,50 @@ def test_csv_bodies_parsed_together_count_exactly_as_one_by_one(built):
         k: sorted(v) for k, v in alone.columns.items()
     }
     assert together.reasons == alone.reasons
+
+
+def test_answers_are_read_as_the_handler_writes_them_and_bounded(built):
+    """JSON, CSV and .npy answers; a regression answer that is not a number and an .npy
+    header claiming more than it holds are unreadable, never a crash or an allocation."""
+    import io
+
+    import numpy as np
+
+    from pipeline.shared import captured
+
+    signature = json.loads(built.manifest_file.read_text())["signature"]
+    reader = captured.Reader(signature)
+    assert reader.answers(b"[1.5, 2.0]", "application/json") == [1.5, 2.0]
+    assert reader.answers(b"1.5\n2.0\n", "text/csv; charset=utf-8") == [1.5, 2.0]
+    out = io.BytesIO()
+    np.save(out, np.array([1.5, 2.0]))
+    assert reader.answers(out.getvalue(), "application/x-npy") == [1.5, 2.0]
+    with pytest.raises(ValueError):
+        reader.answers(b'["abc"]', "application/json")
+    header = b"{'descr': '|V0', 'fortran_order': False, 'shape': (1000000000,), }"
+    bomb = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    with pytest.raises(ValueError):
+        reader.answers(bomb, "application/x-npy")
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000000,), }"
+    claims = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    with pytest.raises(ValueError, match="claims"):
+        reader.answers(claims, "application/x-npy")
+
+
+def test_malformed_lines_are_counted_not_fatal_and_a_past_window_is_refused(built, released):
+    ctx, endpoint, box = released
+    since, when, until = window(50)
+    rows = split_rows(built)
+    good = [line(",".join(map(str, r)), "text/csv", when) for r in rows[:60]]
+    bad = [b"not json", b'{"captureData": {"endpointInput": "x"}}', b"[1, 2]"] * 20
+    put(ctx, endpoint, good + bad, when)
+    result = monitor(built, box, since, until)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr  # 60 of 120 lines malformed
+    assert "malformed_share" in result.stderr
+    report = json.loads((built.build_dir / "monitor" / "staging" / "report.json").read_text())
+    assert report["malformed"] == 60 and report["requests"] == 60
+    past = datetime.now(UTC) - timedelta(days=3)
+    result = monitor(built, box, past, past + timedelta(hours=1))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "the window ends before staging's latest release" in result.stderr

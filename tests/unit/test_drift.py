@@ -97,7 +97,7 @@ def test_statistics_json_has_model_monitors_documented_fields():
     assert numbers["mean"] == pytest.approx(7 / 3) and numbers["sum"] == 7.0
     assert numbers["std_dev"] == pytest.approx(np.std([1.0, 2.0, 4.0]))
     kll = numbers["distribution"]["kll"]
-    assert len(kll["buckets"]) == drift.BUCKETS
+    assert len(kll["buckets"]) == 3  # three distinct values: a bucket each
     assert set(kll["buckets"][0]) == {"lower_bound", "upper_bound", "count"}
     assert set(kll["sketch"]) == {"parameters", "data"} and set(kll["sketch"]["parameters"]) == {
         "c",
@@ -194,3 +194,60 @@ def test_the_window_and_the_hours_it_touches():
     ):
         with pytest.raises(ConfigError, match=message):
             monitoring.window(since, until, now)
+
+
+def test_a_column_of_few_values_gets_a_bucket_per_value_and_its_shift_shows():
+    """Booleans and small codes: merged into one decile bucket, a share that moves from 30%
+    to 60% would leave PSI at 0."""
+    train = [1.0] * 300 + [0.0] * 700
+    base = drift.feature("flag", "boolean", train)
+    buckets = base["numerical_statistics"]["distribution"]["kll"]["buckets"]
+    assert [b["count"] for b in buckets] == [700, 300]
+    moved = drift.compare(base, [1.0] * 600 + [0.0] * 400, CONFIG, "number")
+    psi = next(s for s in moved["statistics"] if s["statistic"] == "psi")
+    assert psi["value"] == pytest.approx(reference_psi([700, 300], [400, 600]))
+    assert moved["verdict"] == "drift"
+    one = drift.feature("constant", "number", [5.0] * 50)
+    assert len(one["numerical_statistics"]["distribution"]["kll"]["buckets"]) == 1
+
+
+def test_a_point_mass_gets_its_own_bucket():
+    train = np.concatenate([np.zeros(920), RNG.uniform(1, 10, 80)])  # zero-inflated
+    base = drift.feature("spend", "number", train.tolist())
+    buckets = base["numerical_statistics"]["distribution"]["kll"]["buckets"]
+    assert buckets[0]["count"] == 920 and buckets[0]["lower_bound"] == 0.0
+    live = np.concatenate([np.zeros(720), RNG.uniform(1, 10, 280)])
+    moved = drift.compare(base, live.tolist(), CONFIG, "number")
+    assert next(s for s in moved["statistics"] if s["statistic"] == "psi")["verdict"] == "drift"
+
+
+def test_missing_values_are_judged_against_trainings_share():
+    base = drift.feature("age", "number", [1.0, 2.0, 3.0, None] * 50)  # 25% missing
+    same = drift.compare(base, [1.0, 2.0, 3.0, None] * 40, CONFIG, "number")
+    gone = drift.compare(base, [None] * 160, CONFIG, "number")
+    missing = {c["name"]: c for c in (same, gone)}
+    assert next(s for s in same["statistics"] if s["statistic"] == "missing")["value"] == 0.0
+    check = next(s for s in gone["statistics"] if s["statistic"] == "missing")
+    assert check["value"] == pytest.approx(0.75) and check["verdict"] == "drift"
+    assert gone["verdict"] == "drift" and missing
+    text = drift.feature("city", "string", ["a"] * 10)
+    assert drift.compare(text, [None] * 10, CONFIG, "string")["verdict"] == "drift"
+
+
+def test_a_class_never_predicted_on_the_test_split_is_not_unseen():
+    base = drift.feature("prediction", "prediction-label", ["a"] * 70 + ["b"] * 30, ["a", "b", "c"])
+    live = drift.compare(base, ["a"] * 64 + ["b"] * 30 + ["c"] * 6, CONFIG, monitoring.PREDICTION)
+    unseen = next(s for s in live["statistics"] if s["statistic"] == "unseen")
+    assert unseen["value"] == 0.0
+    assert base["string_statistics"]["distinct_count"] == 2
+
+
+def test_live_categories_kept_in_the_report_are_bounded():
+    base = drift.feature("city", "string", ["a"] * 10)
+    live = [f"v{i}" for i in range(5000)] + ["a"] * 10
+    column = drift.compare(base, live, CONFIG, "string")
+    kept = column["live"]["categories"]
+    assert len(kept) == drift.MAX_LIVE_CATEGORIES + 1
+    assert sum(kept.values()) == len(live)
+    unseen = next(s for s in column["statistics"] if s["statistic"] == "unseen")
+    assert unseen["value"] == pytest.approx(5000 / 5010)  # judged on every value

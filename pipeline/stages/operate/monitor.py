@@ -79,6 +79,12 @@ def run(
     endpoint = release["outputs"]["EndpointName"]
     released = monitoring.inference_time(release["time"])
     notes = []
+    if end <= released:
+        raise ConfigError(
+            f"the window ends before {environment}'s latest release "
+            f"({monitoring.utc_text(released)}, {release['digest'][:12]}): monitor compares "
+            "what the serving model received with its own baseline; choose a window after it"
+        )
     if start < released:
         notes.append(
             f"the window starts before the release of {monitoring.utc_text(released)}; "
@@ -100,6 +106,12 @@ def run(
                     continue
                 where = f"s3://{bucket}/{key}"
                 objects += 1
+                found = ctx.s3.head(bucket, key)
+                if found is not None and found.size > captured.MAX_OBJECT_BYTES:
+                    raise ConfigError(
+                        f"{where} is {found.size} bytes, more than the "
+                        f"{captured.MAX_OBJECT_BYTES} a capture object may have here"
+                    )
                 for line in captured.lines(ctx.s3.read(bucket, key), where):
                     reader.add(window, line, where, start, end)
         reader.finish(window)
@@ -111,7 +123,12 @@ def run(
     report["notes"] = notes
     report["min_rows"] = thresholds.min_rows
     if window.unreadable_answers:
-        notes.append(f"{window.unreadable_answers} captured answer(s) could not be read")
+        notes.append(
+            f"{window.unreadable_answers} captured answer(s) could not be read: their rows' "
+            "predictions count as missing"
+        )
+    if window.malformed:
+        notes.append(f"{window.malformed} capture line(s) are not capture records: skipped")
     return _write(settings.monitor_dir(environment), report)
 
 
@@ -125,39 +142,57 @@ def _report(
     window: captured.Window,
     thresholds: monitoring.MonitorConfig,
 ) -> dict[str, Any]:
-    features = {feature["name"]: feature for feature in base["features"]}
+    # the predictions are the last feature (an input column may be named "prediction" too)
+    *inputs, predicted = base["features"]
+    features = {feature["name"]: feature for feature in inputs}
     kinds = {c: "number" if "numerical_statistics" in features[c] else "string" for c in features}
-    missing = [name for name in [*window.names, monitoring.PREDICTION] if name not in features]
+    missing = [name for name in window.names if name not in features]
     if missing:
         raise ConfigError(f"the baseline has no statistics for {', '.join(missing)}")
     columns = [
         drift.compare(features[name], window.columns[name], thresholds, kinds[name])
         for name in window.names
     ]
-    columns.append(
-        drift.compare(
-            features[monitoring.PREDICTION], window.predictions, thresholds, monitoring.PREDICTION
-        )
-    )
-    refused = window.refused / window.requests if window.requests else None
-    checks = [monitoring.check("refused_share", refused, thresholds.refused_threshold)]
+    # a row whose answer could not be read has a missing prediction
+    answers = window.predictions + [None] * max(0, window.rows - len(window.predictions))
+    columns.append(drift.compare(predicted, answers, thresholds, monitoring.PREDICTION))
+    lines = window.requests + window.malformed
+    checks = [
+        monitoring.check(
+            "refused_share",
+            window.refused / window.requests if window.requests else None,
+            thresholds.refused_threshold,
+        ),
+        monitoring.check(
+            "malformed_share",
+            window.malformed / lines if lines else None,
+            thresholds.refused_threshold,
+        ),
+    ]
+    # too few rows for a verdict on the columns: shown, never an alarm; the shares of refused
+    # and malformed requests are judged once there are min_rows requests (every request
+    # refused leaves no rows at all, and must not pass as "not enough data")
     enough = window.rows >= thresholds.min_rows
-    if not enough:  # too few rows for any verdict: shown, never an alarm
-        for entry in [*columns, *checks]:
-            entry["verdict"] = monitoring.NOT_ENOUGH
+    if not enough:
         for column in columns:
+            column["verdict"] = monitoring.NOT_ENOUGH
             for statistic in column["statistics"]:
                 statistic["verdict"] = monitoring.NOT_ENOUGH
+    if window.requests + window.malformed < thresholds.min_rows:
+        for entry in checks:
+            entry["verdict"] = monitoring.NOT_ENOUGH
+    judged = monitoring.overall(columns, checks)
     return {
         "project": project,
         "environment": environment,
         "endpoint": endpoint,
         "window": {"since": monitoring.utc_text(start), "until": monitoring.utc_text(end)},
-        "verdict": monitoring.overall(columns, checks) if enough else monitoring.NOT_ENOUGH,
+        "verdict": judged if enough or judged == monitoring.DRIFT else monitoring.NOT_ENOUGH,
         "requests": window.requests,
         "rows": window.rows,
         "refused": window.refused,
         "refusals": dict(window.reasons),
+        "malformed": window.malformed,
         "columns": monitoring.ordered(columns),
         "checks": checks,
     }
