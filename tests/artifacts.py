@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -49,6 +50,8 @@ def variant(
     manifest["artifact"] = {"sha256": sha, "size": artifact.stat().st_size, "s3_key": key}
     manifest["training_env"].update(training_env or {})
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    for name in manifest.get("monitoring") or {}:  # the same data's baseline, same bytes
+        shutil.copyfile(built.build_dir / name, dest / name)
     return replace(built, build_dir=dest)
 
 

@@ -45,12 +45,14 @@ def test_train_then_package_exit_zero_and_write_the_build(cli_build):
     assert manifest["artifact"]["sha256"] in packaged.stdout
     assert sorted(p.name for p in build.iterdir()) == [
         "channels",  # the data as the training script saw it
+        "constraints.json",  # the monitoring baseline (Model Monitor's shapes)
         "golden-inputs.json",
         "manifest.json",
         "metrics.json",
         "model.joblib",
         "model.tar.gz",
         "signature.json",
+        "statistics.json",
         "training",  # SM_MODEL_DIR and SM_OUTPUT_DIR of the script
     ]
 

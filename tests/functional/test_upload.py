@@ -132,6 +132,8 @@ def test_a_200_mb_artifact_uploads_without_holding_it_in_memory(built, tmp_path)
         "s3_key": f"models/diabetes-linear/{sha}/model.tar.gz",
     }
     (build / "manifest.json").write_text(json.dumps(manifest))
+    for name in manifest["monitoring"]:  # the baseline goes up beside it
+        shutil.copyfile(built.build_dir / name, build / name)
     with Sandbox() as sandbox:  # its own: the emulator keeps the 200 MB in memory
         s3_client(sandbox.env).create_bucket(Bucket="big")
         # Not bootstrapped: the signing key upload signs with is given as another account's.
