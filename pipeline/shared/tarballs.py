@@ -76,7 +76,7 @@ class DeflateGzip:
     def __init__(self, raw: BinaryIO) -> None:
         import deflate
 
-        self._compress: Callable[[bytes, int], bytes] = deflate.gzip_compress
+        self._compress: Callable[[bytes, int], bytes | bytearray] = deflate.gzip_compress
         self.raw, self.chunk, self.level = raw, CHUNK, LEVEL
         self.pending = bytearray()
         self.size = 0
