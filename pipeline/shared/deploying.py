@@ -150,6 +150,20 @@ def check_digest(digest: str | None) -> None:
 def artifact(ctx: Context, bucket: str, digest: str | None) -> Artifact:
     """The artifact to deploy, checked in the bucket: present, signed by the build, and its
     bytes hash to its digest."""
+    chosen = signed(ctx, bucket, digest)
+    actual = ctx.s3.sha256(bucket, chosen.key)
+    if actual != chosen.digest:
+        raise PipelineError(
+            f"s3://{bucket}/{chosen.key} has sha256 {actual}, not {chosen.digest}: the artifact "
+            "was changed after upload. Refusing to deploy it."
+        )
+    return chosen
+
+
+def signed(ctx: Context, bucket: str, digest: str | None) -> Artifact:
+    """The artifact's manifest, trusted: the artifact is in the bucket, the build's signature
+    covers this digest and these manifest bytes, and the manifest describes the digest. The
+    artifact's own bytes are not read (`artifact` re-hashes them, for what will serve them)."""
     settings, s3 = ctx.settings, ctx.s3
     if digest is None:
         digest = local_digest(settings)
@@ -171,12 +185,6 @@ def artifact(ctx: Context, bucket: str, digest: str | None) -> Artifact:
             "artifact with its manifest (`python -m pipeline upload`)"
         ) from None
     verify_provenance(ctx, bucket, key.rsplit("/", 1)[0], digest, manifest_bytes)
-    actual = s3.sha256(bucket, key)
-    if actual != digest:
-        raise PipelineError(
-            f"s3://{bucket}/{key} has sha256 {actual}, not {digest}: the artifact was "
-            "changed after upload. Refusing to deploy it."
-        )
     if manifest.get("artifact", {}).get("sha256") != digest:
         described = manifest.get("artifact", {}).get("sha256")
         raise PipelineError(f"s3://{bucket}/{manifest_key} describes {described}, not {digest}")

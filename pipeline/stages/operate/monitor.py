@@ -2,7 +2,8 @@
 window, compared with what its model learned.
 
 The model is the environment's latest release; its manifest is read from the bucket and
-trusted only after the build's signature verifies (pipeline.shared.deploying.artifact), and
+trusted only after the build's signature verifies (pipeline.shared.deploying.signed: the
+model's bytes are not read, nothing here loads them), and
 its baseline (statistics.json beside the artifact) only if it hashes to what that manifest
 says. The endpoint's capture files (`capture/<project>/<env>/<endpoint>/AllTraffic/yyyy/mm/
 dd/hh/*.jsonl`, only the hours the window touches) are parsed by the model's handler with the
@@ -91,7 +92,7 @@ def run(
             "only requests since then are compared (the earlier ones met another model)"
         )
         start = released
-    chosen = deploying.artifact(ctx, bucket, release["digest"])
+    chosen = deploying.signed(ctx, bucket, release["digest"])
     base = _baseline(ctx, chosen)
     signature = chosen.manifest["signature"]
     reader = captured.Reader(signature)
