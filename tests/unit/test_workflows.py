@@ -321,3 +321,36 @@ def test_every_replaced_action_has_its_stand_in():
     for action, standin in workflows.pinned_actions(ROOT).items():
         folder = workflows.STANDINS / standin
         assert (folder / "action.yml").is_file(), f"{action}: no stand-in at {folder}"
+
+
+def test_under_act_the_test_job_collects_the_suite_it_does_not_run_it_again(tmp_path):
+    """ci.yml's test job runs `tox`; under act the py312 environment only collects (the suite
+    ran in this checkout already), with the same ignores as tox.ini's own command, and the
+    result row says how many tests were collected."""
+    from pipeline.stages.workstation import workflows
+
+    command = workflows.act_command(
+        Path("/act"), ROOT / ".github/workflows/ci.yml", tmp_path, ROOT, tmp_path / "env"
+    )
+    envs = [command[i + 1] for i, arg in enumerate(command) if arg == "--env"]
+    override = next(e for e in envs if e.startswith("TOX_OVERRIDE="))
+    key, _, value = override.removeprefix("TOX_OVERRIDE=").partition("=")
+    assert key == "testenv:py312.commands"
+    assert "--collect-only" in value.split()
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "tox.ini")
+    assert "py312" in parser.get("tox", "env_list")
+    ignores = {a for a in parser.get("testenv", "commands").split() if a.startswith("--ignore")}
+    assert ignores and ignores <= set(value.split())
+
+    run = workflows.WorkflowRun("ci", 1.0, 0, log=tmp_path / "ci.log")
+    lines = [
+        "[ci/test        ] | 1020 tests collected in 4.10s\n",
+        "[ci/test        ] 🏁  Job succeeded\n",
+        "[ci/lint        ] 🏁  Job succeeded\n",
+    ]
+    assert [workflows.read_line(run, line) for line in lines] == [None, "test", "lint"]
+    assert ("ci", "test", "succeeded (suite collected, 1020 tests; not run again)") in (
+        workflows.rows([run])
+    )
+    assert ("ci", "lint", "succeeded") in workflows.rows([run])

@@ -50,9 +50,20 @@ VARIABLES = {
     # per GitHub environment on GitHub; act has one set of variables for all jobs
     "DEPLOY_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/diabetes-github-deploy",
 }
+# ci.yml's test job runs `tox`, the whole suite, which `.ci/run` (and any developer running
+# `tox -e workflows`) has just run in this checkout. Under act the job proves its wiring
+# (checkout, setup-tox, tox building every environment of env_list, contract and lint run),
+# so the py312 suite is collected, every test imported, rather than run a second time: a
+# test that cannot be collected still fails the job. Given to the jobs as TOX_OVERRIDE, which
+# tox reads as `--override`; only the py312 environment's commands change.
+SUITE_COLLECTED_ONLY = (
+    "testenv:py312.commands=pytest --collect-only -q -p no:cacheprovider"
+    " --ignore=tests/contract --ignore=tests/workflows"
+)
 _JOB_RESULT = re.compile(
     r"^\[(?P<workflow>[^/\]]+)/(?P<job>[^\]]+?)\s*\]\s+🏁\s+Job (?P<result>succeeded|failed)"
 )
+_COLLECTED = re.compile(r"^\[[^/\]]+/(?P<job>[^\]]+?)\s*\].*?\b(?P<count>\d+) tests? collected")
 _JOB_ERROR = re.compile(r"Error: Job '(?P<job>[^']+)' failed")
 
 
@@ -62,6 +73,7 @@ class WorkflowRun:
     seconds: float
     exit_code: int
     jobs: dict[str, str] = field(default_factory=dict)  # job -> succeeded | failed
+    collected: dict[str, int] = field(default_factory=dict)  # job -> tests collected, not run
     log: Path | None = None
     problem: str = ""
 
@@ -122,6 +134,8 @@ def act_command(
         f"PIPELINE_ACT_SANDBOX_ENV={sandbox_env_file}",
         "--env",
         f"PIPELINE_ACT_PYTHON={sys.executable}",
+        "--env",
+        f"TOX_OVERRIDE={SUITE_COLLECTED_ONLY}",
     ]
     tools = os.environ.get("PIPELINE_TOOLS_DIR")
     if tools:  # share checkov's and taskcat's environments with the jobs
@@ -158,18 +172,27 @@ def run_act(
         try:
             for line in proc.stdout:
                 sink.write(line)
-                if match := _JOB_RESULT.search(line):
-                    run.jobs[match["job"]] = match["result"]
-                    progress(f"{workflow}/{match['job']}: {match['result']}")
-                elif match := _JOB_ERROR.search(line):
-                    run.jobs.setdefault(match["job"], "failed")
-                elif line.startswith(("Error:", "level=error")) or "Error: " in line[:60]:
-                    run.problem = run.problem or line.strip()
+                if finished := read_line(run, line):
+                    progress(f"{workflow}/{finished}: {run.jobs[finished]}")
             run.exit_code = proc.wait()
         finally:
             _stop_group(proc)
     run.seconds = time.monotonic() - started
     return run
+
+
+def read_line(run: WorkflowRun, line: str) -> str | None:
+    """Record what one line of act's output says in run; the job's name if it finished."""
+    if match := _JOB_RESULT.search(line):
+        run.jobs[match["job"]] = match["result"]
+        return match["job"]
+    if match := _COLLECTED.search(line):
+        run.collected[match["job"]] = int(match["count"])
+    elif match := _JOB_ERROR.search(line):
+        run.jobs.setdefault(match["job"], "failed")
+    elif line.startswith(("Error:", "level=error")) or "Error: " in line[:60]:
+        run.problem = run.problem or line.strip()
+    return None
 
 
 def _stop_group(proc: subprocess.Popen) -> None:
@@ -228,7 +251,10 @@ def rows(runs: list[WorkflowRun]) -> list[tuple[str, str, str]]:
     """(workflow, job, result) per job, and one verdict row per workflow."""
     out = []
     for r in runs:
-        out += [(r.workflow, job, result) for job, result in r.jobs.items()]
+        for job, result in r.jobs.items():
+            if job in r.collected:
+                result += f" (suite collected, {r.collected[job]} tests; not run again)"
+            out.append((r.workflow, job, result))
         verdict = "passed" if r.passed else f"FAILED (act exit {r.exit_code})"
         out.append((r.workflow, f"(all, {r.seconds:.0f}s)", verdict))
     return out
