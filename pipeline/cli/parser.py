@@ -427,7 +427,10 @@ def build_parser() -> argparse.ArgumentParser:
         "prod two batches of traffic, test rows and a planted shift, and check them with "
         "monitor (sandbox only); print a summary table (also to $GITHUB_STEP_SUMMARY); stop "
         "the sandbox. Needs no AWS account and no Docker. A failing stage exits non-zero "
-        "and names the stage.",
+        "and names the stage. Results are reused when their inputs are unchanged (build/cache/, "
+        "shown as cached with the key): a local training run (every file of the project "
+        "folder, local data, the pipeline's code, the image's packages as installed; data in "
+        "S3 or a training job is never reused), lint, and a passing taskcat run.",
     )
     p.add_argument(
         "--keep",
@@ -451,7 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-cache",
         action="store_true",
-        help="lint and run taskcat even if results for the same inputs are kept (build/cache/)",
+        help="train, lint and run taskcat even if results for the same inputs are kept "
+        "(build/cache/)",
     )
     p.set_defaults(handler=commands.deploy_local)
     for subparser in sub.choices.values():

@@ -59,6 +59,7 @@ from pipeline.aws.errors import AwsError
 from pipeline.aws.s3 import S3
 
 FLUSH_SECONDS = 2.0
+FLUSH_PATH = "/_sandbox/capture/flush"  # the gateway's route that flushes at once
 FLUSH_SECONDS_ENV = "PIPELINE_SANDBOX_CAPTURE_FLUSH_SECONDS"  # tests set a long one
 EVENT_VERSION = "0"
 CONTENT_TYPE = "application/jsonlines"  # of the objects; SageMaker does not document its own

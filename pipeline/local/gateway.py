@@ -14,6 +14,12 @@ connections to model servers are kept alive and reused; and an endpoint's status
 from the emulator at most once per STATUS_TTL_SECONDS, and again whenever the runtime
 activates or retires a deployment, instead of once per request.
 
+One route is the sandbox's own, not AWS's: `POST /_sandbox/capture/flush` writes every data
+capture buffered so far to the emulator's S3 at once, instead of within the flush interval,
+and answers `{"written": N}` (the lines written). Captures are buffered before an invocation
+is answered, so once a client has its answers, a flush puts all of them in S3 (SageMaker
+delivers in minutes; a program that reads the captures of the sandbox right away uses this).
+
 HTTP is as strict as the model server's: one non-negative decimal Content-Length (else
 400), no Transfer-Encoding (411: chunked bodies are refused, never read as empty), and a
 client that stops sending its head or body for READ_TIMEOUT_SECONDS gets 408 (body) or is
@@ -33,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from pipeline.aws.errors import AwsError, NotFound
 from pipeline.aws.sagemaker import SageMaker
-from pipeline.local.capture import Invocation
+from pipeline.local.capture import FLUSH_PATH, Invocation
 from pipeline.local.runtime import LocalRuntime, ProvisionFailed, VariantServer
 
 MAX_BODY_BYTES = 6291456
@@ -125,16 +131,26 @@ class RuntimeGateway:
     # -- one request ---------------------------------------------------------------
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         started = time.monotonic()
-        match = _PATH.match(request.path.split("?", 1)[0])
+        path = request.path.split("?", 1)[0]
+        match = _PATH.match(path)
         name = match.group(1) if match else "-"
         try:
-            if not match:
+            if path == FLUSH_PATH:
+                self._read_body(request)  # bounded; nothing in it is used
+                written = self.runtime.capture.flush()
+                status, headers, body = (
+                    200,
+                    {"Content-Type": "application/json"},
+                    json.dumps({"written": written}).encode(),
+                )
+            elif not match:
                 raise _Refusal(
                     404,
                     "UnknownOperationException",
                     "use POST /endpoints/{EndpointName}/invocations",
                 )
-            status, headers, body = self._invoke(request, name)
+            else:
+                status, headers, body = self._invoke(request, name)
         except _Refusal as refusal:
             status, headers, body = self._error(refusal)
         request.send_response(status)

@@ -50,6 +50,24 @@ def environment(url: str, region: str, runtime_url: str) -> dict[str, str]:
     }
 
 
+def flush_captures(runtime_url: str, timeout: float = 60.0) -> int:
+    """Have the sandbox write every data capture it holds to its S3 now (the gateway's
+    `POST /_sandbox/capture/flush`); the lines written."""
+    import urllib.error
+    import urllib.request
+
+    from pipeline.local.capture import FLUSH_PATH
+
+    request = urllib.request.Request(runtime_url.rstrip("/") + FLUSH_PATH, b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (the sandbox's own URL)
+            return int(json.loads(answer.read())["written"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PipelineError(
+            f"the sandbox at {runtime_url} did not flush its captures: {exc}"
+        ) from exc
+
+
 def shell_form(env: dict[str, str]) -> str:
     return "\n".join(f"export {key}={shlex.quote(value)}" for key, value in env.items())
 

@@ -346,3 +346,36 @@ def test_a_sandbox_writes_its_last_captures_to_its_own_s3_before_it_stops(built,
         rf"data capture: 3 record\(s\) to s3://{BUCKET}/capture/stopping/stopping/", log
     ), log[-3000:]
     assert "not written" not in log
+
+
+def test_a_flush_request_writes_what_is_captured_at_once(built, monkeypatch):
+    """`POST /_sandbox/capture/flush` on the runtime gateway (deploy-local's monitor steps
+    use it): every capture buffered so far is in S3 when it answers, with no periodic flush
+    to wait for; a second one has nothing left to write."""
+    from pipeline.local.sandbox import flush_captures
+
+    monkeypatch.setenv("PIPELINE_SANDBOX_CAPTURE_FLUSH_SECONDS", "3600")
+    with Sandbox() as box:
+        s3 = boto3.client("s3", **options(box.url))
+        s3.create_bucket(Bucket=BUCKET)
+        s3.upload_file(str(built.artifact_file), BUCKET, "models/m/model.tar.gz")
+        _invoke_captured(box, f"s3://{BUCKET}/models/m/model.tar.gz", 4)
+        assert objects(s3, "capture/stopping/") == {}
+        assert flush_captures(box.runtime_url) == 4
+        written = objects(s3, "capture/stopping/").values()
+        assert sum(len(body.splitlines()) for body in written) == 4
+        assert flush_captures(box.runtime_url) == 0
+        # the gateway's other paths still answer as SageMaker Runtime does
+        status, body = post(f"{box.runtime_url}/_sandbox/other")
+        assert status == 404 and b"/endpoints/{EndpointName}/invocations" in body
+
+
+def post(url: str) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, b"", method="POST")) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()

@@ -12,12 +12,25 @@ nothing stale can be packaged afterwards.
 `--on sagemaker` (or `[training] on = "sagemaker"`) runs the same script as a SageMaker
 training job instead (pipeline.shared.training_jobs) on the same channels; its model is then
 evaluated, gated and written here exactly as a local one, and metrics.json names the job.
+
+`use_cache` (deploy-local's default; `pipeline train` always trains): a local run whose
+inputs are all unchanged since the last passing one reuses its outputs instead of training
+again. Training is reproducible (pinned packages, seeds, pinned BLAS kernel and one thread),
+so the same inputs give the same model bytes. The key (pipeline.shared.results_cache) covers
+the files a training job would get as its source (the entry point's folder), pipeline.toml
+(hyperparameters, [data], [gate]), every local data file, the pipeline's own code, the
+serving image's pinned packages as installed, Python and the BLAS settings. Data in S3, or
+a SageMaker training job, is never cached. A hit needs every output (model, metrics,
+signature, golden inputs, data channels) still in build/ with the sha256 it was stored with,
+and the gate passed by the stored metrics; anything else trains.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -33,7 +46,7 @@ from pipeline.core import training as training_core
 from pipeline.core.versions import check_loadable
 from pipeline.errors import ConfigError, QualityGateFailed, TrainingFailed
 from pipeline.settings import Settings
-from pipeline.shared import config, dataset
+from pipeline.shared import config, dataset, results_cache
 from pipeline.shared.context import Context
 from pipeline.shared.environment import blas_environment, package_versions, reproducibility
 
@@ -50,6 +63,8 @@ class TrainResult:
     model_file: Path
     model_sha256: str
     signature: dict
+    cache_key: str = ""  # the inputs' key, when cached runs were looked for
+    cached: bool = False  # reused from the last passing run of that key
 
 
 def _remove_stale(settings: Settings) -> list[Path]:
@@ -172,8 +187,78 @@ def _signature(project, data: dataset.Dataset, model, source: str) -> dict:
     )
 
 
-def run(ctx: Context, on: str | None = None) -> TrainResult:
-    """Train where `on` says (local | sagemaker; default: pipeline.toml's [training] on)."""
+PIPELINE_CODE = Path(__file__).resolve().parents[2]  # the pipeline package
+
+
+def cache_key(settings: Settings, training_env: dict[str, str]) -> tuple[str | None, str]:
+    """The key of a local run's inputs, or None and why they cannot all be named."""
+    from pipeline.shared.training_jobs import source_files  # boto3: only when caching
+
+    project = settings.config
+    sources = [project.train, *([project.test] if project.test else [])]
+    if any(source.is_s3 for source in sources):
+        return None, "the data is in S3"
+    try:  # what a training job gets as its source: the entry point's folder
+        files = list(source_files(project, skip=set()).values())
+    except ConfigError as exc:
+        return None, str(exc)
+    files += [project.config_file, *(Path(source.location) for source in sources)]
+    files += sorted(PIPELINE_CODE.rglob("*.py"))
+    files.append(settings.serving_image_file)
+    parts = results_cache.file_parts(files, settings.infra_dir.parent)
+    parts.update(
+        {
+            "python": sys.version,
+            "machine": platform.machine(),
+            "packages": repr(sorted(training_env.items())),
+            "reproducibility": repr(sorted(reproducibility().items())),
+        }
+    )
+    return results_cache.key(parts), ""
+
+
+def _outputs(settings: Settings) -> list[Path]:
+    channels = sorted(p for p in settings.channels_dir.rglob("*") if p.is_file())
+    return [
+        settings.model_file,
+        settings.metrics_file,
+        settings.signature_file,
+        settings.golden_inputs_file,
+        *channels,
+    ]
+
+
+def _digests(settings: Settings) -> dict[str, str]:
+    return {
+        str(path.relative_to(settings.build_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in _outputs(settings)
+    }
+
+
+def _reuse(settings: Settings, key: str, training_env: dict[str, str]) -> TrainResult | None:
+    """The outputs of the last passing run with this key, if build/ still holds them as
+    they were written."""
+    versions = {"training_env": repr(sorted(training_env.items()))}
+    stored = results_cache.load(settings, "train", key, versions)
+    if not isinstance(stored, dict) or not stored.get("outputs"):
+        return None
+    try:
+        if _digests(settings) != stored["outputs"]:
+            return None
+    except OSError:
+        return None
+    metrics = config.read_json(settings.metrics_file, "train")
+    if not metrics.get("gate", {}).get("passed") or gate.evaluate(metrics, settings.config.gate):
+        return None
+    signature = config.read_json(settings.signature_file, "train")
+    return TrainResult(
+        metrics, settings.model_file, metrics["model_sha256"], signature, cache_key=key, cached=True
+    )
+
+
+def run(ctx: Context, on: str | None = None, use_cache: bool = False) -> TrainResult:
+    """Train where `on` says (local | sagemaker; default: pipeline.toml's [training] on);
+    with use_cache, reuse the last passing local run of the same inputs."""
     settings, progress = ctx.settings, ctx.ui.progress
     project = settings.config
     on = on or project.training.on
@@ -181,6 +266,19 @@ def run(ctx: Context, on: str | None = None) -> TrainResult:
         raise ConfigError(f"--on {on!r}: use local or sagemaker")
     image = config.load_serving_image(settings)
     training_env = package_versions(sorted(image.packages))
+    key, why = None, "a SageMaker training job"
+    if use_cache and on == "local":
+        key, why = cache_key(settings, training_env)
+    if key is not None:
+        reused = _reuse(settings, key, training_env)
+        if reused is not None:
+            progress(
+                f"train: inputs unchanged since the last passing run (key {key[:12]}): "
+                "its model, metrics and signature are reused (--no-cache trains again)"
+            )
+            return reused
+    elif use_cache:
+        progress(f"train: not cached ({why}); training")
     if on == "sagemaker":
         # The job trains in the image; this process still loads its model to evaluate it.
         check_loadable(
@@ -265,4 +363,14 @@ def run(ctx: Context, on: str | None = None) -> TrainResult:
     config.write_json(settings.signature_file, signature)
     config.write_json(settings.golden_inputs_file, {"rows": golden})
     config.write_json(settings.metrics_file, metrics)
-    return TrainResult(metrics, settings.model_file, metrics["model_sha256"], signature)
+    if key is not None:  # only a local run that passed its gate is kept
+        results_cache.store(
+            settings,
+            "train",
+            key,
+            {"training_env": repr(sorted(training_env.items()))},
+            {"outputs": _digests(settings)},
+        )
+    return TrainResult(
+        metrics, settings.model_file, metrics["model_sha256"], signature, cache_key=key or ""
+    )

@@ -22,8 +22,7 @@ from typing import Any
 
 from pipeline.core import monitoring
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.local import capture
-from pipeline.local.sandbox import Sandbox
+from pipeline.local.sandbox import Sandbox, flush_captures
 from pipeline.shared import account, records
 from pipeline.shared import config as config_files
 from pipeline.shared import traffic as sender
@@ -126,7 +125,7 @@ def run(
             return f"bucket {outputs['ArtifactBucketName']}"
 
         def do_train():
-            trained = train.run(ctx, on=train_on)
+            trained = train.run(ctx, on=train_on, use_cache=use_cache)
             gated = sorted(
                 {
                     k.removeprefix("min_")
@@ -138,6 +137,8 @@ def run(
             shown = ", ".join(f"{m} {trained.metrics['model'][m]:.3f}" for m in gated)
             job = trained.metrics.get("training_job")
             where = f"; training job {job['name']}, {job['seconds']}s" if job else ""
+            if trained.cached:
+                where += f"; cached {trained.cache_key[:12]}"
             return f"{shown} (gate passed{where})"
 
         def do_package():
@@ -229,8 +230,8 @@ def run(
             return [c["name"] for c in report["columns"] if c["verdict"] == "drift"]
 
         def traffic(rows: list[list[Any]], seed: int) -> dict[str, Any]:
-            """Send rows to prod, then monitor exactly the window they were sent in, once the
-            sandbox has flushed what it captured (the count stops growing)."""
+            """Send rows to prod, have the sandbox write what it captured, then monitor
+            exactly the window they were sent in."""
             bucket = account.output_for(ctx, "ArtifactBucketName")
             release = records.latest(settings, "prod", ctx.s3, bucket)
             percent = int(release["parameters"].get("CaptureSamplingPercent", "0"))
@@ -250,20 +251,11 @@ def run(
             time.sleep(1.0 - datetime.now(UTC).microsecond / 1e6)
             started = datetime.now(UTC).replace(microsecond=0)
             sender.send(result.endpoints["prod"], rows, requests * sender.ROWS_PER_REQUEST, seed)
-            since = started.isoformat()
             until = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
-            # the sandbox writes what it captured every FLUSH_SECONDS: done when the count
-            # has not grown for longer than that
-            quiet_for = 2 * capture.FLUSH_SECONDS + 0.5
-            seen, unchanged_since, deadline = -1, time.monotonic(), time.monotonic() + 60
-            while True:
-                time.sleep(1.0)
-                report = monitor.run(ctx, "prod", since, until).report
-                now = time.monotonic()
-                if report["requests"] != seen:
-                    seen, unchanged_since = report["requests"], now
-                elif now - unchanged_since >= quiet_for or now > deadline:
-                    break
+            # every answered invocation was buffered before its answer came back: one flush
+            # puts all of them in S3 (instead of waiting out the sandbox's flush interval)
+            say(f"sandbox: {flush_captures(box['sandbox'].runtime_url)} captured lines written")
+            report = monitor.run(ctx, "prod", started.isoformat(), until).report
             config_files.write_json(settings.monitor_dir("prod") / f"traffic-{seed}.json", report)
             return report
 
