@@ -332,6 +332,9 @@ class LocalRuntime:
         self.capture.close()
         with self._lock:
             deployments, self._deployments = list(self._deployments.values()), {}
+        for deployment in deployments:  # every server winds down at once, then each is waited
+            for server in deployment.values():
+                server.process.terminate()
         for deployment in deployments:
             self._stop(deployment)
         self._spawner.shutdown(wait=True)
