@@ -422,7 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
         "deploy-local",
         help="run the pipeline end to end on this machine (what `tox -e deploy-local` runs)",
         description="Start the embedded sandbox; bootstrap; train, gate, package, upload, "
-        "register; lint, then taskcat; deploy dev and smoke it; promote to staging and to prod "
+        "register; lint (run from the start, beside the stages before it), then taskcat; "
+        "deploy dev and smoke it; promote to staging and to prod "
         "(approved locally, in the model registry and for the deploy) and smoke each; send "
         "prod two batches of traffic, test rows and a planted shift, and check them with "
         "monitor (sandbox only); print a summary table (also to $GITHUB_STEP_SUMMARY); stop "

@@ -13,6 +13,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -125,6 +126,7 @@ class LintResult:
     tools: list[ToolResult]
     cache_key: str = ""  # the inputs' key (results_cache)
     cached: bool = False  # the result of an earlier run with the same key
+    seconds: float = 0.0  # how long this run took
 
     @property
     def failed(self) -> list[ToolResult]:
@@ -165,6 +167,7 @@ def inputs(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
 def run(ctx: Context, use_cache: bool = True) -> LintResult:
     """cfn-lint and checkov at the same time (each a process of its own), the parameter files
     meanwhile; an earlier result with the same inputs is taken instead (use_cache)."""
+    started = time.monotonic()
     settings, progress = ctx.settings, ctx.ui.progress
     parts, versions = inputs(settings)
     cache_key = results_cache.key({**parts, **{f"version:{k}": v for k, v in versions.items()}})
@@ -172,7 +175,12 @@ def run(ctx: Context, use_cache: bool = True) -> LintResult:
         found = results_cache.load(settings, "lint", cache_key, versions)
         if found is not None:
             progress(f"lint: cached result {cache_key[:12]} (same inputs and tool versions)")
-            return LintResult([ToolResult(**t) for t in found], cache_key, cached=True)
+            return LintResult(
+                [ToolResult(**t) for t in found],
+                cache_key,
+                cached=True,
+                seconds=time.monotonic() - started,
+            )
     with ThreadPoolExecutor(max_workers=2) as pool:
         linted = pool.submit(cfn_lint, settings)
         checked = pool.submit(checkov, settings, progress)
@@ -186,6 +194,7 @@ def run(ctx: Context, use_cache: bool = True) -> LintResult:
                 params,
             ],
             cache_key,
+            seconds=time.monotonic() - started,
         )
     results_cache.store(
         settings,

@@ -18,6 +18,7 @@ import re
 import shutil
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -250,16 +251,22 @@ def run(ctx: Context, digest: str | None = None, use_cache: bool = True) -> Test
         by_test = {stack["test"]: stack for stack in created["stacks"]}
         try:
             sagemaker, runtime = SageMaker(), SageMakerRuntime()
-            for result in results:
+
+            def check(result: TestResult) -> None:
                 stack = by_test.get(result.test)
                 if stack is None:
                     result.checks["CREATE_COMPLETE"] = "no stack was created"
-                    continue
+                    return
                 result.stack = stack["name"]
                 progress(f"taskcat: checking {result.test} ({stack['name']})")
                 result.checks.update(
                     _check_stack(stack, result.endpoint, model_data, example, sagemaker, runtime)
                 )
+
+            # every test's stack at the same time (boto3 clients are thread-safe); list()
+            # re-raises the first error a check raised
+            with ThreadPoolExecutor(max_workers=max(1, len(results))) as pool:
+                list(pool.map(check, results))
         finally:
             progress("taskcat: deleting the test stacks")
             driver.write_line("clean up")

@@ -1,8 +1,9 @@
 """`pipeline deploy-local` (run by `tox -e deploy-local`): the whole pipeline on this machine.
 
 Stages: start the embedded sandbox; bootstrap; train (with its quality gate), package and
-upload; lint, then taskcat; deploy dev and smoke it; promote to staging and smoke it;
-promote to prod with local approval and smoke it; stop the sandbox. Every stage runs the
+upload; lint (which runs from the start, beside the stages before it), then taskcat; deploy
+dev and smoke it; promote to staging and smoke it; promote to prod with local approval and
+smoke it; send prod traffic and monitor it (sandbox only); stop the sandbox. Every stage runs the
 same stage code as its subcommand: local mode only points the standard AWS variables at the
 sandbox. `target="aws"` runs the same stages against the account of the user's credentials
 in `region`, with no sandbox.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -160,14 +162,24 @@ def run(
             uploaded = upload.run(ctx)
             return f"{uploaded.uri} ({'uploaded' if uploaded.uploaded else 'already there'})"
 
+        # Lint needs neither the sandbox nor the build: it runs from the start, beside the
+        # stages before it (its processes and the training script share the machine), and
+        # its step waits for it and reports it.
+        linting = stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(
+            lint.run, ctx, use_cache
+        )
+
         def do_lint():
-            linted = lint.run(ctx, use_cache)
+            linted = linting.result()
             failed = linted.failed
             if failed:
                 details = "; ".join(f"{r.tool}: {r.findings[0]}" for r in failed)
                 raise PipelineError(f"lint findings (run `python -m pipeline lint`): {details}")
             cached = f" (cached {linted.cache_key[:12]})" if linted.cached else ""
-            return f"cfn-lint, checkov, parameter files: 0 findings{cached}"
+            return (
+                f"cfn-lint, checkov, parameter files: 0 findings{cached}; "
+                f"{linted.seconds:.1f}s, alongside the stages before it"
+            )
 
         def do_taskcat():
             report = template_tests.run(ctx, use_cache=use_cache)
