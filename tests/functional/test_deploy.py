@@ -303,7 +303,9 @@ def test_a_concurrent_deploy_is_refused_and_wait_waits_for_it(built, tmp_path):
 
 
 def test_a_sandbox_that_dies_mid_deploy_exits_one_with_one_line(built):
-    with sandbox_environment(stack_delay=30) as box:
+    # Every stack operation of this sandbox takes 8 s (the bootstrap's too): the sandbox is
+    # stopped within about a second of the deploy's stack going CREATE_IN_PROGRESS.
+    with sandbox_environment(stack_delay=8) as box:
         bootstrap.run(Context(built), "both", [], "", "")
         upload.run(Context(built))
         register.run(Context(built))
