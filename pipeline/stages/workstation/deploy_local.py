@@ -35,14 +35,6 @@ from pipeline.stages.operate import monitor
 from pipeline.stages.release import deploy, promote, registry
 from pipeline.stages.verify import lint, template_tests
 
-# The rows deploy-local's traffic steps have captured at the least. Prod captures a random
-# 20% of requests (25 rows each), so what is captured is a sample of what was sent, and its
-# PSI against the baseline is noisy. Simulated on the iris example (45 test rows, whose own
-# largest PSI against training is 0.194), 300 samplings each: with 450 captured rows the
-# largest column PSI passed 0.25 in 18% of them (a false "drift"); with 2,000 in none (95th
-# percentile 0.22).
-CAPTURED_ROWS = 2000
-
 
 @dataclass
 class StepResult:
@@ -260,12 +252,7 @@ def run(
                     "prod captures nothing (CaptureSamplingPercent 0 in its parameter file); "
                     "set it above 0 to monitor prod"
                 )
-            # enough captured rows that sampling adds little to the statistics: twice
-            # min_rows, ten times the rows given (each row about ten times over), and at
-            # least CAPTURED_ROWS, at prod's sampling rate
-            wanted = max(2 * settings.config.monitor.min_rows, 10 * len(rows), CAPTURED_ROWS)
-            needed = -(-wanted // sender.ROWS_PER_REQUEST)
-            requests = -(-needed * 100 // percent)
+            requests = sender.requests_for(len(rows), settings.config.monitor.min_rows, percent)
             # capture times are whole seconds: start on one, so the window holds exactly
             # this batch (none of the one before, all of this one)
             time.sleep(1.0 - datetime.now(UTC).microsecond / 1e6)
