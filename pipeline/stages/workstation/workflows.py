@@ -63,6 +63,7 @@ SUITE_COLLECTED_ONLY = (
 _JOB_RESULT = re.compile(
     r"^\[(?P<workflow>[^/\]]+)/(?P<job>[^\]]+?)\s*\]\s+🏁\s+Job (?P<result>succeeded|failed)"
 )
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 _COLLECTED = re.compile(r"^\[[^/\]]+/(?P<job>[^\]]+?)\s*\].*?\b(?P<count>\d+) tests? collected")
 _JOB_ERROR = re.compile(r"Error: Job '(?P<job>[^']+)' failed")
 
@@ -183,6 +184,7 @@ def run_act(
 
 def read_line(run: WorkflowRun, line: str) -> str | None:
     """Record what one line of act's output says in run; the job's name if it finished."""
+    line = _COLOUR.sub("", line)  # act passes the jobs' colours on: pytest's, for one
     if match := _JOB_RESULT.search(line):
         run.jobs[match["job"]] = match["result"]
         return match["job"]
