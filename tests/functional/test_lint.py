@@ -376,3 +376,48 @@ def test_lint_results_are_kept_by_their_inputs_and_any_change_lints_again(infra_
     assert not changed.cached and changed.cache_key != first.cache_key
     assert changed.failed and changed.failed[0].tool == "parameter files"
     assert not lint.run(Context(settings), use_cache=False).cached
+
+
+def test_a_linter_is_killed_with_its_children_when_lint_is_stopped(tmp_path):
+    """deploy-local stops lint when a stage before lint's step fails: the linter's whole
+    process group is killed at once (no orphan keeps linting), and LintStopped says so."""
+    import os
+    import sys
+    import threading
+    import time
+
+    child_pid = tmp_path / "child.pid"
+    script = (
+        "import os, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(child_pid)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )
+    cancel = threading.Event()
+    started = time.monotonic()
+    timer = threading.Timer(1.0, cancel.set)
+    timer.start()
+    try:
+        with pytest.raises(lint.LintStopped, match="stopped before it finished"):
+            lint._run([sys.executable, "-c", script], cancel)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 10
+    pid = int(child_pid.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        # killed but not yet reaped (its parent died with it; init reaps it): a zombie
+        stat = Path(f"/proc/{pid}/stat")
+        if stat.exists() and stat.read_text().rsplit(")", 1)[-1].split()[:1] == ["Z"]:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        pytest.fail(f"the linter's child {pid} outlived the stop")
+    # without a cancel, it is subprocess.run: output and status as they were
+    done = lint._run([sys.executable, "-c", "print('out'); raise SystemExit(3)"], None)
+    assert (done.returncode, done.stdout) == (3, "out\n")

@@ -9,10 +9,14 @@ understands !Ref and the other short forms.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,18 +43,41 @@ class ToolResult:
         return not self.findings
 
 
-def cfn_lint(settings: Settings) -> list[str]:
+class LintStopped(PipelineError):
+    """`cancel` was set while a linter ran: it was stopped, and nothing is reported."""
+
+
+def _run(command: list[str], cancel: threading.Event | None) -> subprocess.CompletedProcess:
+    """subprocess.run(command, capture_output=True, text=True), except that once `cancel` is
+    set the linter's whole process group is killed and LintStopped raised."""
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group: checkov's workers go with it
+    ) as proc:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=0.2)  # retrying loses no output
+                return subprocess.CompletedProcess(command, proc.returncode, out, err)
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.is_set():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.communicate()
+                    raise LintStopped(
+                        f"{Path(command[0]).name} stopped before it finished"
+                    ) from None
+
+
+def cfn_lint(settings: Settings, cancel: threading.Event | None = None) -> list[str]:
     if not templates(settings):
         return [f"{settings.infra_dir}: no templates found"]
     executable = Path(sys.executable).with_name("cfn-lint")  # installed with this package
     if not executable.exists():
         raise ConfigError(f"{executable} not found; install the project (`pip install -e .`)")
-    result = subprocess.run(
-        [str(executable), "--format", "parseable", *templates(settings)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _run([str(executable), "--format", "parseable", *templates(settings)], cancel)
     findings = [line for line in result.stdout.splitlines() if line.strip()]
     if result.returncode and not findings:
         findings = [f"cfn-lint exited {result.returncode}: {result.stderr.strip()[:500]}"]
@@ -61,13 +88,15 @@ def templates(settings: Settings) -> list[str]:
     return sorted(str(p) for p in settings.infra_dir.glob("*.yaml"))
 
 
-def checkov(settings: Settings, progress: Callable[[str], None]) -> list[str]:
+def checkov(
+    settings: Settings, progress: Callable[[str], None], cancel: threading.Event | None = None
+) -> list[str]:
     """Failed checks, parse errors, and skips that give no reason, as findings."""
     if not templates(settings):
         return [f"{settings.infra_dir}: no templates found"]
     bin_dir = tools.environment("checkov", settings.tools_dir, progress)
     files = [arg for path in templates(settings) for arg in ("--file", path)]
-    result = subprocess.run(
+    result = _run(
         [
             str(bin_dir / "checkov"),
             "--skip-download",
@@ -79,9 +108,7 @@ def checkov(settings: Settings, progress: Callable[[str], None]) -> list[str]:
             "json",
             *files,
         ],
-        capture_output=True,
-        text=True,
-        check=False,
+        cancel,
     )
     try:
         reports = json.loads(result.stdout)
@@ -164,9 +191,10 @@ def inputs(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
     return parts, versions
 
 
-def run(ctx: Context, use_cache: bool = True) -> LintResult:
+def run(ctx: Context, use_cache: bool = True, cancel: threading.Event | None = None) -> LintResult:
     """cfn-lint and checkov at the same time (each a process of its own), the parameter files
-    meanwhile; an earlier result with the same inputs is taken instead (use_cache)."""
+    meanwhile; an earlier result with the same inputs is taken instead (use_cache). Setting
+    `cancel` (from another thread) stops both linters: LintStopped, nothing kept."""
     started = time.monotonic()
     settings, progress = ctx.settings, ctx.ui.progress
     parts, versions = inputs(settings)
@@ -182,8 +210,8 @@ def run(ctx: Context, use_cache: bool = True) -> LintResult:
                 seconds=time.monotonic() - started,
             )
     with ThreadPoolExecutor(max_workers=2) as pool:
-        linted = pool.submit(cfn_lint, settings)
-        checked = pool.submit(checkov, settings, progress)
+        linted = pool.submit(cfn_lint, settings, cancel)
+        checked = pool.submit(checkov, settings, progress, cancel)
         params = ToolResult(
             "parameter files", [str(p) for p in validate_params(settings)], configuration=True
         )

@@ -15,6 +15,7 @@ reported as skipped, and the sandbox is stopped unless `keep`.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -165,9 +166,13 @@ def run(
         # Lint needs neither the sandbox nor the build: it runs from the start, beside the
         # stages before it (its processes and the training script share the machine), and
         # its step waits for it and reports it.
+        # A stage that fails before lint's step stops it (its linters are killed) rather
+        # than waiting for it.
+        stop_lint = threading.Event()
         linting = stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(
-            lint.run, ctx, use_cache
+            lint.run, ctx, use_cache, stop_lint
         )
+        stack.callback(stop_lint.set)  # runs before the pool is waited for (last in, first out)
 
         def do_lint():
             linted = linting.result()
