@@ -180,11 +180,10 @@ def run(
             if failed:
                 details = "; ".join(f"{r.tool}: {r.findings[0]}" for r in failed)
                 raise PipelineError(f"lint findings (run `python -m pipeline lint`): {details}")
-            cached = f" (cached {linted.cache_key[:12]})" if linted.cached else ""
-            return (
-                f"cfn-lint, checkov, parameter files: 0 findings{cached}; "
-                f"{linted.seconds:.1f}s, alongside the stages before it"
-            )
+            found = "cfn-lint, checkov, parameter files: 0 findings"
+            if linted.cached:
+                return f"{found} (cached {linted.cache_key[:12]})"
+            return f"{found} (ran {linted.seconds:.1f}s, alongside the stages before it)"
 
         def do_taskcat():
             report = template_tests.run(ctx, use_cache=use_cache)
