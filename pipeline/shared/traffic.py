@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pipeline.aws.sagemaker import SageMakerRuntime
@@ -15,6 +16,7 @@ from pipeline.settings import Settings
 from pipeline.shared import dataset
 
 ROWS_PER_REQUEST = 25
+SENDERS = 4  # requests in flight at once
 SHIFT_IN_STD = 3.0  # a planted shift: three standard deviations of the column
 UNSEEN = "__shifted__"
 # The rows captured at the least (requests_for). Prod captures a random
@@ -91,12 +93,15 @@ def send(endpoint: str, rows_: list[list[Any]], total: int, seed: int = 0) -> in
     the number of requests sent."""
     runtime = SageMakerRuntime()
     drawn = draw(rows_, total, seed)
-    sent = 0
+    bodies = []
     for start in range(0, len(drawn), ROWS_PER_REQUEST):
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         for row in drawn[start : start + ROWS_PER_REQUEST]:
             writer.writerow(["" if v is None else v for v in row])
-        runtime.invoke(endpoint, out.getvalue(), "text/csv")
-        sent += 1
-    return sent
+        bodies.append(out.getvalue())
+    # a few clients at once, as an endpoint's traffic comes (boto3 clients are thread-safe);
+    # list() re-raises the first request that failed
+    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
+        list(pool.map(lambda body: runtime.invoke(endpoint, body, "text/csv"), bodies))
+    return len(bodies)

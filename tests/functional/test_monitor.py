@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -289,3 +290,43 @@ def test_malformed_lines_are_counted_not_fatal_and_a_past_window_is_refused(buil
     result = monitor(built, box, past, past + timedelta(hours=1))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "the window ends before staging's latest release" in result.stderr
+
+
+def test_traffic_sends_every_drawn_row_once_through_the_endpoint(built, released):
+    """deploy-local's traffic (several requests in flight at once): staging captures every
+    request, so after a flush the capture holds each drawn row exactly once, in requests of
+    ROWS_PER_REQUEST, and `pipeline monitor` reads them all."""
+    from collections import Counter
+
+    from pipeline.local.sandbox import flush_captures
+    from pipeline.shared import traffic
+
+    ctx, endpoint, box = released
+    rows = split_rows(built)
+    total = 40 * traffic.ROWS_PER_REQUEST + 7  # the last request is short
+    time.sleep(1.0 - datetime.now(UTC).microsecond / 1e6)  # capture times are whole seconds
+    started = datetime.now(UTC).replace(microsecond=0)
+    assert traffic.send(endpoint, rows, total, seed=5) == 41
+    flush_captures(box.runtime_url)
+    ended = datetime.now(UTC) + timedelta(seconds=1)
+    bucket = account.output_for(ctx, "ArtifactBucketName")
+    prefix = f"capture/{ctx.settings.project}/staging/{endpoint}/AllTraffic/"
+    captured = Counter()
+    requests = 0
+    for key in ctx.s3.keys(bucket, prefix):
+        for raw in ctx.s3.read(bucket, key).splitlines():
+            try:
+                record = json.loads(raw)
+                stamp = record["eventMetadata"]["inferenceTime"]
+                when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            except (ValueError, KeyError, TypeError):
+                continue  # malformed lines other tests planted, in windows of their own
+            if not started <= when < ended:
+                continue  # the deploy's smoke test, and other tests' windows (later ones)
+            requests += 1
+            for csv_line in record["captureData"]["endpointInput"]["data"].splitlines():
+                captured[csv_line] += 1
+    drawn = traffic.draw(rows, total, seed=5)
+    expected = Counter(",".join("" if v is None else str(v) for v in row) for row in drawn)
+    assert requests == 41
+    assert captured == expected
