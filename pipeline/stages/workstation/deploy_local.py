@@ -165,9 +165,8 @@ def run(
 
         # Lint needs neither the sandbox nor the build: it runs from the start, beside the
         # stages before it (its processes and the training script share the machine), and
-        # its step waits for it and reports it.
-        # A stage that fails before lint's step stops it (its linters are killed) rather
-        # than waiting for it.
+        # its step waits for it and reports it. A stage that fails before lint's step stops
+        # it (its linters are killed) rather than waiting for it.
         stop_lint = threading.Event()
         linting = stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(
             lint.run, ctx, use_cache, stop_lint
