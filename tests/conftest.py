@@ -102,6 +102,25 @@ def sandbox_environment(**options):
         yield box
 
 
+def process_gone(pid: int, timeout: float) -> bool:
+    """Whether `pid` ends within `timeout` seconds. A killed process whose parent died with
+    it is a zombie until init reaps it: that counts as gone."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        stat = Path(f"/proc/{pid}/stat")
+        with contextlib.suppress(OSError):
+            if stat.read_text().rsplit(")", 1)[-1].split()[:1] == ["Z"]:
+                return True
+        time.sleep(0.05)
+    return False
+
+
 def terminal_rows(stdout: str, first_header: str) -> list[list[str]]:
     """The rows of the terminal table (pipeline.cli.render.Table.terminal) whose header
     starts with `first_header`: columns are cut where the rule under the header puts them."""

@@ -15,7 +15,7 @@ from pipeline.settings import Settings
 from pipeline.shared import params as params_files
 from pipeline.shared.context import Context
 from pipeline.stages.verify import lint
-from tests.conftest import FIXTURES, terminal_rows
+from tests.conftest import FIXTURES, process_gone, terminal_rows
 from tests.e2e.test_cli import pipeline
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
@@ -404,18 +404,7 @@ def test_a_linter_is_killed_with_its_children_when_lint_is_stopped(tmp_path):
         timer.cancel()
     assert time.monotonic() - started < 10
     pid = int(child_pid.read_text())
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        # killed but not yet reaped (its parent died with it; init reaps it): a zombie
-        stat = Path(f"/proc/{pid}/stat")
-        if stat.exists() and stat.read_text().rsplit(")", 1)[-1].split()[:1] == ["Z"]:
-            break
-        time.sleep(0.05)
-    else:
+    if not process_gone(pid, timeout=5):
         os.kill(pid, 9)
         pytest.fail(f"the linter's child {pid} outlived the stop")
     # without a cancel, it is subprocess.run: output and status as they were

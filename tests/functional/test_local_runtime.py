@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from pipeline.local.sandbox import Sandbox
 from pipeline.shared.tarballs import write_tarball
 from tests.artifacts import sign_in_bucket
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, process_gone
 
 TEMPLATE = (FIXTURES / "templates" / "endpoint_stack.yaml").read_text()
 GOLDEN_ROWS = np.loadtxt(FIXTURES / "payloads" / "many_rows.csv", delimiter=",")
@@ -348,14 +348,7 @@ def test_model_servers_die_with_the_sandbox(built, tmp_path):
         )
         pid = int(re.findall(r"\(pid (\d+)\)", (sandbox.workdir / "sandbox.log").read_text())[-1])
         os.kill(sandbox.process.proc.pid, signal.SIGKILL)  # no clean shutdown at all
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
+        if not process_gone(pid, timeout=10):
             pytest.fail(f"model server pid {pid} outlived the sandbox")
 
 
