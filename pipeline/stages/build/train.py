@@ -210,7 +210,7 @@ def cache_key(settings: Settings, training_env: dict[str, str]) -> tuple[str | N
         {
             "python": sys.version,
             "machine": platform.machine(),
-            "packages": repr(sorted(training_env.items())),
+            **_versions(training_env),
             "reproducibility": repr(sorted(reproducibility().items())),
         }
     )
@@ -235,10 +235,14 @@ def _digests(settings: Settings) -> dict[str, str]:
     }
 
 
-def _reuse(settings: Settings, key: str, training_env: dict[str, str]) -> TrainResult | None:
+def _versions(training_env: dict[str, str]) -> dict[str, str]:
+    """What results_cache checks an entry was made with: the packages that trained."""
+    return {"training_env": repr(sorted(training_env.items()))}
+
+
+def _reuse(settings: Settings, key: str, versions: dict[str, str]) -> TrainResult | None:
     """The outputs of the last passing run with this key, if build/ still holds them as
     they were written."""
-    versions = {"training_env": repr(sorted(training_env.items()))}
     stored = results_cache.load(settings, "train", key, versions)
     if not isinstance(stored, dict) or not stored.get("outputs"):
         return None
@@ -270,7 +274,7 @@ def run(ctx: Context, on: str | None = None, use_cache: bool = False) -> TrainRe
     if use_cache and on == "local":
         key, why = cache_key(settings, training_env)
     if key is not None:
-        reused = _reuse(settings, key, training_env)
+        reused = _reuse(settings, key, _versions(training_env))
         if reused is not None:
             progress(
                 f"train: inputs unchanged since the last passing run (key {key[:12]}): "
@@ -368,7 +372,7 @@ def run(ctx: Context, on: str | None = None, use_cache: bool = False) -> TrainRe
             settings,
             "train",
             key,
-            {"training_env": repr(sorted(training_env.items()))},
+            _versions(training_env),
             {"outputs": _digests(settings)},
         )
     return TrainResult(
