@@ -1,7 +1,32 @@
-"""`python -m pipeline` entry point."""
+"""`python -m pipeline` entry point.
 
+After the command has returned, the process leaves without tearing the interpreter down:
+the exit handlers run (logging is flushed, executors and other non-daemon threads are
+joined, temporary directories removed) and the output is flushed, exactly as a normal exit
+does, but the modules are not destroyed one by one. With moto, botocore, scikit-learn and
+pandas loaded, that teardown alone took 0.26 s of every CLI run and 0.46 s of every
+sandbox stop (measured 2026-12-07), and it does nothing a finished process needs.
+"""
+
+import atexit
+import os
 import sys
+import threading
 
 from pipeline.cli import main
 
-sys.exit(main())
+
+def _leave(code: int) -> None:
+    for thread in threading.enumerate():  # what the interpreter's own exit waits for
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: the interpreter would exit 120
+            code = code or 120
+    os._exit(code)
+
+
+_leave(main())

@@ -129,7 +129,7 @@ def sandbox(args: argparse.Namespace, ctx: Context) -> None:
                 print(f"  {key}={value}")
             print("stop it with Ctrl-C or `python -m pipeline sandbox down`", flush=True)
 
-    stage.up(ctx, args.port, args.region, ready, args.stack_delay)
+    stage.up(ctx, args.port, args.region, ready, args.stack_delay, args.warm_servers)
 
 
 def lint(args: argparse.Namespace, ctx: Context) -> None:

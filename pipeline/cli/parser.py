@@ -416,6 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="keep stacks *_IN_PROGRESS this long after ExecuteChangeSet (default 0: none)",
     )
+    p.add_argument(
+        "--warm-servers",
+        action="store_true",
+        help="start the model-server zygote (which imports the serving libraries) at once, "
+        "so the first endpoint does not wait for it (deploy-local does)",
+    )
     p.set_defaults(handler=commands.sandbox, needs_project=False, report_time=False)
 
     p = sub.add_parser(
@@ -455,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-cache",
         action="store_true",
-        help="train, lint and run taskcat even if results for the same inputs are kept "
+        help="train, package, lint and run taskcat even if results for the same inputs are kept "
         "(build/cache/)",
     )
     p.set_defaults(handler=commands.deploy_local)

@@ -114,7 +114,7 @@ class RuntimeGateway:
 
         self._server = _Server((host, port), Handler)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, daemon=True, kwargs={"poll_interval": 0.2}
+            target=self._server.serve_forever, daemon=True, kwargs={"poll_interval": 0.05}
         )
         self._thread.start()
         return f"http://{host}:{self._server.server_port}"

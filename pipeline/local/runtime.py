@@ -26,7 +26,7 @@ import os
 import shutil
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,31 +183,45 @@ class LocalRuntime:
             raise ProvisionFailed(f"Production variant {variant}: {exc}") from None
 
     # -- starting and stopping servers ---------------------------------------------
+    def _zygote_running(self) -> model_server.Zygote:
+        """The zygote, started (or started again) if it is not running. Only ever called on
+        the spawner thread."""
+        if self._zygote is None or not self._zygote.alive():
+            if self._zygote is not None:
+                log.error("the model-server zygote exited; starting a new one")
+                self._zygote.stop()
+            self._zygote = model_server.Zygote(
+                self.workdir / "zygote.log",
+                {model_server.DIE_WITH_PARENT_ENV: "1"},
+                lifeline=self._lifeline_read,
+            )
+            log.info("model-server zygote started (pid %d)", self._zygote.process.proc.pid)
+        return self._zygote
+
+    def warm(self) -> None:
+        """Start the zygote now, in the background, rather than when the first endpoint
+        needs a server (its imports take a second or two): for a sandbox that will serve
+        endpoints soon. A zygote that fails to start here is logged, and started again on
+        first use."""
+
+        def done(started: Future) -> None:
+            if started.exception() is not None:
+                log.error("the model-server zygote did not start: %s", started.exception())
+
+        self._spawner.submit(self._zygote_running).add_done_callback(done)
+
     def _launch(self, artifact: Path, env: dict) -> model_server.ServerHandle:
         """Fork a model server for `artifact` from the zygote (started on first use)."""
-
-        def zygote() -> model_server.Zygote:
-            if self._zygote is None or not self._zygote.alive():
-                if self._zygote is not None:
-                    log.error("the model-server zygote exited; starting a new one")
-                    self._zygote.stop()
-                self._zygote = model_server.Zygote(
-                    self.workdir / "zygote.log",
-                    {model_server.DIE_WITH_PARENT_ENV: "1"},
-                    lifeline=self._lifeline_read,
-                )
-                log.info("model-server zygote started (pid %d)", self._zygote.process.proc.pid)
-            return self._zygote
 
         def spawn() -> model_server.ServerHandle:
             log_path = artifact.parent / "model-server.log"
             try:
-                return zygote().spawn(artifact, env, log_path)
+                return self._zygote_running().spawn(artifact, env, log_path)
             except (OSError, PipelineError):
-                if self._zygote.alive():
+                if self._zygote is not None and self._zygote.alive():
                     raise
                 # It died between the check and the request: once more, with a new one.
-                return zygote().spawn(artifact, env, log_path)
+                return self._zygote_running().spawn(artifact, env, log_path)
 
         return self._spawner.submit(spawn).result()
 

@@ -123,11 +123,20 @@ def _bind(host: str, port: int):
 
 
 def serve(
-    host: str, port: int, region: str, state_file: Path, on_ready, image, stack_delay: float = 0.0
+    host: str,
+    port: int,
+    region: str,
+    state_file: Path,
+    on_ready,
+    image,
+    stack_delay: float = 0.0,
+    warm_servers: bool = False,
 ) -> None:
     """Run the emulator, the local SageMaker runtime and its gateway in this process until
     SIGTERM/SIGINT. `on_ready(env)` gets the environment that reaches them, once bound.
-    `image` is the serving image (model/serving-image.toml) endpoints may run."""
+    `image` is the serving image (model/serving-image.toml) endpoints may run.
+    `warm_servers`: start the model-server zygote at once, beside whatever the client does
+    before its first endpoint, instead of on that endpoint's creation."""
     state = _read_state(state_file)
     if state and _is_sandbox(state["pid"]):
         raise ConfigError(
@@ -155,6 +164,8 @@ def serve(
     url = f"http://{host}:{server.server_port}"
     # The runtime and gateway reach the emulator through pipeline.aws, like any client.
     os.environ.update({"AWS_ENDPOINT_URL": url, "AWS_DEFAULT_REGION": region, **DUMMY_CREDENTIALS})
+    if warm_servers:
+        local_runtime.warm()
     gateway = RuntimeGateway(local_runtime, region)
     runtime_url = gateway.start(host)
     env = environment(url, region, runtime_url)
@@ -182,7 +193,7 @@ def serve(
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         on_ready(env)
-        server.serve_forever(poll_interval=0.2)
+        server.serve_forever(poll_interval=0.05)
     except _Stop:
         pass
     finally:
@@ -233,9 +244,11 @@ class Sandbox:
         ready_timeout: float = 90.0,
         stack_delay: float = 0.0,
         state_file: Path | None = None,
+        warm_servers: bool = False,
     ):
         self.region = region
         self.stack_delay = stack_delay
+        self.warm_servers = warm_servers
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="pipeline-sandbox-"))
         # where `pipeline sandbox down` finds it; its own by default, so it never collides
         self.state_file = state_file or self.workdir / "state.json"
@@ -267,6 +280,7 @@ class Sandbox:
                 self.region,
                 "--stack-delay",
                 str(self.stack_delay),
+                *(["--warm-servers"] if self.warm_servers else []),
             ],
             log_path=self.workdir / "sandbox.log",
             env={**os.environ, "PIPELINE_SANDBOX_STATE": str(self.state_file)},

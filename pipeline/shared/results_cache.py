@@ -21,6 +21,12 @@ from typing import Any
 from pipeline.settings import Settings
 
 VERSION = 1  # of the entry format
+PIPELINE_CODE = Path(__file__).resolve().parents[1]  # the pipeline package
+
+
+def code_files() -> list[Path]:
+    """The pipeline's own code: the key of a result it computes covers every file of it."""
+    return sorted(PIPELINE_CODE.rglob("*.py"))
 
 
 def file_parts(paths: Iterable[Path], root: Path) -> dict[str, str]:
@@ -33,6 +39,24 @@ def file_parts(paths: Iterable[Path], root: Path) -> dict[str, str]:
             name = str(path.resolve())
         parts[f"file:{name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return parts
+
+
+def digests(paths: Iterable[Path], root: Path) -> dict[str, str]:
+    """name (relative to root) -> sha256 of each output a result left in the build folder."""
+    from pipeline.shared.config import sha256_file
+
+    return {str(path.relative_to(root)): sha256_file(path) for path in paths}
+
+
+def intact(stored: Any, paths: Iterable[Path], root: Path) -> bool:
+    """True if a stored result's outputs (`{"outputs": digests}`) are all still there, each
+    with the sha256 it was stored with, and no others are named."""
+    if not isinstance(stored, dict) or not stored.get("outputs"):
+        return False
+    try:
+        return digests(paths, root) == stored["outputs"]
+    except OSError:
+        return False
 
 
 def key(parts: Mapping[str, str]) -> str:

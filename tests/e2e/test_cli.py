@@ -185,3 +185,21 @@ def test_missing_aws_configuration_exits_two_with_one_line(case, env, says):
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: releases: ")
     assert says in result.stderr
+
+
+def test_the_cli_leaves_as_a_normal_exit_does(tmp_path):
+    """`python -m pipeline` skips the interpreter's teardown, never what an exit does:
+    exit handlers run, output is flushed, and the command's status is the process's.
+    (test_image_uri_prints_the_uri holds that buffered output through a pipe arrives.)"""
+    script = (
+        "import atexit, runpy, sys\n"
+        "atexit.register(print, 'exit handler ran')\n"
+        "sys.argv = ['pipeline', 'image-uri', '--region', 'nowhere-1']\n"
+        "runpy.run_module('pipeline', run_name='__main__')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2  # the configuration error's status
+    assert "nowhere-1" in result.stderr
+    assert result.stdout.splitlines()[-1] == "exit handler ran"

@@ -165,3 +165,35 @@ def test_emulator_version_is_the_one_the_corrections_were_checked_against():
     assert pins == [f"moto[server,cloudformation]=={moto_patches.PINNED_MOTO_VERSION}"]
     assert not [d for d in project["dependencies"] if d.startswith("moto")]  # deploys: no moto
     assert moto.__version__ == moto_patches.PINNED_MOTO_VERSION
+
+
+def _zygotes_of(pid: int) -> list[int]:
+    """The `pipeline serve --zygote` processes whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[-1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid and b"--zygote" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_warm_sandbox_starts_the_model_server_zygote_before_any_endpoint(tmp_path):
+    import time
+
+    from tests.conftest import process_gone
+
+    with Sandbox(workdir=tmp_path, warm_servers=True) as box:
+        pid = box.process.proc.pid
+        deadline = time.monotonic() + 60
+        while not _zygotes_of(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        zygotes = _zygotes_of(pid)
+        assert len(zygotes) == 1  # started with no endpoint asked for
+    assert process_gone(zygotes[0], 15)  # and stopped with the sandbox

@@ -3,12 +3,23 @@
 The tarball holds model.joblib and signature.json at the root and code/inference.py,
 written by pipeline.shared.tarballs, so its bytes depend only on those three files: the same
 inputs give the same sha256 on any machine.
+
+`use_cache` (deploy-local's default; `pipeline package` always packages): a build whose
+inputs are all unchanged since the last one reuses its outputs (model.tar.gz, manifest.json,
+statistics.json, constraints.json) instead of computing the golden examples, the monitoring
+baseline and the tarball again. The key (pipeline.shared.results_cache) covers everything the
+outputs are computed from: the model (as verified against metrics.json), metrics.json,
+the signature, the golden inputs, the data channels, pipeline.toml, the handler and the
+serving image's packages (model/), the pipeline's own code, the git state the manifest
+records, and the serving image's packages as installed here with Python. A hit needs every
+output still in build/ with the sha256 it was stored with; anything else packages.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +29,7 @@ from pipeline.core import signature as signature_core
 from pipeline.core.versions import check_loadable
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
-from pipeline.shared import config
+from pipeline.shared import config, results_cache
 from pipeline.shared.context import Context
 from pipeline.shared.environment import git_state, package_versions
 from pipeline.shared.tarballs import write_tarball
@@ -29,6 +40,8 @@ class PackageResult:
     artifact: Path
     manifest_file: Path
     manifest: dict
+    cache_key: str = ""  # the inputs' key, when a kept build was looked for
+    cached: bool = False  # reused from the last build of that key
 
 
 def _trained_metrics(settings: Settings) -> dict:
@@ -72,7 +85,49 @@ def golden_examples(files: dict[str, Path], rows: list[list]) -> list[dict]:
     ]
 
 
-def run(ctx: Context) -> PackageResult:
+def _outputs(settings: Settings) -> list[Path]:
+    return [
+        settings.artifact_file,
+        settings.manifest_file,
+        settings.statistics_file,
+        settings.constraints_file,
+    ]
+
+
+def cache_key(settings: Settings, model_sha256: str, git: dict, installed: dict) -> str:
+    """The key of everything a build's outputs are computed from."""
+    channels = sorted(p for p in settings.channels_dir.rglob("*") if p.is_file())
+    files = [
+        settings.metrics_file,
+        settings.signature_file,
+        settings.golden_inputs_file,
+        settings.config.config_file,
+        *channels,
+        *sorted(settings.model_dir.glob("*.py")),
+        settings.serving_image_file,
+        *results_cache.code_files(),
+    ]
+    parts = results_cache.file_parts(files, settings.infra_dir.parent)
+    parts.update(
+        {
+            "model": model_sha256,
+            "model_name": settings.model_name,
+            "git": json.dumps(git, sort_keys=True),
+            "python": sys.version,
+            **_versions(installed),
+        }
+    )
+    return results_cache.key(parts)
+
+
+def _versions(installed: dict) -> dict[str, str]:
+    """What results_cache checks an entry was made with: the packages that packaged."""
+    return {"packages": repr(sorted(installed.items()))}
+
+
+def run(ctx: Context, use_cache: bool = False) -> PackageResult:
+    """Build the artifact and its manifest; with use_cache, reuse the last build of the same
+    inputs if its outputs are intact."""
     settings = ctx.settings
     manifest_core.validate_model_name(settings.model_name)
     image = config.load_serving_image(settings)
@@ -85,8 +140,9 @@ def run(ctx: Context) -> PackageResult:
         f"the training environment recorded in {settings.metrics_file}",
     )
     # The golden predictions are computed here, so this process must match the image too.
+    installed = package_versions(sorted(image.packages))
     check_loadable(
-        package_versions(sorted(image.packages)),
+        installed,
         image.packages,
         image.name,
         "the environment running `pipeline package`",
@@ -94,6 +150,20 @@ def run(ctx: Context) -> PackageResult:
     signature = config.read_json(settings.signature_file, "python -m pipeline train")
     golden_rows = config.read_json(settings.golden_inputs_file, "python -m pipeline train")
     git = git_state(settings.project_dir)
+    key = ""
+    if use_cache:
+        key = cache_key(settings, metrics["model_sha256"], git, installed)
+        stored = results_cache.load(settings, "package", key, _versions(installed))
+        if results_cache.intact(stored, _outputs(settings), settings.build_dir):
+            ctx.ui.progress(
+                f"package: inputs unchanged since the last build (key {key[:12]}): its "
+                "model.tar.gz, manifest and monitoring baseline are reused "
+                "(--no-cache packages again)"
+            )
+            manifest = config.read_json(settings.manifest_file, "package")
+            return PackageResult(
+                settings.artifact_file, settings.manifest_file, manifest, key, cached=True
+            )
 
     files = {
         "model.joblib": settings.model_file,
@@ -123,4 +193,7 @@ def run(ctx: Context) -> PackageResult:
         monitoring=monitored,
     )
     config.write_json(settings.manifest_file, manifest)
-    return PackageResult(settings.artifact_file, settings.manifest_file, manifest)
+    if key:
+        outputs = results_cache.digests(_outputs(settings), settings.build_dir)
+        results_cache.store(settings, "package", key, _versions(installed), {"outputs": outputs})
+    return PackageResult(settings.artifact_file, settings.manifest_file, manifest, key)

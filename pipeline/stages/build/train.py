@@ -28,7 +28,6 @@ and the gate passed by the stored metrics; anything else trains.
 from __future__ import annotations
 
 import collections
-import hashlib
 import os
 import platform
 import shutil
@@ -187,9 +186,6 @@ def _signature(project, data: dataset.Dataset, model, source: str) -> dict:
     )
 
 
-PIPELINE_CODE = Path(__file__).resolve().parents[2]  # the pipeline package
-
-
 def cache_key(settings: Settings, training_env: dict[str, str]) -> tuple[str | None, str]:
     """The key of a local run's inputs, or None and why they cannot all be named."""
     from pipeline.shared.training_jobs import source_files  # boto3: only when caching
@@ -203,7 +199,7 @@ def cache_key(settings: Settings, training_env: dict[str, str]) -> tuple[str | N
     except ConfigError as exc:
         return None, str(exc)
     files += [project.config_file, *(Path(source.location) for source in sources)]
-    files += sorted(PIPELINE_CODE.rglob("*.py"))
+    files += results_cache.code_files()
     files.append(settings.serving_image_file)
     parts = results_cache.file_parts(files, settings.infra_dir.parent)
     parts.update(
@@ -228,13 +224,6 @@ def _outputs(settings: Settings) -> list[Path]:
     ]
 
 
-def _digests(settings: Settings) -> dict[str, str]:
-    return {
-        str(path.relative_to(settings.build_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in _outputs(settings)
-    }
-
-
 def _versions(training_env: dict[str, str]) -> dict[str, str]:
     """What results_cache checks an entry was made with: the packages that trained."""
     return {"training_env": repr(sorted(training_env.items()))}
@@ -244,12 +233,7 @@ def _reuse(settings: Settings, key: str, versions: dict[str, str]) -> TrainResul
     """The outputs of the last passing run with this key, if build/ still holds them as
     they were written."""
     stored = results_cache.load(settings, "train", key, versions)
-    if not isinstance(stored, dict) or not stored.get("outputs"):
-        return None
-    try:
-        if _digests(settings) != stored["outputs"]:
-            return None
-    except OSError:
+    if not results_cache.intact(stored, _outputs(settings), settings.build_dir):
         return None
     metrics = config.read_json(settings.metrics_file, "train")
     if not metrics.get("gate", {}).get("passed") or gate.evaluate(metrics, settings.config.gate):
@@ -373,7 +357,7 @@ def run(ctx: Context, on: str | None = None, use_cache: bool = False) -> TrainRe
             "train",
             key,
             _versions(training_env),
-            {"outputs": _digests(settings)},
+            {"outputs": results_cache.digests(_outputs(settings), settings.build_dir)},
         )
     return TrainResult(
         metrics, settings.model_file, metrics["model_sha256"], signature, cache_key=key or ""

@@ -116,7 +116,9 @@ def run(
         registered: dict[str, Any] = {}  # the build's version in the model registry
 
         def start_sandbox():
-            sandbox = Sandbox(state_file=settings.sandbox_state if keep else None)
+            # the model servers' zygote starts with it, beside bootstrap, train and package
+            kept = settings.sandbox_state if keep else None
+            sandbox = Sandbox(state_file=kept, warm_servers=True)
             stack.callback(lambda: sandbox.stop() if box.get("running") else None)
             sandbox.start()
             box.update(sandbox=sandbox, running=sandbox)
@@ -145,10 +147,12 @@ def run(
             return f"{shown} (gate passed{where})"
 
         def do_package():
-            manifest = package.run(ctx).manifest
+            packaged = package.run(ctx, use_cache=use_cache)
+            manifest = packaged.manifest
             result.digest = manifest["artifact"]["sha256"]
             result.example = manifest["golden_examples"][0]["features"]
-            return f"digest {result.digest[:12]}"
+            cached = f" (cached {packaged.cache_key[:12]})" if packaged.cached else ""
+            return f"digest {result.digest[:12]}{cached}"
 
         def do_register():
             outcome = register.run(ctx)

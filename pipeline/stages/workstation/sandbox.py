@@ -11,14 +11,28 @@ from pipeline.shared.context import Context
 
 
 def up(
-    ctx: Context, port: int, region: str, on_ready: Callable[[dict], None], stack_delay: float = 0.0
+    ctx: Context,
+    port: int,
+    region: str,
+    on_ready: Callable[[dict], None],
+    stack_delay: float = 0.0,
+    warm_servers: bool = False,
 ) -> None:
     """Run until stopped; `on_ready(env)` gets the environment that reaches the sandbox."""
     if not 0 <= stack_delay < float("inf"):
         raise ConfigError(f"--stack-delay {stack_delay}: must be 0 (no delay) or more seconds")
     settings = ctx.settings
     image = config.load_serving_image(settings)
-    sandbox.serve("127.0.0.1", port, region, settings.sandbox_state, on_ready, image, stack_delay)
+    sandbox.serve(
+        "127.0.0.1",
+        port,
+        region,
+        settings.sandbox_state,
+        on_ready,
+        image,
+        stack_delay,
+        warm_servers,
+    )
 
 
 def down(ctx: Context) -> str:
