@@ -54,7 +54,7 @@ def intact(stored: Any, paths: Iterable[Path], root: Path) -> bool:
     if not isinstance(stored, dict) or not stored.get("outputs"):
         return False
     try:
-        return digests(paths, root) == stored["outputs"]
+        return bool(digests(paths, root) == stored["outputs"])
     except OSError:
         return False
 
