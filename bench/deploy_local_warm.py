@@ -1,10 +1,10 @@
 """deploy-local, warm: the whole command (`python -m pipeline deploy-local`) run again with
 nothing changed, against the same command with nothing reused, in the same run.
 
-- baseline: `--no-cache` (train, lint and taskcat run) with bytecode never written
+- baseline: `--no-cache` (train, package, lint and taskcat run) with bytecode never written
   (PYTHONDONTWRITEBYTECODE=1, as tox.ini had it before 2026-12-07: every process compiled
   moto, botocore, scikit-learn and pandas from source);
-- warm: after one priming run, with train, lint and taskcat reused from build/cache/ and
+- warm: after one priming run, with train, package, lint and taskcat reused from build/cache/ and
   bytecode cached under PYTHONPYCACHEPREFIX (what tox.ini sets now).
 
 Each run starts its own sandbox and build folder (a fresh temporary one per mode), so the two
@@ -91,7 +91,10 @@ def measure() -> int:
     quick_note("deploy_local_warm", f"{RUNS} run(s) of each; the baseline is skipped")
     with tempfile.TemporaryDirectory(prefix="bench-deploy-local-") as tmp:
         work = Path(tmp)
-        cached_env = bytecode_env(True, work / "pycache")
+        # the bytecode cache tox keeps for this environment, as a user's warm run has it
+        # (a new one only outside tox): priming need not compile every library again
+        kept = os.environ.get("PYTHONPYCACHEPREFIX")
+        cached_env = bytecode_env(True, Path(kept) if kept else work / "pycache")
         plain_env = bytecode_env(False, work / "pycache")
         figures: dict[str, object] = {}
         prime = deploy_local(work / "warm", cached_env)  # fills build/cache and the bytecode

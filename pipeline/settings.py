@@ -29,6 +29,8 @@ BOOTSTRAP_NAMESPACE = "sagemaker-pipeline"
 BOOTSTRAP_STACK = f"{BOOTSTRAP_NAMESPACE}-bootstrap"
 # Isolated environments of tools with clashing pins (pipeline/tools/).
 TOOLS_DIR_ENV = "PIPELINE_TOOLS_DIR"
+# Where kept results live (pipeline.shared.results_cache); default <build_dir>/cache.
+CACHE_DIR_ENV = "PIPELINE_CACHE_DIR"
 
 DEFAULT_CONFIG = Path("pipeline.toml")
 
@@ -71,6 +73,7 @@ class Settings:
     artifact_bucket: str | None = None
     signing_key: str | None = None
     sandbox_state_file: Path | None = None  # default: <build_dir>/sandbox.json
+    cache_dir_path: Path | None = None  # default: <build_dir>/cache
     infra_dir: Path = MODEL_DIR.parent / "infra"
     tools_dir: Path = field(default_factory=lambda: default_tools_dir(os.environ))
 
@@ -121,6 +124,11 @@ class Settings:
     @property
     def sandbox_state(self) -> Path:
         return self.sandbox_state_file or self.build_dir / "sandbox.json"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Kept results of slow steps (pipeline.shared.results_cache), one file per step."""
+        return self.cache_dir_path or self.build_dir / "cache"
 
     @property
     def model_file(self) -> Path:
@@ -182,6 +190,7 @@ class Settings:
             artifact_bucket=env.get(ARTIFACT_BUCKET_ENV) or None,
             signing_key=env.get(SIGNING_KEY_ENV) or None,
             sandbox_state_file=Path(env[SANDBOX_STATE_ENV]) if env.get(SANDBOX_STATE_ENV) else None,
+            cache_dir_path=Path(env[CACHE_DIR_ENV]) if env.get(CACHE_DIR_ENV) else None,
             infra_dir=Path(env.get(INFRA_DIR_ENV, MODEL_DIR.parent / "infra")),
             tools_dir=Path(env[TOOLS_DIR_ENV])
             if env.get(TOOLS_DIR_ENV)

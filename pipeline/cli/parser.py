@@ -437,7 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
         "and names the stage. Results are reused when their inputs are unchanged (build/cache/, "
         "shown as cached with the key): a local training run (every file of the project "
         "folder, local data, the pipeline's code, the image's packages as installed; data in "
-        "S3 or a training job is never reused), lint, and a passing taskcat run.",
+        "S3 or a training job is never reused), the packaged build (the trained model and "
+        "files, the handler, the git state the manifest records; every output re-hashed), "
+        "lint, and a passing taskcat run.",
     )
     p.add_argument(
         "--keep",

@@ -65,7 +65,7 @@ def key(parts: Mapping[str, str]) -> str:
 
 
 def _file(settings: Settings, check: str) -> Path:
-    return settings.build_dir / "cache" / f"{check}.json"
+    return settings.cache_dir / f"{check}.json"
 
 
 def load(settings: Settings, check: str, cache_key: str, versions: Mapping[str, str]) -> Any:

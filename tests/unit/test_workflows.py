@@ -356,3 +356,41 @@ def test_under_act_the_test_job_collects_the_suite_it_does_not_run_it_again(tmp_
         workflows.rows([run])
     )
     assert ("ci", "lint", "succeeded") in workflows.rows([run])
+
+
+def test_the_jobs_under_act_keep_results_where_this_checkout_does(tmp_path):
+    """`pipeline workflows` gives the jobs this checkout's cache folder, and the tox
+    environments whose commands keep results (lint; deploy-local; pipeline) let it through
+    to the CLI, which keeps its results there."""
+    from pipeline.settings import Settings
+    from pipeline.shared import results_cache
+    from pipeline.stages.workstation import workflows
+
+    command = workflows.act_command(
+        Path("/act"),
+        ROOT / ".github/workflows/ci.yml",
+        tmp_path,
+        ROOT,
+        tmp_path / "env",
+        tmp_path / "kept",
+    )
+    envs = [command[i + 1] for i, arg in enumerate(command) if arg == "--env"]
+    assert f"PIPELINE_CACHE_DIR={tmp_path / 'kept'}" in envs
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "tox.ini")
+    for env in ("testenv:lint", "testenv:deploy-local", "testenv:pipeline"):
+        passed = parser.get(env, "pass_env").split()
+        assert "PIPELINE_CACHE_DIR" in passed or "PIPELINE_*" in passed, env
+
+    settings = Settings.from_env(
+        {
+            "PIPELINE_BUILD_DIR": str(tmp_path / "build"),
+            "PIPELINE_CACHE_DIR": str(tmp_path / "kept"),
+        }
+    )
+    results_cache.store(settings, "lint", "k", {}, {"passed": True})
+    assert (tmp_path / "kept" / "lint.json").is_file()
+    assert not (tmp_path / "build").exists()
+    assert Settings.from_env({"PIPELINE_BUILD_DIR": str(tmp_path / "b")}).cache_dir == (
+        tmp_path / "b" / "cache"
+    )

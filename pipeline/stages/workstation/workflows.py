@@ -112,8 +112,15 @@ def check_needs(workflow: Path) -> None:
 
 
 def act_command(
-    act: Path, workflow: Path, home: Path, root: Path, sandbox_env_file: Path
+    act: Path,
+    workflow: Path,
+    home: Path,
+    root: Path,
+    sandbox_env_file: Path,
+    cache_dir: Path | None = None,
 ) -> list[str]:
+    """act's command line. `cache_dir`: kept results (pipeline.shared.results_cache) the
+    jobs share with this checkout."""
     command = [
         str(act),
         "push",
@@ -141,6 +148,8 @@ def act_command(
     tools = os.environ.get("PIPELINE_TOOLS_DIR")
     if tools:  # share checkov's and taskcat's environments with the jobs
         command += ["--env", f"PIPELINE_TOOLS_DIR={tools}"]
+    if cache_dir is not None:
+        command += ["--env", f"PIPELINE_CACHE_DIR={cache_dir}"]
     for action, standin in sorted(pinned_actions(root).items()):
         command += ["--local-repository", f"{action}={STANDINS / standin}"]
     for key, value in VARIABLES.items():
@@ -221,6 +230,11 @@ def run(
     work = settings.build_dir.resolve() / "workflows"  # jobs run in another directory
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    # The jobs keep results where this checkout does (as checkov's and taskcat's
+    # environments are shared): a lint or taskcat run whose every input is the same as one
+    # this checkout already passed (.ci/run's deploy-local, say) is reported as cached, not
+    # run again; anything planted in a template or parameter file changes the key and runs.
+    cache = settings.cache_dir.resolve()
     runs = []
     with Sandbox(workdir=work / "sandbox") as sandbox:
         env_file = work / "sandbox.env"
@@ -241,7 +255,7 @@ def run(
             )
             progress(f"==> act: {workflow.name}")
             check_needs(workflow)
-            command = act_command(act, workflow, home, root, env_file)
+            command = act_command(act, workflow, home, root, env_file, cache)
             result = run_act(command, root, home, work / f"{name}.log", name, progress)
             runs.append(result)
             if not result.passed:
