@@ -410,3 +410,59 @@ def test_a_linter_is_killed_with_its_children_when_lint_is_stopped(tmp_path):
     # without a cancel, it is subprocess.run: output and status as they were
     done = lint._run([sys.executable, "-c", "print('out'); raise SystemExit(3)"], None)
     assert (done.returncode, done.stdout) == (3, "out\n")
+
+
+def test_after_a_template_changes_each_linter_runs_only_on_that_template(infra_copy, tmp_path):
+    """The whole result's key changes with any template; each linter's findings for each
+    template are kept under that template's own key, so only the changed one is linted
+    again, and what is found in it is found."""
+    settings = replace(infra_copy, build_dir=tmp_path / "build")
+    first = lint.run(Context(settings))
+    assert not first.failed and all(not t.reused for t in first.tools)
+    others = [t for t in lint.templates(settings) if t != str(settings.endpoint_template)]
+    assert len(others) == len(lint.templates(settings)) - 1
+
+    template = settings.endpoint_template
+    template.write_text(template.read_text() + "\n# a comment is a change\n")
+    changed = lint.run(Context(settings))
+    assert not changed.cached and changed.cache_key != first.cache_key
+    by_tool = {t.tool: t for t in changed.tools}
+    assert by_tool["cfn-lint"].reused == others and by_tool["checkov"].reused == others
+    assert not changed.failed
+
+    template.write_text(
+        template.read_text().replace("Type: AWS::SageMaker::Model", "Type: AWS::SageMaker::Modle")
+    )
+    planted = lint.run(Context(settings))
+    found = {t.tool: t for t in planted.tools}["cfn-lint"]
+    assert found.reused == others
+    assert any(
+        f.startswith(f"{template}:") and "AWS::SageMaker::Modle" in f for f in found.findings
+    )
+    # the planted finding is kept with its template, and reported again from the cache
+    again = {t.tool: t for t in lint.run(Context(settings)).tools}["cfn-lint"]
+    assert again.findings == found.findings
+    # --no-cache lints every template
+    assert all(not t.reused for t in lint.run(Context(settings), use_cache=False).tools)
+
+
+def test_kept_findings_name_the_files_where_the_checkout_now_is(tmp_path):
+    """A checkout copied elsewhere (a CI job's workspace) has the same key, and a kept
+    finding names the template in the copy, not where it was linted first."""
+    first_root, second_root = tmp_path / "one", tmp_path / "two"
+    shutil.copytree(INFRA, first_root / "infra")
+    template = first_root / "infra" / "endpoint.yaml"
+    template.write_text(
+        template.read_text().replace("Type: AWS::SageMaker::Model", "Type: AWS::SageMaker::Modle")
+    )
+    shutil.copytree(first_root / "infra", second_root / "infra")
+    cache = tmp_path / "kept"
+    one = replace(Settings.from_env({}), infra_dir=first_root / "infra", cache_dir_path=cache)
+    two = replace(one, infra_dir=second_root / "infra")
+    linted = lint.run(Context(one))
+    kept = lint.run(Context(two))
+    assert kept.cached and kept.cache_key == linted.cache_key
+    findings = {t.tool: t.findings for t in kept.tools}["cfn-lint"]
+    assert findings and all(
+        f.startswith(f"{second_root / 'infra' / 'endpoint.yaml'}:") for f in findings
+    )

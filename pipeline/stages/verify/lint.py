@@ -5,6 +5,12 @@ offline, in its own environment: pipeline/tools/) on the same templates; every p
 in infra/params/ is validated against the endpoint template's Parameters (the pure checks
 are in pipeline.core.params). Templates are decoded with cfn-lint's decoder, which
 understands !Ref and the other short forms.
+
+Results are kept (pipeline.shared.results_cache) at two levels. The whole result, under a
+key of every input: the same key reports it again. And each linter's findings for each
+template, under a key of that template's bytes and path, the linter's version and rules and
+this code: when the whole key changes (a template edited, say), each linter runs only on the
+templates whose own key changed, and the others' findings are taken as they were kept.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ class ToolResult:
     findings: list[str] = field(default_factory=list)
     # findings that are bad configuration (exit 2: nothing may be sent), not lint (exit 1)
     configuration: bool = False
+    # templates whose findings were kept from an earlier run of this tool (not linted again)
+    reused: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -71,13 +79,17 @@ def _run(command: list[str], cancel: threading.Event | None) -> subprocess.Compl
                     ) from None
 
 
-def cfn_lint(settings: Settings, cancel: threading.Event | None = None) -> list[str]:
+def cfn_lint(
+    settings: Settings, cancel: threading.Event | None = None, only: list[str] | None = None
+) -> list[str]:
+    """Findings of cfn-lint on every template (or those in `only`)."""
     if not templates(settings):
         return [f"{settings.infra_dir}: no templates found"]
     executable = Path(sys.executable).with_name("cfn-lint")  # installed with this package
     if not executable.exists():
         raise ConfigError(f"{executable} not found; install the project (`pip install -e .`)")
-    result = _run([str(executable), "--format", "parseable", *templates(settings)], cancel)
+    paths = templates(settings) if only is None else only
+    result = _run([str(executable), "--format", "parseable", *paths], cancel)
     findings = [line for line in result.stdout.splitlines() if line.strip()]
     if result.returncode and not findings:
         findings = [f"cfn-lint exited {result.returncode}: {result.stderr.strip()[:500]}"]
@@ -89,13 +101,18 @@ def templates(settings: Settings) -> list[str]:
 
 
 def checkov(
-    settings: Settings, progress: Callable[[str], None], cancel: threading.Event | None = None
+    settings: Settings,
+    progress: Callable[[str], None],
+    cancel: threading.Event | None = None,
+    only: list[str] | None = None,
 ) -> list[str]:
-    """Failed checks, parse errors, and skips that give no reason, as findings."""
+    """Failed checks, parse errors, and skips that give no reason, as findings, for every
+    template (or those in `only`)."""
     if not templates(settings):
         return [f"{settings.infra_dir}: no templates found"]
     bin_dir = tools.environment("checkov", settings.tools_dir, progress)
-    files = [arg for path in templates(settings) for arg in ("--file", path)]
+    paths = templates(settings) if only is None else only
+    files = [arg for path in paths for arg in ("--file", path)]
     result = _run(
         [
             str(bin_dir / "checkov"),
@@ -167,28 +184,100 @@ CHECKS_CODE = (  # the code whose rules decide the result, part of the cache key
 )
 
 
-def inputs(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
-    """The cache key's parts (every input's sha256) and the tool versions."""
-    from importlib import metadata
-
-    files = [Path(t) for t in templates(settings)]
-    files += sorted(settings.params_dir.glob("*.json"))
-    files += sorted(p for p in tools.CHECKOV_CHECKS.rglob("*.py"))
+def _rules(settings: Settings) -> dict[str, str]:
+    """Key parts of what decides a linter's findings besides the template: checkov's
+    policies, cfn-lint's config and this code."""
+    files = sorted(p for p in tools.CHECKOV_CHECKS.rglob("*.py"))
     files += list(CHECKS_CODE)
     files += [
         Path(n) for n in (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml") if Path(n).exists()
     ]
+    return results_cache.file_parts(files, settings.infra_dir.parent)
+
+
+def inputs(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
+    """The cache key's parts (every input's sha256) and the tool versions. Files are named
+    relative to the folder holding infra/, so a checkout elsewhere (a CI job's copy) has the
+    same key; the findings' paths are kept relative to it too (_portable)."""
+    from importlib import metadata
+
+    files = [Path(t) for t in templates(settings)]
+    files += sorted(settings.params_dir.glob("*.json"))
     if settings.project_config is not None:
         files.append(settings.project_config.config_file)
-    parts = results_cache.file_parts(files, settings.infra_dir.parent)
-    parts["infra_dir"] = str(settings.infra_dir.resolve())
-    parts["params_dir"] = str(settings.params_dir.resolve())
+    parts = {**results_cache.file_parts(files, settings.infra_dir.parent), **_rules(settings)}
     versions = {
         "cfn-lint": metadata.version("cfn-lint"),
         "python": sys.version,
         "checkov-pins": hashlib.sha256(tools.requirements("checkov").encode()).hexdigest(),
     }
     return parts, versions
+
+
+def _anchor(settings: Settings) -> str:
+    return str(settings.infra_dir.parent.resolve()) + os.sep
+
+
+def _portable(findings: list[str], anchor: str) -> list[list]:
+    """Findings as kept: [True, the rest] for one that starts with `anchor` (the folder
+    holding infra/), [False, finding] for any other."""
+    return [[True, f[len(anchor) :]] if f.startswith(anchor) else [False, f] for f in findings]
+
+
+def _placed(kept: object, anchor: str) -> list[str] | None:
+    """Kept findings back as text, anchored where they are read; None if not that shape."""
+    if not isinstance(kept, list) or not all(
+        isinstance(k, list) and len(k) == 2 and isinstance(k[1], str) for k in kept
+    ):
+        return None
+    return [anchor + text if relative else text for relative, text in kept]
+
+
+def _per_template(
+    settings: Settings,
+    tool: str,
+    lint: Callable[[list[str] | None], list[str]],
+    versions: dict[str, str],
+    use_cache: bool,
+) -> ToolResult:
+    """`tool`'s findings on every template, running it only on those whose own key (the
+    template's bytes and name, the rules, the versions) has no kept findings. A run whose
+    findings cannot all be told apart by template (a crash, say) keeps nothing."""
+    paths = templates(settings)
+    if not paths:
+        return ToolResult(tool, lint(None))
+    anchor, rules = _anchor(settings), _rules(settings)
+    keys = {}
+    for path in paths:
+        own = results_cache.file_parts([Path(path)], settings.infra_dir.parent)
+        keys[path] = results_cache.key({**rules, **own, "tool": tool, **versions})
+    kept: dict[str, list[str]] = {}
+    for path in paths if use_cache else []:
+        found = results_cache.load(settings, _entry(tool, path), keys[path], versions)
+        placed = _placed(found, anchor) if found is not None else None
+        if placed is not None:
+            kept[path] = placed
+    todo = [p for p in paths if p not in kept]
+    fresh = lint(todo) if todo else []
+    owned: dict[str, list[str]] = {p: [] for p in todo}
+    stray = []
+    for finding in fresh:
+        owner = next(
+            (p for p in todo if finding.startswith((f"{p}:", f"{Path(p).resolve()}:"))),
+            None,
+        )
+        (owned[owner] if owner else stray).append(finding)
+    if not stray:
+        for path in todo:
+            results_cache.store(
+                settings, _entry(tool, path), keys[path], versions, _portable(owned[path], anchor)
+            )
+    findings = [f for p in paths for f in (kept[p] if p in kept else owned[p])]
+    return ToolResult(tool, findings + stray, reused=[p for p in paths if p in kept])
+
+
+def _entry(tool: str, template: str) -> str:
+    return f"lint-{tool}-{Path(template).name}"
 
 
 def run(ctx: Context, use_cache: bool = True, cancel: threading.Event | None = None) -> LintResult:
@@ -199,39 +288,52 @@ def run(ctx: Context, use_cache: bool = True, cancel: threading.Event | None = N
     settings, progress = ctx.settings, ctx.ui.progress
     parts, versions = inputs(settings)
     cache_key = results_cache.key({**parts, **{f"version:{k}": v for k, v in versions.items()}})
+    anchor = _anchor(settings)
     if use_cache:
         found = results_cache.load(settings, "lint", cache_key, versions)
-        if found is not None:
+        kept = _kept_tools(found, anchor)
+        if kept is not None:
             progress(f"lint: cached result {cache_key[:12]} (same inputs and tool versions)")
-            return LintResult(
-                [ToolResult(**t) for t in found],
-                cache_key,
-                cached=True,
-                seconds=time.monotonic() - started,
-            )
+            return LintResult(kept, cache_key, cached=True, seconds=time.monotonic() - started)
+
+    def linted(only: list[str] | None) -> list[str]:
+        return cfn_lint(settings, cancel, only)
+
+    def checked(only: list[str] | None) -> list[str]:
+        return checkov(settings, progress, cancel, only)
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        linted = pool.submit(cfn_lint, settings, cancel)
-        checked = pool.submit(checkov, settings, progress, cancel)
+        by_cfn_lint = pool.submit(_per_template, settings, "cfn-lint", linted, versions, use_cache)
+        by_checkov = pool.submit(_per_template, settings, "checkov", checked, versions, use_cache)
         params = ToolResult(
             "parameter files", [str(p) for p in validate_params(settings)], configuration=True
         )
         result = LintResult(
-            [
-                ToolResult("cfn-lint", linted.result()),
-                ToolResult("checkov", checked.result()),
-                params,
-            ],
+            [by_cfn_lint.result(), by_checkov.result(), params],
             cache_key,
             seconds=time.monotonic() - started,
         )
-    results_cache.store(
-        settings,
-        "lint",
-        cache_key,
-        versions,
-        [
-            {"tool": t.tool, "findings": t.findings, "configuration": t.configuration}
-            for t in result.tools
-        ],
-    )
+    stored = [
+        {
+            "tool": t.tool,
+            "findings": _portable(t.findings, anchor),
+            "configuration": t.configuration,
+        }
+        for t in result.tools
+    ]
+    results_cache.store(settings, "lint", cache_key, versions, {"tools": stored})
     return result
+
+
+def _kept_tools(found: object, anchor: str) -> list[ToolResult] | None:
+    if not isinstance(found, dict) or not isinstance(found.get("tools"), list):
+        return None
+    kept = []
+    for tool in found["tools"]:
+        if not isinstance(tool, dict) or not isinstance(tool.get("tool"), str):
+            return None
+        findings = _placed(tool.get("findings"), anchor)
+        if findings is None:
+            return None
+        kept.append(ToolResult(tool["tool"], findings, bool(tool.get("configuration"))))
+    return kept

@@ -114,6 +114,7 @@ def run(
     with ExitStack() as stack:
         box: dict[str, Sandbox] = {}
         registered: dict[str, Any] = {}  # the build's version in the model registry
+        sent: dict[str, datetime] = {}  # when prod's last request (smoke or traffic) was sent
 
         def start_sandbox():
             # the model servers' zygote starts with it, beside bootstrap, train and package
@@ -242,6 +243,7 @@ def run(
                     Context(settings, Preapproved(ctx.ui)), "staging", "prod", result.digest
                 ),
             )
+            sent["last"] = datetime.now(UTC)  # the smoke test's requests were sent by now
             result.registry = registry.listing(ctx)
             return done
 
@@ -260,12 +262,17 @@ def run(
                     "set it above 0 to monitor prod"
                 )
             requests = sender.requests_for(len(rows), settings.config.monitor.min_rows, percent)
-            # capture times are whole seconds: start on one, so the window holds exactly
-            # this batch (none of the one before, all of this one)
-            time.sleep(1.0 - datetime.now(UTC).microsecond / 1e6)
-            started = datetime.now(UTC).replace(microsecond=0)
+            # capture times are whole seconds: the window starts on the first whole second
+            # after prod's last request before this batch, so it holds exactly this batch
+            # (none of the requests before, all of this one)
+            boundary = sent["last"].replace(microsecond=0) + timedelta(seconds=1)
+            now = datetime.now(UTC)
+            if now < boundary:
+                time.sleep((boundary - now).total_seconds())
+            started = max(boundary, now.replace(microsecond=0))
             sender.send(result.endpoints["prod"], rows, requests * sender.ROWS_PER_REQUEST, seed)
-            until = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+            sent["last"] = datetime.now(UTC)
+            until = (sent["last"] + timedelta(seconds=1)).isoformat()
             # every answered invocation was buffered before its answer came back: one flush
             # puts all of them in S3 (instead of waiting out the sandbox's flush interval)
             say(f"sandbox: {flush_captures(box['sandbox'].runtime_url)} captured lines written")
