@@ -102,10 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
         "infra/ and validate every infra/params/<env>.json against infra/endpoint.yaml's "
         "Parameters. Needs no AWS access. Exit 2 for invalid parameter files, 1 for linter "
         "findings. cfn-lint and checkov run at the same time; the result is kept in "
-        "build/cache/lint.json under a key of every input (templates, parameter files, the "
-        "project config, the lint code, checkov's policies and pins, cfn-lint's and Python's "
-        "versions), and a run with the same key takes it instead of linting again (shown as "
-        "cached, with the key).",
+        "build/cache/lint.json (PIPELINE_CACHE_DIR) under a key of every input (templates, "
+        "parameter files, the project config, the lint code, checkov's policies and pins, "
+        "cfn-lint's and Python's versions; files named relative to the checkout, so a copy "
+        "elsewhere has the same key), and a run with the same key takes it instead of "
+        "linting again (shown as cached, with the key). Each linter's findings for each "
+        "template are kept too, under that template's own key: after a template changes, "
+        "cfn-lint and checkov run only on it.",
     )
     p.add_argument(
         "--no-cache", action="store_true", help="lint even if a result for these inputs is kept"
