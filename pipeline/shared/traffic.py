@@ -15,12 +15,15 @@ from pipeline.aws.sagemaker import SageMakerRuntime
 from pipeline.settings import Settings
 from pipeline.shared import dataset
 
-ROWS_PER_REQUEST = 25
+# 50 rows per request (25 until 2026-12-07): half the requests for the same rows, and the
+# client's botocore cost is per request. Simulated as below (300 draws and samplings each,
+# iris): no false drift either way, 95th percentile PSI 0.212 against 0.221 with 25.
+ROWS_PER_REQUEST = 50
 SENDERS = 4  # requests in flight at once
 SHIFT_IN_STD = 3.0  # a planted shift: three standard deviations of the column
 UNSEEN = "__shifted__"
 # The rows captured at the least (requests_for). Prod captures a random
-# 20% of requests (25 rows each), so what is captured is a sample of what was sent, and its
+# 20% of requests (with 25 rows each then), so what is captured is a sample of what was sent, and its
 # PSI against the baseline is noisy. Simulated on the iris example (45 test rows, whose own
 # largest PSI against training is 0.194), 300 samplings each: with 450 captured rows the
 # largest column PSI passed 0.25 in 18% of them (a false "drift"); with 2,000 in none (95th
