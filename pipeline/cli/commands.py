@@ -144,6 +144,11 @@ def lint(args: argparse.Namespace, ctx: Context) -> None:
     _show(ctx, Table.of(("tool", "findings", "result"), rows, right=(1,)))
     if linted.cached:
         print(f"cached: the result for inputs {linted.cache_key[:12]} (--no-cache lints again)")
+    for result in results:
+        if result.reused:
+            names = ", ".join(Path(t).name for t in result.reused)
+            kept = f"kept findings of unchanged templates: {names}"
+            print(f"{result.tool}: {kept} (--no-cache lints them)")
     failed = [r for r in results if not r.passed]
     if any(r.configuration for r in failed):
         raise ConfigError("parameter files are invalid (see above); nothing was sent to AWS")

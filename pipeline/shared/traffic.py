@@ -22,8 +22,8 @@ ROWS_PER_REQUEST = 50
 SENDERS = 4  # requests in flight at once
 SHIFT_IN_STD = 3.0  # a planted shift: three standard deviations of the column
 UNSEEN = "__shifted__"
-# The rows captured at the least (requests_for). Prod captures a random
-# 20% of requests (with 25 rows each then), so what is captured is a sample of what was sent, and its
+# The rows captured at the least (requests_for). Prod captures a random 20% of requests
+# (with 25 rows each then), so what is captured is a sample of what was sent, and its
 # PSI against the baseline is noisy. Simulated on the iris example (45 test rows, whose own
 # largest PSI against training is 0.194), 300 samplings each: with 450 captured rows the
 # largest column PSI passed 0.25 in 18% of them (a false "drift"); with 2,000 in none (95th

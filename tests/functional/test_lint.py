@@ -21,9 +21,31 @@ from tests.e2e.test_cli import pipeline
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 
 
-def test_every_template_and_parameter_file_passes_lint():
-    results = lint.run(Context(Settings.from_env({})), use_cache=False).tools
-    assert [(r.tool, r.findings) for r in results] == [
+@pytest.fixture(scope="module")
+def linted(tmp_path_factory) -> tuple[Settings, lint.LintResult]:
+    """One lint (nothing reused) of a byte-identical copy of the repository's infra/, its
+    results kept in a folder of its own."""
+    root = tmp_path_factory.mktemp("linted")
+    shutil.copytree(INFRA, root / "infra")
+    settings = replace(
+        Settings.from_env({}), infra_dir=root / "infra", cache_dir_path=root / "kept"
+    )
+    return settings, lint.run(Context(settings), use_cache=False)
+
+
+def kept_copy(linted, folder: Path) -> Settings:
+    """The linted checkout's infra/ and kept results, copied to `folder` (as a CI job's
+    workspace is a copy of the checkout)."""
+    settings, _ = linted
+    shutil.copytree(settings.infra_dir, folder / "infra")
+    shutil.copytree(settings.cache_dir, folder / "kept")
+    return replace(settings, infra_dir=folder / "infra", cache_dir_path=folder / "kept")
+
+
+def test_every_template_and_parameter_file_passes_lint(linted):
+    _, result = linted
+    assert not result.cached and all(not t.reused for t in result.tools)
+    assert [(r.tool, r.findings) for r in result.tools] == [
         ("cfn-lint", []),
         ("checkov", []),
         ("parameter files", []),
@@ -412,13 +434,13 @@ def test_a_linter_is_killed_with_its_children_when_lint_is_stopped(tmp_path):
     assert (done.returncode, done.stdout) == (3, "out\n")
 
 
-def test_after_a_template_changes_each_linter_runs_only_on_that_template(infra_copy, tmp_path):
+def test_after_a_template_changes_each_linter_runs_only_on_that_template(linted, tmp_path):
     """The whole result's key changes with any template; each linter's findings for each
     template are kept under that template's own key, so only the changed one is linted
     again, and what is found in it is found."""
-    settings = replace(infra_copy, build_dir=tmp_path / "build")
-    first = lint.run(Context(settings))
-    assert not first.failed and all(not t.reused for t in first.tools)
+    settings = kept_copy(linted, tmp_path)
+    first = lint.run(Context(settings))  # the copy's key is the original's
+    assert first.cached and first.cache_key == linted[1].cache_key and not first.failed
     others = [t for t in lint.templates(settings) if t != str(settings.endpoint_template)]
     assert len(others) == len(lint.templates(settings)) - 1
 
@@ -442,26 +464,56 @@ def test_after_a_template_changes_each_linter_runs_only_on_that_template(infra_c
     # the planted finding is kept with its template, and reported again from the cache
     again = {t.tool: t for t in lint.run(Context(settings)).tools}["cfn-lint"]
     assert again.findings == found.findings
-    # --no-cache lints every template
-    assert all(not t.reused for t in lint.run(Context(settings), use_cache=False).tools)
 
 
-def test_kept_findings_name_the_files_where_the_checkout_now_is(tmp_path):
+def test_which_templates_a_linter_is_given(linted, tmp_path):
+    """_per_template with a recording linter: --no-cache gives it every template; otherwise
+    only those without kept findings; findings it cannot tell apart by template (a crash)
+    keep nothing, so the next run gives it those templates again."""
+    settings = kept_copy(linted, tmp_path)
+    paths = lint.templates(settings)
+    versions = lint.inputs(settings)[1]
+    given: list[list[str] | None] = []
+
+    def recording(answer):
+        def run(only):
+            given.append(only)
+            return answer(only)
+
+        return run
+
+    clean = recording(lambda only: [])
+    lint._per_template(settings, "cfn-lint", clean, versions, use_cache=False)
+    assert given == [paths]
+    given.clear()
+    kept = lint._per_template(settings, "cfn-lint", clean, versions, use_cache=True)
+    assert given == [] and kept.reused == paths and kept.findings == []
+
+    template = str(settings.endpoint_template)
+    settings.endpoint_template.write_text(settings.endpoint_template.read_text() + "\n# x\n")
+    crashed = recording(lambda only: ["cfn-lint exited 2: something broke"])
+    result = lint._per_template(settings, "cfn-lint", crashed, versions, use_cache=True)
+    assert given == [[template]] and result.findings == ["cfn-lint exited 2: something broke"]
+    given.clear()
+    lint._per_template(settings, "cfn-lint", clean, versions, use_cache=True)
+    assert given == [[template]]  # nothing was kept for it by the run that crashed
+
+
+def test_kept_findings_name_the_files_where_the_checkout_now_is(linted, tmp_path):
     """A checkout copied elsewhere (a CI job's workspace) has the same key, and a kept
     finding names the template in the copy, not where it was linted first."""
     first_root, second_root = tmp_path / "one", tmp_path / "two"
-    shutil.copytree(INFRA, first_root / "infra")
+    one = kept_copy(linted, first_root)
     template = first_root / "infra" / "endpoint.yaml"
     template.write_text(
         template.read_text().replace("Type: AWS::SageMaker::Model", "Type: AWS::SageMaker::Modle")
     )
     shutil.copytree(first_root / "infra", second_root / "infra")
-    cache = tmp_path / "kept"
-    one = replace(Settings.from_env({}), infra_dir=first_root / "infra", cache_dir_path=cache)
     two = replace(one, infra_dir=second_root / "infra")
-    linted = lint.run(Context(one))
+    found = lint.run(Context(one))
+    assert not found.cached and found.failed
     kept = lint.run(Context(two))
-    assert kept.cached and kept.cache_key == linted.cache_key
+    assert kept.cached and kept.cache_key == found.cache_key
     findings = {t.tool: t.findings for t in kept.tools}["cfn-lint"]
     assert findings and all(
         f.startswith(f"{second_root / 'infra' / 'endpoint.yaml'}:") for f in findings

@@ -8,9 +8,10 @@ understands !Ref and the other short forms.
 
 Results are kept (pipeline.shared.results_cache) at two levels. The whole result, under a
 key of every input: the same key reports it again. And each linter's findings for each
-template, under a key of that template's bytes and path, the linter's version and rules and
-this code: when the whole key changes (a template edited, say), each linter runs only on the
-templates whose own key changed, and the others' findings are taken as they were kept.
+template, under a key of that template's bytes and name in the checkout, the linter's
+version and rules and this code: when the whole key changes (a template edited, say),
+each linter runs only on the templates whose own key changed, and the others' findings are
+taken as they were kept.
 """
 
 from __future__ import annotations
