@@ -65,7 +65,9 @@ class DeployLocalFailed(PipelineError):
 
 
 # Imported while the sandbox starts (this process would only wait for it, and the sandbox
-# uses one core): what the stages after it import anyway. bootstrap reads the template's
+# uses one core), in a thread of their own: what the stages after it import anyway. Only
+# third-party packages, which never import this project's modules, so the thread never
+# waits for an import the main thread holds. bootstrap reads the template's
 # parameters with cfn-lint's decoder (0.67 s of imports); the traffic reads the test split
 # with pandas (0.37 s).
 IMPORTED_AHEAD = ("cfnlint.decode", "pandas")
@@ -136,12 +138,10 @@ def run(
             kept = settings.sandbox_state if keep else None
             sandbox = Sandbox(state_file=kept, warm_servers=True)
             stack.callback(lambda: sandbox.stop() if box.get("running") else None)
-            ahead = threading.Thread(target=_import_ahead, name="import-ahead", daemon=True)
-            ahead.start()
-            try:
-                sandbox.start()
-            finally:
-                ahead.join()  # done before any stage imports them itself
+            # not waited for: a stage that imports one of them first waits for that import
+            # alone (on a cold machine the imports outlast the sandbox's start)
+            threading.Thread(target=_import_ahead, name="import-ahead", daemon=True).start()
+            sandbox.start()
             box.update(sandbox=sandbox, running=sandbox)
             _patched_environ(stack, sandbox.env)
             return f"{sandbox.url} (log {sandbox.workdir / 'sandbox.log'})"
