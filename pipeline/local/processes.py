@@ -36,6 +36,11 @@ class ManagedProcess:
 
     def start(self, ready: re.Pattern, timeout: float) -> re.Match:
         """Start, then wait until a stdout line matches `ready`; its match is returned."""
+        self.spawn()
+        return self.wait_for(ready, timeout)
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it (wait_for does)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -47,7 +52,6 @@ class ManagedProcess:
                 start_new_session=True,
                 pass_fds=self.pass_fds,
             )
-        return self.wait_for(ready, timeout)
 
     def write_line(self, line: str) -> None:
         """Write one line to the process's stdin (started with `with_stdin`)."""

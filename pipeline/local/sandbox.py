@@ -256,6 +256,8 @@ class Sandbox:
         self.url: str | None = None
         self.runtime_url: str | None = None
         self.process: ManagedProcess | None = None
+        self._launched = 0.0
+        self.ready_seconds = 0.0  # from launch to its ready line
 
     @property
     def env(self) -> dict[str, str]:
@@ -264,6 +266,12 @@ class Sandbox:
         return environment(self.url, self.region, self.runtime_url)
 
     def start(self) -> Sandbox:
+        self.launch()
+        return self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the sandbox's process without waiting for it to be ready (wait_ready does):
+        the caller can do its own work meanwhile."""
         from pipeline.local import moto_patches
 
         moto_patches.require_moto()  # here, in one line, rather than in the child's log
@@ -285,8 +293,16 @@ class Sandbox:
             log_path=self.workdir / "sandbox.log",
             env={**os.environ, "PIPELINE_SANDBOX_STATE": str(self.state_file)},
         )
-        ready = self.process.start(READY_LINE, self.ready_timeout)
+        self.process.spawn()
+        self._launched = time.monotonic()
+
+    def wait_ready(self) -> Sandbox:
+        """Wait for the launched sandbox to say it is ready (stopped if it does not)."""
+        if self.process is None:
+            raise PipelineError("the sandbox was not launched")
+        ready = self.process.wait_for(READY_LINE, self.ready_timeout)
         self.url, self.runtime_url = ready.group(1), ready.group(2)
+        self.ready_seconds = time.monotonic() - self._launched
         return self
 
     def stop(self) -> int | None:

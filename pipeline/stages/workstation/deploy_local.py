@@ -28,15 +28,11 @@ from typing import Any
 from pipeline.core import monitoring
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.local.sandbox import Sandbox, flush_captures
-from pipeline.shared import account, records
 from pipeline.shared import config as config_files
-from pipeline.shared import traffic as sender
 from pipeline.shared.context import Context, Preapproved
-from pipeline.stages.account import bootstrap
-from pipeline.stages.build import package, register, train, upload
-from pipeline.stages.operate import monitor
-from pipeline.stages.release import deploy, promote, registry
-from pipeline.stages.verify import lint, template_tests
+
+# The stages (and boto3 under them, 0.25 s of imports) are imported in run(), after the
+# sandbox's process is launched: its own start (importing moto) then overlaps them.
 
 
 @dataclass
@@ -132,19 +128,42 @@ def run(
         box: dict[str, Sandbox] = {}
         registered: dict[str, Any] = {}  # the build's version in the model registry
         sent: dict[str, datetime] = {}  # when prod's last request (smoke or traffic) was sent
+        launch_failed: list[PipelineError] = []  # reported by the "start sandbox" step
+        if local:
+            # launched first, waited for in its step: the model servers' zygote starts with
+            # it, beside bootstrap, train and package
+            kept = settings.sandbox_state if keep else None
+            launched = Sandbox(state_file=kept, warm_servers=True)
+            stack.callback(lambda: launched.stop() if box.get("running") else None)
+            try:
+                launched.launch()
+                box.update(sandbox=launched, running=launched)
+            except PipelineError as exc:
+                launch_failed.append(exc)
+
+        from pipeline.shared import account, records
+        from pipeline.shared import traffic as sender
+        from pipeline.stages.account import bootstrap
+        from pipeline.stages.build import package, register, train, upload
+        from pipeline.stages.operate import monitor
+        from pipeline.stages.release import deploy, promote, registry
+        from pipeline.stages.verify import lint, template_tests
+
+        if local and not launch_failed:
+            # after this thread's own imports (never two threads importing one library from
+            # different ends); not waited for: a stage that needs one of them first waits
+            # for that import alone (on a cold machine they outlast the sandbox's start)
+            threading.Thread(target=_import_ahead, name="import-ahead", daemon=True).start()
 
         def start_sandbox():
-            # the model servers' zygote starts with it, beside bootstrap, train and package
-            kept = settings.sandbox_state if keep else None
-            sandbox = Sandbox(state_file=kept, warm_servers=True)
-            stack.callback(lambda: sandbox.stop() if box.get("running") else None)
-            # not waited for: a stage that imports one of them first waits for that import
-            # alone (on a cold machine the imports outlast the sandbox's start)
-            threading.Thread(target=_import_ahead, name="import-ahead", daemon=True).start()
-            sandbox.start()
-            box.update(sandbox=sandbox, running=sandbox)
+            if launch_failed:
+                raise launch_failed[0]
+            sandbox = box["sandbox"].wait_ready()
             _patched_environ(stack, sandbox.env)
-            return f"{sandbox.url} (log {sandbox.workdir / 'sandbox.log'})"
+            return (
+                f"{sandbox.url}, ready {sandbox.ready_seconds:.1f}s after its launch "
+                f"(log {sandbox.workdir / 'sandbox.log'})"
+            )
 
         def do_bootstrap():
             outputs = bootstrap.run(ctx, "both", [], "", "")
