@@ -17,9 +17,9 @@ from pipeline.cli import main
 
 
 def _leave(code: int) -> None:
-    for thread in threading.enumerate():  # what the interpreter's own exit waits for
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    # What the interpreter's own exit does first, in its order: executors left running are
+    # told to stop (threading's exit hooks), then every non-daemon thread is waited for.
+    threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

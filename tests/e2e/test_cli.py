@@ -192,8 +192,11 @@ def test_the_cli_leaves_as_a_normal_exit_does(tmp_path):
     exit handlers run, output is flushed, and the command's status is the process's.
     (test_image_uri_prints_the_uri holds that buffered output through a pipe arrives.)"""
     script = (
-        "import atexit, runpy, sys\n"
+        "import atexit, runpy, sys, concurrent.futures\n"
         "atexit.register(print, 'exit handler ran')\n"
+        # an executor never shut down: a normal exit stops its idle worker, so must this one
+        "kept = concurrent.futures.ThreadPoolExecutor(1)\n"
+        "kept.submit(print, 'worker ran')\n"
         "sys.argv = ['pipeline', 'image-uri', '--region', 'nowhere-1']\n"
         "runpy.run_module('pipeline', run_name='__main__')\n"
     )
@@ -203,3 +206,4 @@ def test_the_cli_leaves_as_a_normal_exit_does(tmp_path):
     assert result.returncode == 2  # the configuration error's status
     assert "nowhere-1" in result.stderr
     assert result.stdout.splitlines()[-1] == "exit handler ran"
+    assert "worker ran" in result.stdout
