@@ -11,8 +11,9 @@ baseline and the tarball again. The key (pipeline.shared.results_cache) covers e
 outputs are computed from: the model (as verified against metrics.json), metrics.json,
 the signature, the golden inputs, the data channels, pipeline.toml, the handler and the
 serving image's packages (model/), the pipeline's own code, the git state the manifest
-records, and the serving image's packages as installed here with Python. A hit needs every
-output still in build/ with the sha256 it was stored with; anything else packages.
+records, and the serving image's packages and deflate as installed here with Python. A hit
+needs every output still in build/ with the sha256 it was stored with; anything else
+packages.
 """
 
 from __future__ import annotations
@@ -121,8 +122,11 @@ def cache_key(settings: Settings, model_sha256: str, git: dict, installed: dict)
 
 
 def _versions(installed: dict) -> dict[str, str]:
-    """What results_cache checks an entry was made with: the packages that packaged."""
-    return {"packages": repr(sorted(installed.items()))}
+    """What results_cache checks an entry was made with: the packages that packaged, and
+    the deflate (libdeflate) that compressed the tarball."""
+    from importlib import metadata
+
+    return {"packages": repr(sorted(installed.items())), "deflate": metadata.version("deflate")}
 
 
 def run(ctx: Context, use_cache: bool = False) -> PackageResult:
