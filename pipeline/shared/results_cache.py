@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
 VERSION = 1  # of the entry format
@@ -87,8 +88,14 @@ def store(
     settings: Settings, check: str, cache_key: str, versions: Mapping[str, str], result: Any
 ) -> None:
     path = _file(settings, check)
-    path.parent.mkdir(parents=True, exist_ok=True)
     entry = {"format": VERSION, "key": cache_key, "versions": dict(versions), "result": result}
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(entry, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(entry, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ConfigError(
+            f"{path.parent}: cannot keep results there ({exc.strerror or exc}); make it a "
+            "writable folder, or set PIPELINE_CACHE_DIR to one (default <build dir>/cache)"
+        ) from None

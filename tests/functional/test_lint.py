@@ -483,19 +483,27 @@ def test_which_templates_a_linter_is_given(linted, tmp_path):
         return run
 
     clean = recording(lambda only: [])
-    lint._per_template(settings, "cfn-lint", clean, versions, use_cache=False)
+    lint._per_template(
+        settings, "cfn-lint", clean, versions, use_cache=False, rules=lint._rules(settings)
+    )
     assert given == [paths]
     given.clear()
-    kept = lint._per_template(settings, "cfn-lint", clean, versions, use_cache=True)
+    kept = lint._per_template(
+        settings, "cfn-lint", clean, versions, use_cache=True, rules=lint._rules(settings)
+    )
     assert given == [] and kept.reused == paths and kept.findings == []
 
     template = str(settings.endpoint_template)
     settings.endpoint_template.write_text(settings.endpoint_template.read_text() + "\n# x\n")
     crashed = recording(lambda only: ["cfn-lint exited 2: something broke"])
-    result = lint._per_template(settings, "cfn-lint", crashed, versions, use_cache=True)
+    result = lint._per_template(
+        settings, "cfn-lint", crashed, versions, use_cache=True, rules=lint._rules(settings)
+    )
     assert given == [[template]] and result.findings == ["cfn-lint exited 2: something broke"]
     given.clear()
-    lint._per_template(settings, "cfn-lint", clean, versions, use_cache=True)
+    lint._per_template(
+        settings, "cfn-lint", clean, versions, use_cache=True, rules=lint._rules(settings)
+    )
     assert given == [[template]]  # nothing was kept for it by the run that crashed
 
 

@@ -35,3 +35,16 @@ def test_an_entry_is_taken_only_with_its_key_and_versions(tmp_path):
     assert results_cache.load(settings, "lint", "k1", versions) is None
     (tmp_path / "cache" / "lint.json").write_text("[1, 2]")
     assert results_cache.load(settings, "lint", "k1", versions) is None
+
+
+def test_a_cache_folder_that_cannot_be_written_is_a_configuration_error(tmp_path):
+    import pytest
+
+    from pipeline.errors import ConfigError
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where PIPELINE_CACHE_DIR points\n")
+    settings = replace(Settings.from_env({}), build_dir=tmp_path, cache_dir_path=blocked)
+    with pytest.raises(ConfigError, match="not-a-folder: cannot keep results there") as error:
+        results_cache.store(settings, "lint", "k", {}, [])
+    assert error.value.exit_code == 2 and "PIPELINE_CACHE_DIR" in str(error.value)

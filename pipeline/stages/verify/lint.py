@@ -196,7 +196,9 @@ def _rules(settings: Settings) -> dict[str, str]:
     return results_cache.file_parts(files, settings.infra_dir.parent)
 
 
-def inputs(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
+def inputs(
+    settings: Settings, rules: dict[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
     """The cache key's parts (every input's sha256) and the tool versions. Files are named
     relative to the folder holding infra/, so a checkout elsewhere (a CI job's copy) has the
     same key; the findings' paths are kept relative to it too (_portable)."""
@@ -206,7 +208,8 @@ def inputs(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
     files += sorted(settings.params_dir.glob("*.json"))
     if settings.project_config is not None:
         files.append(settings.project_config.config_file)
-    parts = {**results_cache.file_parts(files, settings.infra_dir.parent), **_rules(settings)}
+    rules = _rules(settings) if rules is None else rules
+    parts = {**results_cache.file_parts(files, settings.infra_dir.parent), **rules}
     versions = {
         "cfn-lint": metadata.version("cfn-lint"),
         "python": sys.version,
@@ -240,6 +243,7 @@ def _per_template(
     lint: Callable[[list[str] | None], list[str]],
     versions: dict[str, str],
     use_cache: bool,
+    rules: dict[str, str],
 ) -> ToolResult:
     """`tool`'s findings on every template, running it only on those whose own key (the
     template's bytes and name, the rules, the versions) has no kept findings. A run whose
@@ -247,7 +251,7 @@ def _per_template(
     paths = templates(settings)
     if not paths:
         return ToolResult(tool, lint(None))
-    anchor, rules = _anchor(settings), _rules(settings)
+    anchor = _anchor(settings)
     keys = {}
     for path in paths:
         own = results_cache.file_parts([Path(path)], settings.infra_dir.parent)
@@ -287,7 +291,8 @@ def run(ctx: Context, use_cache: bool = True, cancel: threading.Event | None = N
     `cancel` (from another thread) stops both linters: LintStopped, nothing kept."""
     started = time.monotonic()
     settings, progress = ctx.settings, ctx.ui.progress
-    parts, versions = inputs(settings)
+    rules = _rules(settings)  # hashed once, for the whole key and each template's
+    parts, versions = inputs(settings, rules)
     cache_key = results_cache.key({**parts, **{f"version:{k}": v for k, v in versions.items()}})
     anchor = _anchor(settings)
     if use_cache:
@@ -304,8 +309,12 @@ def run(ctx: Context, use_cache: bool = True, cancel: threading.Event | None = N
         return checkov(settings, progress, cancel, only)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        by_cfn_lint = pool.submit(_per_template, settings, "cfn-lint", linted, versions, use_cache)
-        by_checkov = pool.submit(_per_template, settings, "checkov", checked, versions, use_cache)
+        by_cfn_lint = pool.submit(
+            _per_template, settings, "cfn-lint", linted, versions, use_cache, rules
+        )
+        by_checkov = pool.submit(
+            _per_template, settings, "checkov", checked, versions, use_cache, rules
+        )
         params = ToolResult(
             "parameter files", [str(p) for p in validate_params(settings)], configuration=True
         )
